@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: GPL-2.0
+# portwatch: BPF objects -> one linked object -> skeleton -> ./portwatch.
+
+OUTPUT ?= build
+CLANG ?= clang
+BPFTOOL ?= bpftool
+CC ?= cc
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+
+# System include dirs clang needs for -target bpf (asm/types.h and friends).
+CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
+	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
+
+HARDENING := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror $(HARDENING) -I$(OUTPUT) -Ibpf -Iuser
+LDFLAGS += -pie -Wl,-z,relro,-z,now
+LDLIBS := -lbpf -lelf -lz -ljson-c
+
+BPF_SRCS := bpf/common.bpf.c bpf/portalloc.bpf.c bpf/connfail.bpf.c bpf/owner.bpf.c
+BPF_HDRS := $(wildcard bpf/*.h) $(VMLINUX)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
+
+# Userspace: the library part (everything but main) is shared with the unit tests.
+USER_LIB_SRCS := user/record.c user/filter.c user/util.c user/rungs.c user/session.c
+USER_CMD_SRCS := user/portwatch.c user/cmd_trace.c user/cmd_probes.c
+USER_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_LIB_SRCS))
+USER_CMD_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_CMD_SRCS))
+SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
+TEST_HELPERS := $(OUTPUT)/tests/sockop
+
+.PHONY: all clean deps run test unit integration vmlinux format
+.DELETE_ON_ERROR:
+
+all: portwatch
+
+$(OUTPUT)/bpf $(OUTPUT)/user $(OUTPUT)/tests:
+	mkdir -p $@
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUTPUT)/bpf
+	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
+		-I$(dir $(VMLINUX)) -Ibpf $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
+
+$(OUTPUT)/portwatch.bpf.o: $(BPF_OBJS)
+	$(BPFTOOL) gen object $@ $^
+
+$(OUTPUT)/probe.bpf.o: $(OUTPUT)/bpf/probe.bpf.o
+	$(BPFTOOL) gen object $@ $^
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/portwatch.h $(SKELS) | $(OUTPUT)/user
+	$(CC) $(CFLAGS) -c $< -o $@
+
+portwatch: $(USER_LIB_OBJS) $(USER_CMD_OBJS)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/test_%: tests/unit/test_%.c $(USER_LIB_OBJS) | $(OUTPUT)/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(OUTPUT)/tests/sockop: tests/sockop.c | $(OUTPUT)/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+# Install the Debian packages the build and the tests need (only those missing).
+deps:
+	tools/deps.sh
+
+# Build (installing what is missing), then trace until Ctrl-C.
+run:
+	tools/deps.sh
+	$(MAKE) portwatch
+	./portwatch trace
+
+# The whole suite: unit tests, then the integration tests in namespaces.
+test:
+	tools/deps.sh
+	$(MAKE) portwatch $(UNIT_TESTS) $(TEST_HELPERS)
+	tests/run $(UNIT_TESTS)
+
+# Regenerate the committed vmlinux.h from the running kernel's BTF.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX)
+	@echo "regenerated $(VMLINUX) from $$(uname -r); update vmlinux/README.md"
+
+format:
+	clang-format -i bpf/*.c bpf/*.h user/*.c user/*.h tests/unit/*.c tests/*.c
+
+clean:
+	rm -rf $(OUTPUT) portwatch

@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Maps, globals and helpers shared by every portwatch BPF program. The maps
+ * and globals are defined once, in common.bpf.c (which defines
+ * PW_DEFINE_GLOBALS); the other objects see them as externs, and
+ * `bpftool gen object` links them into one object.
+ */
+#ifndef PORTWATCH_COMMON_BPF_H
+#define PORTWATCH_COMMON_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "portwatch.h"
+#include "core_fixes.bpf.h"
+
+/* uapi constants: stable ABI values, not kernel-internal enums. */
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define EAGAIN 11
+#define EADDRINUSE 98
+#define EADDRNOTAVAIL 99
+#define EINPROGRESS 115
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+
+#ifdef PW_DEFINE_GLOBALS
+#define __pw_global
+#define __pw_init(...) = __VA_ARGS__
+#else
+#define __pw_global extern
+#define __pw_init(...)
+#endif
+
+/* All records, every type; sized by the loader (--ringbuf-size). */
+__pw_global struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} events SEC(".maps");
+
+/* struct sock address -> its owner; LRU, sized by the loader (--owner-map-size). */
+__pw_global struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct pw_sock_owner);
+} sock_owner SEC(".maps");
+
+/* Set by the loader before load: the rung that serves each enum pw_hook. */
+__pw_global const volatile __u8 hook_rung[PW_HOOK_COUNT] __pw_init({});
+
+__pw_global struct pw_counters counters __pw_init({});
+
+/* Reserve a record of `size` bytes, counting the reservation if it fails. */
+static __always_inline void *record_reserve(__u64 size, __u32 type)
+{
+	struct pw_rec_hdr *hdr = bpf_ringbuf_reserve(&events, size, 0);
+
+	if (!hdr) {
+		__sync_fetch_and_add(&counters.ringbuf_drops, 1);
+		return NULL;
+	}
+	hdr->type = type;
+	hdr->cpu = bpf_get_smp_processor_id();
+	hdr->ts_ns = bpf_ktime_get_boot_ns();
+	return hdr;
+}
+
+static __always_inline __u32 sk_netns(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+/* True for the sockets portwatch watches: IPv4/IPv6, TCP/UDP. */
+static __always_inline bool sk_watched(const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u8 proto = sk_protocol(sk);
+
+	return (family == AF_INET || family == AF_INET6) &&
+	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
+}
+
+/* The socket's own view of its 5-tuple. */
+static __always_inline void tuple_from_sk(struct pw_tuple *t, const struct sock *sk)
+{
+	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	t->proto = sk_protocol(sk);
+	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (t->family == AF_INET) {
+		BPF_CORE_READ_INTO(t->saddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(t->daddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(t->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(t->daddr, sk, __sk_common.skc_v6_daddr);
+	}
+}
+
+/*
+ * Overwrite the local (bind) or remote (connect, sendto) half of a tuple with
+ * a sockaddr already copied to the stack. AF_UNSPEC and others are ignored.
+ */
+static __always_inline void tuple_set_sockaddr(struct pw_tuple *t, const __u8 *sa, bool local)
+{
+	__u16 family = *(const __u16 *)sa;
+	__u16 port = bpf_ntohs(*(const __u16 *)(sa + 2));
+	__u8 *addr = local ? t->saddr : t->daddr;
+
+	if (family == AF_INET) {
+		__builtin_memset(addr, 0, 16);
+		__builtin_memcpy(addr, sa + 4, 4);
+	} else if (family == AF_INET6) {
+		__builtin_memcpy(addr, sa + 8, 16);
+	} else {
+		return;
+	}
+	if (local)
+		t->sport = port;
+	else
+		t->dport = port;
+}
+
+/* The current task as the owner of `sk` (process context only). */
+static __always_inline void owner_from_current(struct pw_owner *o, const struct sock *sk)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	o->tgid = id >> 32;
+	o->tid = (__u32)id;
+	o->cgroup_id = bpf_get_current_cgroup_id();
+	o->netns = sk_netns(sk);
+	bpf_get_current_comm(o->comm, sizeof(o->comm));
+}
+
+/* Insert or replace the owner of `sk`, keeping the insert count exact. */
+static __always_inline void owner_store(const struct sock *sk, const struct pw_sock_owner *v)
+{
+	__u64 key = (__u64)sk;
+
+	if (!bpf_map_update_elem(&sock_owner, &key, v, BPF_NOEXIST))
+		__sync_fetch_and_add(&counters.owner_inserts, 1);
+	else
+		bpf_map_update_elem(&sock_owner, &key, v, BPF_EXIST);
+}
+
+/* Record the current task as the owner of `sk` (process context only). */
+static __always_inline void owner_record(const struct sock *sk, __u64 syn_sent_ts)
+{
+	struct pw_sock_owner v = {};
+
+	owner_from_current(&v.owner, sk);
+	v.syn_sent_ts = syn_sent_ts;
+	v.src = PW_OWNER_LIVE;
+	owner_store(sk, &v);
+}
+
+/*
+ * Record the current task as the owner of `sk` unless it already is: the
+ * lookup keeps a UDP sendmsg() hot path to one map read.
+ */
+static __always_inline void owner_touch(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct pw_sock_owner *v = bpf_map_lookup_elem(&sock_owner, &key);
+
+	if (v && v->owner.tgid == bpf_get_current_pid_tgid() >> 32)
+		return;
+	owner_record(sk, 0);
+}
+
+static __always_inline void owner_forget(const struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+
+	if (!bpf_map_delete_elem(&sock_owner, &key))
+		__sync_fetch_and_add(&counters.owner_deletes, 1);
+}
+
+/*
+ * Emit a PW_REC_PORT_ALLOC_FAIL for the current task. `t` is the tuple to
+ * report (the caller has merged the socket's view with the call's sockaddr).
+ */
+static __always_inline void emit_port_alloc_fail(const struct sock *sk, const struct pw_tuple *t,
+						 __u8 op, __s32 err, __u8 rung)
+{
+	struct pw_port_alloc_fail *e;
+
+	e = record_reserve(sizeof(*e), PW_REC_PORT_ALLOC_FAIL);
+	if (!e)
+		return;
+	owner_from_current(&e->owner, sk);
+	e->tuple = *t;
+	e->err = err;
+	e->op = op;
+	e->rung = rung;
+	netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net), &e->range_lo, &e->range_hi);
+	bpf_ringbuf_submit(e, 0);
+}
+
+#endif /* PORTWATCH_COMMON_BPF_H */

@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Asynchronous connect failures, from sock:inet_sock_set_state (since 4.16).
+ *
+ * CLOSE -> SYN_SENT runs in the caller of connect(), inside tcp_v{4,6}_connect:
+ * the owner is recorded there, with the time. SYN_SENT -> CLOSE runs wherever
+ * the connect ends: the retransmit timer (ETIMEDOUT), softirq on a RST
+ * (ECONNREFUSED), another task's sock_diag destroy (ECONNABORTED), or the
+ * owner's close(). The owner then comes from the map, never from `current`.
+ */
+#include "common.bpf.h"
+#include <bpf/bpf_tracing.h>
+
+/*
+ * A connect() that fails its port search also goes SYN_SENT -> CLOSE, with no
+ * error and no segment sent: that one is a port-allocation failure, reported
+ * by portalloc.bpf.c. tcp_sock.segs_out counts segments sent (since 4.6).
+ */
+static __always_inline bool syn_was_sent(const struct sock *sk)
+{
+	const struct tcp_sock *tp = (const struct tcp_sock *)sk;
+
+	return BPF_CORE_READ(tp, segs_out) > 0;
+}
+
+static __always_inline void emit_connect_fail(const struct sock *sk, int err)
+{
+	__u64 key = (__u64)sk;
+	struct pw_sock_owner *v = bpf_map_lookup_elem(&sock_owner, &key);
+	struct pw_connect_fail *e;
+
+	e = record_reserve(sizeof(*e), PW_REC_CONNECT_FAIL);
+	if (!e)
+		return;
+	if (v) {
+		e->owner = v->owner;
+		e->owner_src = v->src;
+		e->syn_sent_ns = v->syn_sent_ts ? e->hdr.ts_ns - v->syn_sent_ts : 0;
+	} else {
+		__builtin_memset(&e->owner, 0, sizeof(e->owner));
+		e->owner.netns = sk_netns(sk);
+		e->owner_src = PW_OWNER_NONE;
+		e->syn_sent_ns = 0;
+	}
+	tuple_from_sk(&e->tuple, sk);
+	e->err = err;
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
+{
+	int err;
+
+	if (sk_protocol(sk) != IPPROTO_TCP)
+		return 0;
+	if (newstate == TCP_SYN_SENT) {
+		owner_record(sk, bpf_ktime_get_boot_ns());
+		return 0;
+	}
+	if (newstate != TCP_CLOSE)
+		return 0;
+	if (oldstate == TCP_SYN_SENT) {
+		err = BPF_CORE_READ(sk, sk_err);
+		if (err || syn_was_sent(sk))
+			emit_connect_fail(sk, err);
+	}
+	owner_forget(sk);
+	return 0;
+}

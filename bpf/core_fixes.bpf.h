@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel struct drift, resolved with CO-RE at load time. Each ___old flavour
+ * names the layout it stands for and the kernel that changed it.
+ */
+#ifndef PORTWATCH_CORE_FIXES_BPF_H
+#define PORTWATCH_CORE_FIXES_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+
+/*
+ * net->ipv4.ip_local_ports: until v6.7 a seqlock and `int range[2]`
+ * (6.1 has this); since v6.8 a single u32, lo in bits 0-15 and hi in 16-31,
+ * read locklessly by inet_get_local_port_range().
+ */
+struct local_ports___old {
+	int range[2];
+} __attribute__((preserve_access_index));
+
+struct netns_ipv4___old {
+	struct local_ports___old ip_local_ports;
+} __attribute__((preserve_access_index));
+
+struct net___old {
+	struct netns_ipv4___old ipv4;
+} __attribute__((preserve_access_index));
+
+/* The netns's net.ipv4.ip_local_port_range, inclusive, host byte order. */
+static __always_inline void netns_port_range(struct net *net, __u16 *lo, __u16 *hi)
+{
+	if (bpf_core_field_size(net->ipv4.ip_local_ports.range) == sizeof(__u32)) {
+		__u32 range = BPF_CORE_READ(net, ipv4.ip_local_ports.range);
+
+		*lo = range & 0xffff;
+		*hi = range >> 16;
+	} else {
+		struct net___old *old = (void *)net;
+
+		*lo = BPF_CORE_READ(old, ipv4.ip_local_ports.range[0]);
+		*hi = BPF_CORE_READ(old, ipv4.ip_local_ports.range[1]);
+	}
+}
+
+/* sk->sk_protocol: a bitfield of sk_flags until v5.6, a u16 since. */
+static __always_inline __u8 sk_protocol(const struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+}
+
+#endif /* PORTWATCH_CORE_FIXES_BPF_H */

@@ -1,0 +1,45 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Seeds the socket-owner map with the sockets that existed before portwatch
+ * attached: an iterator over every task's open files (iter/task_file, since
+ * 5.8) keeps the IPv4/IPv6 TCP/UDP sockets. It visits each file table once
+ * (threads sharing one are skipped) and never replaces a live entry.
+ */
+#include "common.bpf.h"
+#include <bpf/bpf_tracing.h>
+
+/* Sockets seeded; the loader reports it. */
+__u64 seeded = 0;
+
+SEC("iter/task_file")
+int iter_seed_owners(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct pw_sock_owner v = {};
+	struct socket *sock;
+	struct sock *sk;
+	__u64 key;
+
+	if (!task || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || !sk_watched(sk))
+		return 0;
+
+	v.owner.tgid = BPF_CORE_READ(task, tgid);
+	v.owner.tid = BPF_CORE_READ(task, pid);
+	v.owner.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	v.owner.netns = sk_netns(sk);
+	BPF_CORE_READ_STR_INTO(&v.owner.comm, task, comm);
+	v.src = PW_OWNER_SEEDED;
+	key = (__u64)sk;
+	if (!bpf_map_update_elem(&sock_owner, &key, &v, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&counters.owner_inserts, 1);
+		seeded++;
+	}
+	return 0;
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Data shapes shared by the BPF programs and the loader: ring-buffer records,
+ * the socket-owner map's key and value, and the attach rungs. Only types and
+ * limits live here; logic lives in *.bpf.h (kernel) and user/ (loader).
+ */
+#ifndef PORTWATCH_H
+#define PORTWATCH_H
+
+#define PW_COMM_LEN 16
+/* sockaddr bytes copied at syscall entry: enough for sockaddr_in6. */
+#define PW_SOCKADDR_LEN 28
+
+/* Every ring-buffer record starts with struct pw_rec_hdr; type says which. */
+enum pw_rec_type {
+	PW_REC_PORT_ALLOC_FAIL = 1,
+	PW_REC_CONNECT_FAIL = 2,
+};
+
+/* The socket call that needed a local port. */
+enum pw_op {
+	PW_OP_CONNECT = 1,  /* connect(): TCP port search, UDP autobind */
+	PW_OP_BIND = 2,     /* bind(): an explicit port, or port 0 */
+	PW_OP_AUTOBIND = 3, /* listen() or sendmsg() on an unbound socket */
+};
+
+/* How an attach point is reached; also the --attach values. Ordered best first. */
+enum pw_rung {
+	PW_RUNG_FENTRY = 0, /* fentry/fexit: BTF trampolines, needs ftrace */
+	PW_RUNG_KPROBE = 1, /* kprobe/kretprobe: needs kprobe events */
+	PW_RUNG_TRACEPOINT = 2, /* syscall and sock tracepoints: always there */
+	PW_RUNG_COUNT,
+};
+
+/*
+ * Logical attach points. Each is reached through the best rung that loads and
+ * attaches on the running kernel; the BPF side reads hook_rung[] to know which
+ * programs own which duty, so no event is reported twice.
+ */
+enum pw_hook {
+	PW_HOOK_TCP_V4_CONNECT = 0, /* return of tcp_v4_connect(): TCP/IPv4 connect */
+	PW_HOOK_TCP_V6_CONNECT,	    /* return of tcp_v6_connect(): TCP/IPv6 connect */
+	PW_HOOK_INET_CSK_GET_PORT,  /* return of inet_csk_get_port(): TCP bind, listen */
+	PW_HOOK_UDP_PORT,	    /* UDP bind/connect/sendmsg: syscall tracepoints */
+	PW_HOOK_SOCK_STATE,	    /* sock:inet_sock_set_state: SYN_SENT owners, async fails */
+	PW_HOOK_COUNT,
+};
+
+/* How the owner of a socket was learnt, for asynchronous events. */
+enum pw_owner_src {
+	PW_OWNER_NONE = 0,   /* the socket-owner map had no entry */
+	PW_OWNER_LIVE = 1,   /* recorded in process context while portwatch ran */
+	PW_OWNER_SEEDED = 2, /* found by the start-up iterator over task files */
+};
+
+struct pw_rec_hdr {
+	__u32 type;  /* enum pw_rec_type */
+	__u32 cpu;   /* CPU that produced the record */
+	__u64 ts_ns; /* bpf_ktime_get_boot_ns(): CLOCK_BOOTTIME, ns */
+};
+
+/* The task behind a socket. */
+struct pw_owner {
+	__u32 tgid;	/* process id (tgid) */
+	__u32 tid;	/* thread id */
+	__u64 cgroup_id; /* cgroup v2 id (the cgroupfs directory's inode) */
+	__u32 netns;	/* inode of the socket's network namespace */
+	__u32 pad;
+	char comm[PW_COMM_LEN]; /* task->comm, NUL-terminated */
+};
+
+/*
+ * A socket's 5-tuple. Addresses are in network byte order; IPv4 uses the
+ * first 4 bytes. Ports are in host byte order, 0 when not (yet) chosen.
+ */
+struct pw_tuple {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport;
+	__u16 dport;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 proto;   /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad;
+};
+
+/*
+ * PW_REC_PORT_ALLOC_FAIL: a socket call failed for want of a local port.
+ * Seen at the return of tcp_v{4,6}_connect / inet_csk_get_port (fexit,
+ * kretprobe) or of the connect/bind/listen/send* syscalls (tracepoints).
+ * daddr/dport are what the caller asked for (connect, sendto); saddr/sport
+ * are the socket's local address and the port asked for (0 = any).
+ */
+struct pw_port_alloc_fail {
+	struct pw_rec_hdr hdr;
+	struct pw_owner owner;
+	struct pw_tuple tuple;
+	__s32 err;	/* positive errno the call returned */
+	__u8 op;	/* enum pw_op */
+	__u8 rung;	/* enum pw_rung that saw it */
+	__u16 range_lo; /* net.ipv4.ip_local_port_range of the socket's netns */
+	__u16 range_hi; /* ... read at the time of the failure, inclusive */
+	__u16 pad[3];
+};
+
+/*
+ * PW_REC_CONNECT_FAIL: a TCP connect that left SYN_SENT for CLOSE after a SYN
+ * was sent (sock:inet_sock_set_state, since 4.16): timeout, RST, abort, or the
+ * owner closing the socket. Runs in any context; the owner comes from the
+ * socket-owner map, recorded when the socket entered SYN_SENT.
+ */
+struct pw_connect_fail {
+	struct pw_rec_hdr hdr;
+	struct pw_owner owner; /* zero when owner_src is PW_OWNER_NONE */
+	struct pw_tuple tuple;
+	__s32 err;	      /* sk->sk_err, positive; 0 = closed by its owner */
+	__u8 owner_src;	      /* enum pw_owner_src */
+	__u8 pad[3];
+	__u64 syn_sent_ns;    /* time spent in SYN_SENT, ns; 0 = unknown (seeded) */
+};
+
+/* Value of the sock_owner map, keyed by the kernel address of struct sock. */
+struct pw_sock_owner {
+	struct pw_owner owner;
+	__u64 syn_sent_ts; /* bpf_ktime_get_boot_ns() on entering SYN_SENT, 0 if not */
+	__u8 src;	   /* enum pw_owner_src */
+	__u8 pad[7];
+};
+
+/*
+ * Loss and overflow counters, one copy in the BPF object's .bss, read by the
+ * loader. Owner-map evictions are derived: inserts - deletes - live entries.
+ */
+struct pw_counters {
+	__u64 ringbuf_drops; /* bpf_ringbuf_reserve() failures: records lost */
+	__u64 owner_inserts; /* new keys added to sock_owner */
+	__u64 owner_deletes; /* keys removed by portwatch itself */
+};
+
+#endif /* PORTWATCH_H */
