@@ -84,19 +84,25 @@ static __always_inline bool sk_watched(const struct sock *sk)
 	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
 }
 
-/* The socket's own view of its 5-tuple. */
+/*
+ * The socket's own view of its 5-tuple. The local port is inet_sport, not
+ * skc_num: inet_sock_set_state fires for CLOSE after inet_put_port() has
+ * cleared skc_num, while inet_sport keeps the port the socket used.
+ */
 static __always_inline void tuple_from_sk(struct pw_tuple *t, const struct sock *sk)
 {
+	const struct inet_sock *inet = (const struct inet_sock *)sk;
+
 	t->family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	t->proto = sk_protocol(sk);
-	t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	t->sport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
 	t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (t->family == AF_INET) {
-		BPF_CORE_READ_INTO(t->saddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO(t->daddr, sk, __sk_common.skc_daddr);
+		bpf_core_read(t->saddr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(t->daddr, 4, &sk->__sk_common.skc_daddr);
 	} else {
-		BPF_CORE_READ_INTO(t->saddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(t->daddr, sk, __sk_common.skc_v6_daddr);
+		bpf_core_read(t->saddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(t->daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	}
 }
 

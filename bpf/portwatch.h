@@ -7,6 +7,10 @@
 #ifndef PORTWATCH_H
 #define PORTWATCH_H
 
+#ifndef __VMLINUX_H__ /* BPF programs get the types from vmlinux.h */
+#include <linux/types.h>
+#endif
+
 #define PW_COMM_LEN 16
 /* sockaddr bytes copied at syscall entry: enough for sockaddr_in6. */
 #define PW_SOCKADDR_LEN 28

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sockop: runs a script of socket calls and prints the outcome of each, so
+ * the integration tests can compare what portwatch reports with what the
+ * caller saw. Sockets are kept open until the process exits.
+ *
+ *   sockop [STEP...]       steps run in order:
+ *     tcp | udp            protocol of the steps that follow (default tcp)
+ *     syncnt N             TCP_SYNCNT for the following connects
+ *     listen ADDR PORT     bind and listen (backlog 1024)
+ *     connect ADDR PORT N  N blocking connects
+ *     nbconnect ADDR PORT  one non-blocking connect, left in progress
+ *     bind ADDR PORT       bind a new socket (PORT 0: any)
+ *     sendto ADDR PORT     send one datagram from a new, unbound socket
+ *     listen0              listen on a new, unbound socket (autobind)
+ *     hold                 print "holding", then wait until stdin closes
+ *
+ * Output, one line per call: "<step> <addr> <port> ok <local port>" or
+ * "<step> <addr> <port> err <errno> <name>". The first line is "pid <pid>".
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int proto = IPPROTO_TCP;
+static int syncnt;
+
+static socklen_t make_addr(const char *host, const char *port, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(atoi(port));
+		return sizeof(*in4);
+	}
+	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(atoi(port));
+		return sizeof(*in6);
+	}
+	fprintf(stderr, "sockop: bad address '%s'\n", host);
+	exit(2);
+}
+
+static int new_socket(int family)
+{
+	int fd = socket(family, proto == IPPROTO_TCP ? SOCK_STREAM : SOCK_DGRAM, proto);
+
+	if (fd < 0) {
+		perror("sockop: socket");
+		exit(2);
+	}
+	if (proto == IPPROTO_TCP && syncnt)
+		setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syncnt, sizeof(syncnt));
+	return fd;
+}
+
+static void report(const char *step, const char *host, const char *port, int ret, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int lport = 0;
+
+	if (ret && errno != EINPROGRESS) {
+		printf("%s %s %s err %d %s\n", step, host, port, errno, strerrorname_np(errno));
+		return;
+	}
+	if (!getsockname(fd, (struct sockaddr *)&ss, &len))
+		lport = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	printf("%s %s %s ok %d\n", step, host, port, lport);
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	char c;
+	int fd;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("pid %d\n", getpid());
+	for (int i = 1; i < argc; i++) {
+		const char *step = argv[i];
+
+		if (!strcmp(step, "tcp")) {
+			proto = IPPROTO_TCP;
+		} else if (!strcmp(step, "udp")) {
+			proto = IPPROTO_UDP;
+		} else if (!strcmp(step, "syncnt") && i + 1 < argc) {
+			syncnt = atoi(argv[++i]);
+		} else if (!strcmp(step, "hold")) {
+			printf("holding\n");
+			while (read(STDIN_FILENO, &c, 1) > 0)
+				;
+		} else if (!strcmp(step, "listen0")) {
+			fd = new_socket(AF_INET);
+			report(step, "-", "-", listen(fd, 16), fd);
+		} else if (i + 2 < argc) {
+			const char *host = argv[++i], *port = argv[++i];
+
+			len = make_addr(host, port, &ss);
+			if (!strcmp(step, "listen")) {
+				int one = 1, ret;
+
+				fd = new_socket(ss.ss_family);
+				setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+				ret = bind(fd, (struct sockaddr *)&ss, len);
+				if (!ret)
+					ret = listen(fd, 1024);
+				report(step, host, port, ret, fd);
+			} else if (!strcmp(step, "connect") && i + 1 < argc) {
+				int n = atoi(argv[++i]);
+
+				for (int k = 0; k < n; k++) {
+					fd = new_socket(ss.ss_family);
+					report(step, host, port,
+					       connect(fd, (struct sockaddr *)&ss, len), fd);
+				}
+			} else if (!strcmp(step, "nbconnect")) {
+				fd = new_socket(ss.ss_family);
+				fcntl(fd, F_SETFL, O_NONBLOCK);
+				report(step, host, port, connect(fd, (struct sockaddr *)&ss, len),
+				       fd);
+			} else if (!strcmp(step, "bind")) {
+				fd = new_socket(ss.ss_family);
+				report(step, host, port, bind(fd, (struct sockaddr *)&ss, len), fd);
+			} else if (!strcmp(step, "sendto")) {
+				fd = new_socket(ss.ss_family);
+				report(step, host, port,
+				       sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) < 0, fd);
+			} else {
+				fprintf(stderr, "sockop: unknown step '%s'\n", step);
+				return 2;
+			}
+		} else {
+			fprintf(stderr, "sockop: step '%s' lacks arguments\n", step);
+			return 2;
+		}
+	}
+	return 0;
+}

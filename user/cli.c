@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <unistd.h>
+#include "record.h"
+#include "util.h"
+
+enum {
+	OPT_ATTACH = 0x100,
+	OPT_OWNER_MAP_SIZE,
+	OPT_RINGBUF_SIZE,
+};
+
+static const struct argp_option options[] = {
+	{ NULL, 0, NULL, 0, "Attaching:", 50 },
+	{ "attach", OPT_ATTACH, "RUNG", 0,
+	  "Force a rung for the hooks that offer it: fentry, kprobe or tracepoint "
+	  "(default: the best that works, see `portwatch probes`)", 0 },
+	{ "owner-map-size", OPT_OWNER_MAP_SIZE, "N", 0,
+	  "Entries of the socket-owner LRU map (default 65536, at least 1024)", 0 },
+	{ "ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
+	  "Ring-buffer size, a power of two (default 1048576)", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf debug output and verifier logs", 0 },
+	{},
+};
+
+void pw_common_defaults(struct pw_common_opts *o)
+{
+	o->session.forced_rung = -1;
+	o->session.owner_map_size = PW_OWNER_MAP_DEFAULT;
+	o->session.ringbuf_size = PW_RINGBUF_DEFAULT;
+	o->verbose = false;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct pw_common_opts *o = state->input;
+	long page = sysconf(_SC_PAGESIZE);
+	unsigned long v;
+
+	switch (key) {
+	case OPT_ATTACH:
+		o->session.forced_rung = pw_rung_parse(arg);
+		if (o->session.forced_rung < 0)
+			argp_failure(state, 2, 0,
+				     "invalid --attach '%s': use fentry, kprobe or tracepoint", arg);
+		break;
+	case OPT_OWNER_MAP_SIZE:
+		if (pw_parse_ulong(arg, PW_OWNER_MAP_MIN, 1u << 24, &v))
+			argp_failure(state, 2, 0,
+				     "invalid --owner-map-size '%s': a number from %u to %u", arg,
+				     PW_OWNER_MAP_MIN, 1u << 24);
+		o->session.owner_map_size = v;
+		break;
+	case OPT_RINGBUF_SIZE:
+		if (pw_parse_ulong(arg, page, 1u << 30, &v) || (v & (v - 1)))
+			argp_failure(state, 2, 0,
+				     "invalid --ringbuf-size '%s': a power of two from %ld to %u",
+				     arg, page, 1u << 30);
+		o->session.ringbuf_size = v;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp pw_common_argp = { options, parse_opt, NULL, NULL, NULL, NULL, NULL };
+
+static bool verbose_print;
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	/* Without -v, failures reach the user as the session's one-line reason. */
+	(void)level;
+	if (!verbose_print)
+		return 0;
+	return vfprintf(stderr, fmt, args);
+}
+
+void pw_set_libbpf_print(bool verbose)
+{
+	verbose_print = verbose;
+	libbpf_set_print(libbpf_print);
+}

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0
+/* portwatch trace: a live stream of port-allocation failures and failed connects. */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include "cli.h"
+#include "commands.h"
+#include "filter.h"
+#include "record.h"
+
+enum {
+	OPT_COMM = 0x200,
+	OPT_NETNS,
+	OPT_CGROUP,
+	OPT_DPORT,
+	OPT_DADDR,
+};
+
+struct trace_env {
+	struct pw_common_opts common;
+	struct pw_filter filter;
+	unsigned long duration_s; /* 0: until Ctrl-C */
+	bool json;
+	struct pw_clock clock;
+	struct pw_loss reported; /* losses already shown */
+};
+
+static const char doc[] =
+	"Trace, live, which process fails to get a local port (connect, bind, listen or "
+	"send autobind) and which TCP connects fail after their SYN (timeout, refused, reset), "
+	"with the netns, destination and the netns's ephemeral port range.\n"
+	"\n"
+	"EXAMPLES:\n"
+	"  portwatch trace                      # every failure, readable columns\n"
+	"  portwatch trace --json | jq .        # JSON lines, one object per event\n"
+	"  portwatch trace -p 1234              # only process 1234\n"
+	"  portwatch trace --comm curl -d 60    # only curl, for one minute\n"
+	"  portwatch trace --netns /run/netns/client --dport 443\n"
+	"  portwatch trace --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
+	"  portwatch trace --daddr 10.0.0.7     # failures toward one destination\n"
+	"  portwatch trace --attach=tracepoint  # force the rung that needs no ftrace";
+
+static const struct argp_option options[] = {
+	{ NULL, 0, NULL, 0, "Filters (all must match):", 10 },
+	{ "pid", 'p', "PID", 0, "Only this process (tgid)", 0 },
+	{ "comm", OPT_COMM, "COMM", 0, "Only tasks with this command name", 0 },
+	{ "netns", OPT_NETNS, "NETNS", 0,
+	  "Only this network namespace: inode number or file (/proc/PID/ns/net, /run/netns/NAME)",
+	  0 },
+	{ "cgroup", OPT_CGROUP, "PATH", 0, "Only tasks in this cgroup v2 directory or below it",
+	  0 },
+	{ "dport", OPT_DPORT, "PORT", 0, "Only this destination port", 0 },
+	{ "daddr", OPT_DADDR, "ADDR", 0, "Only this destination address (IPv4 or IPv6)", 0 },
+	{ NULL, 0, NULL, 0, "Output:", 20 },
+	{ "json", 'j', NULL, 0, "JSON lines, one object per event, flushed per line", 0 },
+	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
+	{},
+};
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	static const enum pw_filter_key filter_of[] = {
+		[OPT_COMM - OPT_COMM] = PW_FILTER_COMM,	    [OPT_NETNS - OPT_COMM] = PW_FILTER_NETNS,
+		[OPT_CGROUP - OPT_COMM] = PW_FILTER_CGROUP, [OPT_DPORT - OPT_COMM] = PW_FILTER_DPORT,
+		[OPT_DADDR - OPT_COMM] = PW_FILTER_DADDR,
+	};
+	struct trace_env *env = state->input;
+	char err[160];
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &env->common;
+		break;
+	case 'p':
+		if (pw_filter_set(&env->filter, PW_FILTER_PID, arg, err, sizeof(err)))
+			argp_failure(state, 2, 0, "%s", err);
+		break;
+	case OPT_COMM ... OPT_DADDR:
+		if (pw_filter_set(&env->filter, filter_of[key - OPT_COMM], arg, err, sizeof(err)))
+			argp_failure(state, 2, 0, "%s", err);
+		break;
+	case 'j':
+		env->json = true;
+		break;
+	case 'd':
+		if (pw_parse_ulong(arg, 1, 86400 * 365, &env->duration_s))
+			argp_failure(state, 2, 0, "invalid --duration '%s': whole seconds, at least 1",
+				     arg);
+		break;
+	case ARGP_KEY_ARG:
+		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static volatile sig_atomic_t exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	exiting = 1;
+}
+
+static void print_json(struct json_object *o)
+{
+	if (!o)
+		return;
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	fflush(stdout);
+	json_object_put(o);
+}
+
+static int handle_record(void *ctx, void *data, size_t size)
+{
+	struct trace_env *env = ctx;
+	const struct pw_owner *owner;
+	const struct pw_tuple *tuple;
+	bool known = true;
+	int type = pw_record_check(data, size);
+
+	if (type < 0)
+		return 0;
+	pw_record_subject(data, &owner, &tuple);
+	if (type == PW_REC_CONNECT_FAIL)
+		known = ((struct pw_connect_fail *)data)->owner_src != PW_OWNER_NONE;
+	if (!pw_filter_match(&env->filter, owner, known, tuple))
+		return 0;
+	if (env->json)
+		print_json(pw_record_json(data, &env->clock));
+	else
+		pw_record_text(stdout, data, &env->clock);
+	return 0;
+}
+
+static __u64 boot_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+/* Show losses not shown yet: a `lost` object in JSON, a warning in text. */
+static void report_loss(struct trace_env *env, struct pw_session *s, bool final)
+{
+	struct pw_loss now;
+	__u64 records, evictions;
+
+	pw_session_loss(s, final, &now);
+	records = now.records - env->reported.records;
+	evictions = now.owner_evictions > env->reported.owner_evictions ?
+			    now.owner_evictions - env->reported.owner_evictions :
+			    0;
+	if (!records && !evictions)
+		return;
+	env->reported.records = now.records;
+	env->reported.owner_evictions += evictions;
+	if (env->json)
+		print_json(pw_lost_json(&env->clock, boot_ns(), records, evictions));
+	else
+		fprintf(stderr,
+			"WARNING: %llu records lost (ring buffer full), %llu socket owners evicted "
+			"(owner map full: raise --owner-map-size)\n",
+			(unsigned long long)records, (unsigned long long)evictions);
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	static const struct argp_child children[] = { { &pw_common_argp, 0, NULL, 0 }, {} };
+	const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
+	struct trace_env env = {};
+	struct pw_session s = {};
+	struct timespec start, now;
+	char err[256];
+	int ret, polls = 0;
+
+	pw_common_defaults(&env.common);
+	ret = argp_parse(&argp, argc, argv, 0, NULL, &env);
+	if (ret)
+		return 2;
+	pw_set_libbpf_print(env.common.verbose);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	ret = pw_session_open(&s, &env.common.session, handle_record, &env, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "portwatch: %s\n", err);
+		goto cleanup;
+	}
+	pw_clock_init(&env.clock);
+	fprintf(stderr,
+		"Tracing port-allocation failures and failed connects (%llu existing sockets "
+		"attributed)... Hit Ctrl-C to end.\n",
+		(unsigned long long)s.seeded);
+	if (!env.json)
+		pw_text_header(stdout);
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	while (!exiting) {
+		ret = pw_session_poll(&s, 100);
+		if (ret < 0 && ret != -EINTR) {
+			fprintf(stderr, "portwatch: reading the ring buffer: %s\n", strerror(-ret));
+			goto cleanup;
+		}
+		if (++polls % 10 == 0)
+			report_loss(&env, &s, false);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (env.duration_s && (now.tv_sec - start.tv_sec) * 1000000000LL +
+						  (now.tv_nsec - start.tv_nsec) >=
+					  (long long)env.duration_s * 1000000000LL)
+			break;
+	}
+	/* Drain what is already in the ring buffer before the last count. */
+	pw_session_poll(&s, 0);
+	report_loss(&env, &s, true);
+	ret = 0;
+cleanup:
+	pw_session_close(&s);
+	pw_filter_free(&env.filter);
+	return ret ? 1 : 0;
+}

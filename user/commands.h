@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The subcommands: each takes argv from its own name on and returns the exit status. */
+#ifndef PORTWATCH_COMMANDS_H
+#define PORTWATCH_COMMANDS_H
+
+int cmd_trace(int argc, char **argv);
+int cmd_probes(int argc, char **argv);
+
+#endif /* PORTWATCH_COMMANDS_H */

@@ -1,0 +1,165 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "filter.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+/* nftw() has no user pointer: the scan in progress. */
+static struct pw_filter *scanning;
+
+static int collect_cgroup(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	__u64 *ids;
+
+	(void)path;
+	(void)ftw;
+	if (flag != FTW_D)
+		return 0;
+	ids = realloc(scanning->cgroup_ids, (scanning->nr_cgroup_ids + 1) * sizeof(*ids));
+	if (!ids)
+		return -1;
+	ids[scanning->nr_cgroup_ids++] = st->st_ino;
+	scanning->cgroup_ids = ids;
+	return 0;
+}
+
+static int scan_cgroups(struct pw_filter *f)
+{
+	int err;
+
+	f->nr_cgroup_ids = 0;
+	scanning = f;
+	err = nftw(f->cgroup_path, collect_cgroup, 16, FTW_PHYS | FTW_MOUNT);
+	scanning = NULL;
+	return err ? -ENOENT : 0;
+}
+
+/* A netns given as an inode number or as a path (/proc/PID/ns/net, /run/netns/X). */
+static int parse_netns(const char *arg, __u32 *ino)
+{
+	unsigned long v;
+
+	if (!pw_parse_ulong(arg, 1, UINT32_MAX, &v)) {
+		*ino = v;
+		return 0;
+	}
+	return pw_netns_inode(arg, ino);
+}
+
+int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, char *err,
+		  size_t err_len)
+{
+	unsigned long v;
+	__u64 id;
+
+	switch (key) {
+	case PW_FILTER_PID:
+		if (pw_parse_ulong(arg, 1, INT32_MAX, &v))
+			goto bad;
+		f->pid = v;
+		break;
+	case PW_FILTER_COMM:
+		if (!*arg || strlen(arg) >= PW_COMM_LEN) {
+			snprintf(err, err_len, "invalid --comm '%s': 1 to %d characters", arg,
+				 PW_COMM_LEN - 1);
+			return -EINVAL;
+		}
+		strncpy(f->comm, arg, PW_COMM_LEN - 1);
+		break;
+	case PW_FILTER_NETNS:
+		if (parse_netns(arg, &f->netns)) {
+			snprintf(err, err_len,
+				 "invalid --netns '%s': not an inode number nor a netns file", arg);
+			return -EINVAL;
+		}
+		break;
+	case PW_FILTER_CGROUP:
+		if (pw_cgroup_id(arg, &id)) {
+			snprintf(err, err_len, "invalid --cgroup '%s': not a cgroup v2 directory",
+				 arg);
+			return -EINVAL;
+		}
+		free(f->cgroup_path);
+		f->cgroup_path = strdup(arg);
+		if (!f->cgroup_path || scan_cgroups(f))
+			goto bad;
+		break;
+	case PW_FILTER_DPORT:
+		if (pw_parse_ulong(arg, 1, 65535, &v))
+			goto bad;
+		f->dport = v;
+		break;
+	case PW_FILTER_DADDR:
+		if (pw_parse_addr(arg, &f->daddr))
+			goto bad;
+		break;
+	}
+	f->set |= 1u << key;
+	return 0;
+bad:
+	snprintf(err, err_len, "invalid --%s '%s'",
+		 (const char *[]){ "pid", "comm", "netns", "cgroup", "dport", "daddr" }[key], arg);
+	return -EINVAL;
+}
+
+static bool has(const struct pw_filter *f, enum pw_filter_key key)
+{
+	return f->set & (1u << key);
+}
+
+static bool cgroup_known(const struct pw_filter *f, __u64 id)
+{
+	for (size_t i = 0; i < f->nr_cgroup_ids; i++)
+		if (f->cgroup_ids[i] == id)
+			return true;
+	return false;
+}
+
+/* An IPv4 filter also matches the IPv4-mapped address of an IPv6 socket. */
+static bool daddr_match(const struct pw_addr *want, const struct pw_tuple *t)
+{
+	static const __u8 v4mapped[12] = { [10] = 0xff, [11] = 0xff };
+
+	if (want->family == t->family)
+		return !memcmp(want->bytes, t->daddr, want->family == AF_INET ? 4 : 16);
+	return want->family == AF_INET && t->family == AF_INET6 &&
+	       !memcmp(t->daddr, v4mapped, 12) && !memcmp(t->daddr + 12, want->bytes, 4);
+}
+
+bool pw_filter_match(struct pw_filter *f, const struct pw_owner *o, bool owner_known,
+		     const struct pw_tuple *t)
+{
+	if ((has(f, PW_FILTER_PID) || has(f, PW_FILTER_COMM) || has(f, PW_FILTER_CGROUP)) &&
+	    !owner_known)
+		return false;
+	if (has(f, PW_FILTER_PID) && o->tgid != f->pid)
+		return false;
+	if (has(f, PW_FILTER_COMM) && strncmp(o->comm, f->comm, PW_COMM_LEN))
+		return false;
+	if (has(f, PW_FILTER_NETNS) && o->netns != f->netns)
+		return false;
+	if (has(f, PW_FILTER_DPORT) && t->dport != f->dport)
+		return false;
+	if (has(f, PW_FILTER_DADDR) && !daddr_match(&f->daddr, t))
+		return false;
+	/* A cgroup created since the last scan is found by scanning again. */
+	if (has(f, PW_FILTER_CGROUP) && !cgroup_known(f, o->cgroup_id) &&
+	    (scan_cgroups(f) || !cgroup_known(f, o->cgroup_id)))
+		return false;
+	return true;
+}
+
+void pw_filter_free(struct pw_filter *f)
+{
+	free(f->cgroup_path);
+	free(f->cgroup_ids);
+	memset(f, 0, sizeof(*f));
+}

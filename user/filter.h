@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Event filters of `trace`: -p/--pid, --comm, --netns, --cgroup, --dport,
+ * --daddr. All given filters must match (AND). Events are rare enough (one
+ * per failed call) that filtering in userspace costs nothing measurable, and
+ * it applies the same way to events whose owner came from the owner map.
+ */
+#ifndef PORTWATCH_FILTER_H
+#define PORTWATCH_FILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "portwatch.h"
+#include "util.h"
+
+enum pw_filter_key {
+	PW_FILTER_PID,
+	PW_FILTER_COMM,
+	PW_FILTER_NETNS,
+	PW_FILTER_CGROUP,
+	PW_FILTER_DPORT,
+	PW_FILTER_DADDR,
+};
+
+struct pw_filter {
+	unsigned int set; /* bit (1 << enum pw_filter_key) per filter given */
+	__u32 pid;
+	char comm[PW_COMM_LEN];
+	__u32 netns;
+	__u16 dport;
+	struct pw_addr daddr;
+	char *cgroup_path; /* --cgroup: matches the cgroup and its descendants */
+	__u64 *cgroup_ids; /* ids under cgroup_path, rescanned on a miss */
+	size_t nr_cgroup_ids;
+};
+
+/*
+ * Set one filter from its option argument. Returns 0, or -EINVAL with a
+ * one-line reason in `err` (bad number, unknown address, not a cgroup v2
+ * directory, netns file not found).
+ */
+int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, char *err,
+		  size_t err_len);
+
+/* Whether an event's owner and tuple pass every filter set. */
+bool pw_filter_match(struct pw_filter *f, const struct pw_owner *owner, bool owner_known,
+		     const struct pw_tuple *tuple);
+
+void pw_filter_free(struct pw_filter *f);
+
+#endif /* PORTWATCH_FILTER_H */

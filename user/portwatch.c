@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * portwatch: why do my connections fail intermittently? Live, per process:
+ * ephemeral-port exhaustion and failed connects, attributed to the process
+ * and container behind them.
+ */
+#include <stdio.h>
+#include <string.h>
+#include "commands.h"
+
+#define PORTWATCH_VERSION "0.1.0"
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+} commands[] = {
+	{ "trace", cmd_trace, "live stream of port-allocation failures and failed connects" },
+	{ "probes", cmd_probes, "which attach rung each hook gets on this kernel, and why" },
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: portwatch COMMAND [OPTION...]\n\nCommands:\n");
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(out, "\n`portwatch COMMAND --help` shows a command's options and examples.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("portwatch %s\n", PORTWATCH_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	fprintf(stderr, "portwatch: unknown command '%s' (commands: trace, probes)\n", argv[1]);
+	return 2;
+}

@@ -1,0 +1,280 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "record.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include "util.h"
+
+#define NSEC_PER_SEC 1000000000LL
+
+static __s64 clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec * NSEC_PER_SEC + ts.tv_nsec;
+}
+
+void pw_clock_init(struct pw_clock *c)
+{
+	c->boot_to_real_ns = clock_ns(CLOCK_REALTIME) - clock_ns(CLOCK_BOOTTIME);
+}
+
+const char *pw_format_ts(const struct pw_clock *c, __u64 ts_ns, int iso, char *buf, size_t len)
+{
+	__s64 real = (__s64)ts_ns + c->boot_to_real_ns;
+	time_t sec = real / NSEC_PER_SEC;
+	struct tm tm;
+
+	if (iso) {
+		gmtime_r(&sec, &tm);
+		snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%06lldZ", tm.tm_year + 1900,
+			 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+			 (long long)(real % NSEC_PER_SEC) / 1000);
+	} else {
+		localtime_r(&sec, &tm);
+		strftime(buf, len, "%H:%M:%S", &tm);
+	}
+	return buf;
+}
+
+const char *pw_op_name(__u8 op)
+{
+	switch (op) {
+	case PW_OP_CONNECT:
+		return "connect";
+	case PW_OP_BIND:
+		return "bind";
+	case PW_OP_AUTOBIND:
+		return "autobind";
+	}
+	return "?";
+}
+
+const char *pw_proto_name(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
+}
+
+const char *pw_family_name(__u16 family)
+{
+	return family == AF_INET ? "ipv4" : family == AF_INET6 ? "ipv6" : "?";
+}
+
+static const char *const rung_names[PW_RUNG_COUNT] = {
+	[PW_RUNG_FENTRY] = "fentry",
+	[PW_RUNG_KPROBE] = "kprobe",
+	[PW_RUNG_TRACEPOINT] = "tracepoint",
+};
+
+const char *pw_rung_name(__u8 rung)
+{
+	return rung < PW_RUNG_COUNT ? rung_names[rung] : "?";
+}
+
+int pw_rung_parse(const char *name)
+{
+	for (int i = 0; i < PW_RUNG_COUNT; i++)
+		if (!strcmp(name, rung_names[i]))
+			return i;
+	return -EINVAL;
+}
+
+const char *pw_owner_src_name(__u8 src)
+{
+	switch (src) {
+	case PW_OWNER_LIVE:
+		return "live";
+	case PW_OWNER_SEEDED:
+		return "seeded";
+	}
+	return "none";
+}
+
+int pw_record_check(const void *data, size_t size)
+{
+	const struct pw_rec_hdr *hdr = data;
+
+	if (size < sizeof(*hdr))
+		return -EINVAL;
+	switch (hdr->type) {
+	case PW_REC_PORT_ALLOC_FAIL:
+		return size >= sizeof(struct pw_port_alloc_fail) ? (int)hdr->type : -EINVAL;
+	case PW_REC_CONNECT_FAIL:
+		return size >= sizeof(struct pw_connect_fail) ? (int)hdr->type : -EINVAL;
+	}
+	return -EINVAL;
+}
+
+void pw_record_subject(const void *data, const struct pw_owner **owner,
+		       const struct pw_tuple **tuple)
+{
+	const struct pw_rec_hdr *hdr = data;
+
+	if (hdr->type == PW_REC_PORT_ALLOC_FAIL) {
+		const struct pw_port_alloc_fail *e = data;
+
+		*owner = &e->owner;
+		*tuple = &e->tuple;
+	} else {
+		const struct pw_connect_fail *e = data;
+
+		*owner = &e->owner;
+		*tuple = &e->tuple;
+	}
+}
+
+/* The error name of a connect_fail: sk_err 0 means the owner closed it. */
+static const char *error_name(int err, char *buf, size_t len)
+{
+	return err ? pw_errno_name(err, buf, len) : "closed";
+}
+
+static void json_add(struct json_object *o, const char *key, struct json_object *v)
+{
+	json_object_object_add(o, key, v);
+}
+
+static void json_add_owner(struct json_object *o, const struct pw_owner *w, int known)
+{
+	char comm[PW_COMM_LEN + 1] = {};
+
+	memcpy(comm, w->comm, PW_COMM_LEN);
+	json_add(o, "pid", known ? json_object_new_int64(w->tgid) : NULL);
+	json_add(o, "tid", known ? json_object_new_int64(w->tid) : NULL);
+	json_add(o, "comm", known ? json_object_new_string(comm) : NULL);
+	json_add(o, "cgroup_id", known ? json_object_new_uint64(w->cgroup_id) : NULL);
+	json_add(o, "netns", json_object_new_int64(w->netns));
+}
+
+static void json_add_tuple(struct json_object *o, const struct pw_tuple *t)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	json_add(o, "proto", json_object_new_string(pw_proto_name(t->proto)));
+	json_add(o, "family", json_object_new_string(pw_family_name(t->family)));
+	json_add(o, "saddr",
+		 json_object_new_string(pw_format_addr(t->family, t->saddr, addr, sizeof(addr))));
+	json_add(o, "sport", json_object_new_int(t->sport));
+	json_add(o, "daddr",
+		 json_object_new_string(pw_format_addr(t->family, t->daddr, addr, sizeof(addr))));
+	json_add(o, "dport", json_object_new_int(t->dport));
+}
+
+struct json_object *pw_record_json(const void *data, const struct pw_clock *c)
+{
+	const struct pw_rec_hdr *hdr = data;
+	struct json_object *o = json_object_new_object();
+	char buf[64];
+
+	if (!o)
+		return NULL;
+	pw_format_ts(c, hdr->ts_ns, 1, buf, sizeof(buf));
+	if (hdr->type == PW_REC_PORT_ALLOC_FAIL) {
+		const struct pw_port_alloc_fail *e = data;
+		struct json_object *range = json_object_new_array();
+
+		json_add(o, "type", json_object_new_string("port_alloc_fail"));
+		json_add(o, "ts", json_object_new_string(buf));
+		json_add_owner(o, &e->owner, 1);
+		json_add_tuple(o, &e->tuple);
+		json_add(o, "op", json_object_new_string(pw_op_name(e->op)));
+		json_add(o, "errno", json_object_new_int(e->err));
+		json_add(o, "error", json_object_new_string(pw_errno_name(e->err, buf, sizeof(buf))));
+		json_object_array_add(range, json_object_new_int(e->range_lo));
+		json_object_array_add(range, json_object_new_int(e->range_hi));
+		json_add(o, "port_range", range);
+		json_add(o, "rung", json_object_new_string(pw_rung_name(e->rung)));
+	} else {
+		const struct pw_connect_fail *e = data;
+
+		json_add(o, "type", json_object_new_string("connect_fail"));
+		json_add(o, "ts", json_object_new_string(buf));
+		json_add_owner(o, &e->owner, e->owner_src != PW_OWNER_NONE);
+		json_add_tuple(o, &e->tuple);
+		json_add(o, "op", json_object_new_string("connect"));
+		json_add(o, "errno", json_object_new_int(e->err));
+		json_add(o, "error", json_object_new_string(error_name(e->err, buf, sizeof(buf))));
+		json_add(o, "syn_sent_ns",
+			 e->syn_sent_ns ? json_object_new_uint64(e->syn_sent_ns) : NULL);
+		json_add(o, "owner", json_object_new_string(pw_owner_src_name(e->owner_src)));
+	}
+	return o;
+}
+
+struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 records,
+				 __u64 owner_evictions)
+{
+	struct json_object *o = json_object_new_object();
+	char buf[64];
+
+	if (!o)
+		return NULL;
+	json_add(o, "type", json_object_new_string("lost"));
+	json_add(o, "ts", json_object_new_string(pw_format_ts(c, ts_ns, 1, buf, sizeof(buf))));
+	json_add(o, "records", json_object_new_uint64(records));
+	json_add(o, "owner_evictions", json_object_new_uint64(owner_evictions));
+	return o;
+}
+
+/* "1.2.3.4:80" or "[::1]:80"; a zero port prints as "*". */
+static const char *format_endpoint(__u16 family, const __u8 addr[16], __u16 port, char *buf,
+				   size_t len)
+{
+	char a[INET6_ADDRSTRLEN], p[8] = "*";
+
+	pw_format_addr(family, addr, a, sizeof(a));
+	if (port)
+		snprintf(p, sizeof(p), "%u", port);
+	snprintf(buf, len, family == AF_INET6 ? "[%s]:%s" : "%s:%s", a, p);
+	return buf;
+}
+
+#define TEXT_FMT "%-8s %-7s %-15s %-10s %-5s %-24s %-24s %s\n"
+
+void pw_text_header(FILE *out)
+{
+	fprintf(out, TEXT_FMT, "TIME", "PID", "COMM", "NETNS", "PROTO", "LOCAL", "REMOTE",
+		"RESULT");
+}
+
+void pw_record_text(FILE *out, const void *data, const struct pw_clock *c)
+{
+	const struct pw_rec_hdr *hdr = data;
+	const struct pw_owner *o;
+	const struct pw_tuple *t;
+	char ts[16], pid[16] = "-", comm[PW_COMM_LEN + 1] = "-", netns[16], proto[8];
+	char local[INET6_ADDRSTRLEN + 10], remote[INET6_ADDRSTRLEN + 10], result[96], err[32];
+
+	pw_record_subject(data, &o, &t);
+	snprintf(netns, sizeof(netns), "%u", o->netns);
+	if (hdr->type == PW_REC_PORT_ALLOC_FAIL) {
+		const struct pw_port_alloc_fail *e = data;
+
+		snprintf(result, sizeof(result), "%s %s (range %u-%u)", pw_op_name(e->op),
+			 pw_errno_name(e->err, err, sizeof(err)), e->range_lo, e->range_hi);
+	} else {
+		const struct pw_connect_fail *e = data;
+		int n = snprintf(result, sizeof(result), "connect %s",
+				 error_name(e->err, err, sizeof(err)));
+
+		if (e->syn_sent_ns)
+			snprintf(result + n, sizeof(result) - n, " after %.3fs in SYN_SENT",
+				 e->syn_sent_ns / 1e9);
+		if (e->owner_src == PW_OWNER_NONE)
+			o = NULL;
+	}
+	if (o) {
+		snprintf(pid, sizeof(pid), "%u", o->tgid);
+		memcpy(comm, o->comm, PW_COMM_LEN);
+	}
+	snprintf(proto, sizeof(proto), "%s%c", pw_proto_name(t->proto),
+		 t->family == AF_INET6 ? '6' : '4');
+	fprintf(out, TEXT_FMT, pw_format_ts(c, hdr->ts_ns, 0, ts, sizeof(ts)), pid, comm, netns,
+		proto, format_endpoint(t->family, t->saddr, t->sport, local, sizeof(local)),
+		format_endpoint(t->family, t->daddr, t->dport, remote, sizeof(remote)), result);
+}

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Decoding and printing of ring-buffer records (bpf/portwatch.h): text
+ * columns and JSON objects. Pure functions of a record and a clock, so the
+ * unit tests drive them with hand-made records.
+ */
+#ifndef PORTWATCH_RECORD_H
+#define PORTWATCH_RECORD_H
+
+#include <stdio.h>
+#include <linux/types.h>
+#include <json-c/json.h>
+#include "portwatch.h"
+
+/* Maps record time (CLOCK_BOOTTIME ns) to wall-clock time. */
+struct pw_clock {
+	__s64 boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, ns */
+};
+
+void pw_clock_init(struct pw_clock *c);
+
+/*
+ * Wall-clock time of a record: ISO 8601 UTC with microseconds
+ * ("2026-11-21T10:30:47.123456Z") when iso, else local "HH:MM:SS".
+ */
+const char *pw_format_ts(const struct pw_clock *c, __u64 ts_ns, int iso, char *buf, size_t len);
+
+const char *pw_op_name(__u8 op);	  /* "connect", "bind", "autobind" */
+const char *pw_proto_name(__u8 proto);	  /* "tcp", "udp" */
+const char *pw_family_name(__u16 family); /* "ipv4", "ipv6" */
+const char *pw_rung_name(__u8 rung);	  /* "fentry", "kprobe", "tracepoint" */
+const char *pw_owner_src_name(__u8 src);  /* "none", "live", "seeded" */
+
+/* Parse a rung name as --attach takes it. Returns enum pw_rung or -EINVAL. */
+int pw_rung_parse(const char *name);
+
+/*
+ * Check a record's type against its size. Returns the enum pw_rec_type, or
+ * -EINVAL for a record too short for its type or of unknown type.
+ */
+int pw_record_check(const void *data, size_t size);
+
+/* The owner and tuple of a checked record, for filtering. */
+void pw_record_subject(const void *data, const struct pw_owner **owner,
+		       const struct pw_tuple **tuple);
+
+/*
+ * The JSON object of a checked record, field names as documented in the
+ * README (trace --json). Returns NULL only when out of memory.
+ */
+struct json_object *pw_record_json(const void *data, const struct pw_clock *c);
+
+/*
+ * A `lost` object: records the ring buffer could not take and owner-map
+ * evictions since the last one, at boot-time `ts_ns`.
+ */
+struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 records,
+				 __u64 owner_evictions);
+
+/* The text column header, then one line per record. */
+void pw_text_header(FILE *out);
+void pw_record_text(FILE *out, const void *data, const struct pw_clock *c);
+
+#endif /* PORTWATCH_RECORD_H */

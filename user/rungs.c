@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "rungs.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <bpf/libbpf.h>
+#include "probe.skel.h"
+#include "record.h"
+
+/*
+ * One row per hook. kfunc is the kernel function of the fentry and kprobe
+ * rungs (NULL: the hook has only the tracepoint rung); tp is the tracepoint
+ * the tracepoint rung needs, "category/name" (classic) or "name" (tp_btf).
+ */
+static const struct hook_desc {
+	const char *name;
+	const char *what;
+	const char *kfunc;
+	const char *tp;
+	bool tp_btf;
+} hooks[PW_HOOK_COUNT] = {
+	[PW_HOOK_TCP_V4_CONNECT] = { "tcp_v4_connect", "TCP/IPv4 connect() result",
+				     "tcp_v4_connect", "syscalls/sys_exit_connect" },
+	[PW_HOOK_TCP_V6_CONNECT] = { "tcp_v6_connect", "TCP/IPv6 connect() result",
+				     "tcp_v6_connect", "syscalls/sys_exit_connect" },
+	[PW_HOOK_INET_CSK_GET_PORT] = { "inet_csk_get_port", "TCP bind() and listen() port",
+					"inet_csk_get_port", "syscalls/sys_exit_bind" },
+	[PW_HOOK_UDP_PORT] = { "udp_port", "UDP bind(), connect(), send*() autobind", NULL,
+			       "syscalls/sys_exit_sendmsg" },
+	[PW_HOOK_SOCK_STATE] = { "inet_sock_set_state",
+				 "TCP state changes: SYN_SENT owners, async failures", NULL,
+				 "inet_sock_set_state", true },
+};
+
+const char *pw_hook_name(enum pw_hook hook)
+{
+	return hooks[hook].name;
+}
+
+const char *pw_hook_what(enum pw_hook hook)
+{
+	return hooks[hook].what;
+}
+
+/* libbpf's own messages while probing are noise: the result says it all. */
+static int quiet_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	(void)level;
+	(void)fmt;
+	(void)args;
+	return 0;
+}
+
+static void fail(struct pw_rung_result *r, const char *stage, int err)
+{
+	r->err = err < 0 ? err : -err;
+	snprintf(r->why, sizeof(r->why), "%s: %s (%s)", stage, strerror(-r->err),
+		 strerrorname_np(-r->err) ?: "?");
+}
+
+/* Load `prog` alone from a fresh probe object, then attach it. */
+static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_rung_result *r)
+{
+	struct probe_bpf *skel = probe_bpf__open();
+	struct bpf_program *prog, *p;
+	struct bpf_link *link = NULL;
+	char category[32];
+	const char *slash;
+	int err;
+
+	if (!skel) {
+		fail(r, "open", errno);
+		return;
+	}
+	switch (rung) {
+	case PW_RUNG_FENTRY:
+		prog = skel->progs.probe_fexit;
+		snprintf(r->target, sizeof(r->target), "fexit/%s", h->kfunc);
+		err = bpf_program__set_attach_target(prog, 0, h->kfunc);
+		break;
+	case PW_RUNG_KPROBE:
+		prog = skel->progs.probe_kprobe;
+		snprintf(r->target, sizeof(r->target), "kretprobe/%s", h->kfunc);
+		err = 0;
+		break;
+	default:
+		prog = h->tp_btf ? skel->progs.probe_tp_btf : skel->progs.probe_tracepoint;
+		snprintf(r->target, sizeof(r->target), "%s/%s", h->tp_btf ? "tp_btf" : "tracepoint",
+			 h->tp);
+		err = h->tp_btf ? bpf_program__set_attach_target(prog, 0, h->tp) : 0;
+		break;
+	}
+	if (err) {
+		fail(r, "not in kernel BTF", err);
+		goto out;
+	}
+	bpf_object__for_each_program(p, skel->obj)
+		bpf_program__set_autoload(p, p == prog);
+	err = probe_bpf__load(skel);
+	if (err) {
+		fail(r, "load", err);
+		goto out;
+	}
+	if (rung == PW_RUNG_KPROBE) {
+		link = bpf_program__attach_kprobe(prog, true, h->kfunc);
+	} else if (rung == PW_RUNG_TRACEPOINT && !h->tp_btf) {
+		slash = strchr(h->tp, '/');
+		snprintf(category, sizeof(category), "%.*s", (int)(slash - h->tp), h->tp);
+		link = bpf_program__attach_tracepoint(prog, category, slash + 1);
+	} else {
+		link = bpf_program__attach_trace(prog);
+	}
+	if (!link) {
+		fail(r, "attach", errno);
+		goto out;
+	}
+	r->err = 0;
+out:
+	bpf_link__destroy(link);
+	probe_bpf__destroy(skel);
+}
+
+static bool offers(const struct hook_desc *h, int rung)
+{
+	return rung == PW_RUNG_TRACEPOINT || h->kfunc;
+}
+
+int pw_ladder_probe(struct pw_ladder *l, int forced, char *err, size_t err_len)
+{
+	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+	int ret = 0;
+
+	memset(l, 0, sizeof(*l));
+	for (int hk = 0; hk < PW_HOOK_COUNT && !ret; hk++) {
+		const struct hook_desc *h = &hooks[hk];
+		struct pw_rung_result *res = l->res[hk];
+
+		l->chosen[hk] = -1;
+		for (int rung = 0; rung < PW_RUNG_COUNT; rung++) {
+			res[rung].offered = offers(h, rung);
+			if (res[rung].offered)
+				try_rung(h, rung, &res[rung]);
+		}
+		if (forced >= 0 && offers(h, forced)) {
+			if (res[forced].err) {
+				snprintf(err, err_len, "--attach=%s: %s: %s refused: %s",
+					 pw_rung_name(forced), h->name, res[forced].target,
+					 res[forced].why);
+				ret = -ENOENT;
+			}
+			l->chosen[hk] = forced;
+			continue;
+		}
+		for (int rung = 0; rung < PW_RUNG_COUNT && l->chosen[hk] < 0; rung++)
+			if (res[rung].offered && !res[rung].err)
+				l->chosen[hk] = rung;
+		if (l->chosen[hk] < 0) {
+			snprintf(err, err_len, "%s: no rung can attach (tracepoint: %s)", h->name,
+				 res[PW_RUNG_TRACEPOINT].why);
+			ret = -ENOENT;
+		}
+	}
+	libbpf_set_print(old);
+	return ret;
+}
+
+bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name)
+{
+	static const struct {
+		const char *prefix;
+		enum pw_rung rung;
+	} prefixes[] = {
+		{ "fentry_", PW_RUNG_FENTRY },
+		{ "fexit_", PW_RUNG_FENTRY },
+		{ "kprobe_", PW_RUNG_KPROBE },
+		{ "kretprobe_", PW_RUNG_KPROBE },
+	};
+
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+		size_t n = strlen(prefixes[i].prefix);
+
+		if (strncmp(prog_name, prefixes[i].prefix, n))
+			continue;
+		for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
+			if (hooks[hk].kfunc && !strcmp(prog_name + n, hooks[hk].kfunc))
+				return l->chosen[hk] == (int)prefixes[i].rung;
+		return false;
+	}
+	return true;
+}

@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The attach ladder. Each logical hook (enum pw_hook) can be reached through
+ * some of the rungs fentry/fexit, kprobe/kretprobe and tracepoint. Before
+ * loading, every rung of every hook is tried for real: a minimal program is
+ * loaded and attached to the same kernel target through libbpf. The best rung
+ * that works is chosen, or the one --attach forces.
+ */
+#ifndef PORTWATCH_RUNGS_H
+#define PORTWATCH_RUNGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "portwatch.h"
+
+struct bpf_program;
+
+/* The outcome of trying one rung of one hook. */
+struct pw_rung_result {
+	bool offered; /* the hook has this rung at all */
+	int err;      /* 0 when it loaded and attached, else -errno */
+	char target[64]; /* what was tried: "fexit/tcp_v4_connect" */
+	char why[96];	 /* "load: Operation not permitted"; empty when ok */
+};
+
+struct pw_ladder {
+	int chosen[PW_HOOK_COUNT]; /* enum pw_rung, or -1 when no rung works */
+	struct pw_rung_result res[PW_HOOK_COUNT][PW_RUNG_COUNT];
+};
+
+/* Name and one-line description of a hook, for `probes`. */
+const char *pw_hook_name(enum pw_hook hook);
+const char *pw_hook_what(enum pw_hook hook);
+
+/*
+ * Try every rung of every hook and choose one per hook: `forced` (an enum
+ * pw_rung) for the hooks that have it, else (forced < 0) the best that works.
+ * Returns 0; -ENOENT with a one-line reason in `err` when a forced rung fails
+ * for a hook that offers it, or when a required hook has no rung at all.
+ */
+int pw_ladder_probe(struct pw_ladder *l, int forced, char *err, size_t err_len);
+
+/*
+ * Whether a program of the main object should load under ladder `l`:
+ * fexit_X/fentry_X and kprobe_X/kretprobe_X serve the hook whose kernel
+ * function is X; every other program (tracepoints, iterators) always loads.
+ */
+bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name);
+
+#endif /* PORTWATCH_RUNGS_H */

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "session.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include "portwatch.skel.h"
+#include "util.h"
+
+static int seed_owners(struct pw_session *s)
+{
+	struct bpf_link *link = bpf_program__attach_iter(s->skel->progs.iter_seed_owners, NULL);
+	char buf[64];
+	int fd, n;
+
+	if (!link)
+		return -errno;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0) {
+		bpf_link__destroy(link);
+		return fd;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	close(fd);
+	bpf_link__destroy(link);
+	s->seeded = s->skel->bss->seeded;
+	return n < 0 ? -errno : 0;
+}
+
+int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
+		    ring_buffer_sample_fn fn, void *ctx, char *err, size_t err_len)
+{
+	struct bpf_program *prog;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(err, err_len, "kernel BTF not found (/sys/kernel/btf/vmlinux): "
+				       "portwatch needs CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOENT;
+	}
+	if (geteuid()) {
+		snprintf(err, err_len, "must run as root: loading BPF programs needs "
+				       "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
+		return -EPERM;
+	}
+	ret = pw_ensure_tracefs();
+	if (ret) {
+		snprintf(err, err_len, "cannot mount tracefs at /sys/kernel/tracing: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	ret = pw_ladder_probe(&s->ladder, o->forced_rung, err, err_len);
+	if (ret)
+		return ret;
+
+	s->skel = portwatch_bpf__open();
+	if (!s->skel) {
+		ret = -errno;
+		snprintf(err, err_len, "opening the BPF object: %s", strerror(errno));
+		return ret;
+	}
+	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
+		s->skel->rodata->hook_rung[hk] = s->ladder.chosen[hk];
+	bpf_object__for_each_program(prog, s->skel->obj)
+		bpf_program__set_autoload(prog, pw_ladder_wants(&s->ladder,
+								bpf_program__name(prog)));
+	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
+	bpf_map__set_max_entries(s->skel->maps.sock_owner, o->owner_map_size);
+	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
+
+	ret = portwatch_bpf__load(s->skel);
+	if (ret) {
+		snprintf(err, err_len, "loading BPF programs: %s (run with -v for the verifier log)",
+			 strerror(-ret));
+		goto fail;
+	}
+	ret = portwatch_bpf__attach(s->skel);
+	if (ret) {
+		snprintf(err, err_len, "attaching BPF programs: %s", strerror(-ret));
+		goto fail;
+	}
+	/* Seed after attaching, so no socket falls between the two. */
+	ret = seed_owners(s);
+	if (ret) {
+		snprintf(err, err_len, "seeding socket owners (iter/task_file): %s",
+			 strerror(-ret));
+		goto fail;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), fn, ctx, NULL);
+	if (!s->rb) {
+		ret = -errno;
+		snprintf(err, err_len, "opening the ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	pw_session_close(s);
+	return ret;
+}
+
+int pw_session_poll(struct pw_session *s, int timeout_ms)
+{
+	return ring_buffer__poll(s->rb, timeout_ms);
+}
+
+static __u64 count_entries(int map_fd)
+{
+	__u64 key, next, n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(map_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out)
+{
+	const struct pw_counters *c = &s->skel->bss->counters;
+	__u64 max = bpf_map__max_entries(s->skel->maps.sock_owner);
+	__u64 held = __atomic_load_n(&c->owner_inserts, __ATOMIC_RELAXED) -
+		     __atomic_load_n(&c->owner_deletes, __ATOMIC_RELAXED);
+	__u64 live;
+
+	out->records = __atomic_load_n(&c->ringbuf_drops, __ATOMIC_RELAXED);
+	out->owner_evictions = 0;
+	if (!exact && held < max / 2)
+		return;
+	live = count_entries(bpf_map__fd(s->skel->maps.sock_owner));
+	out->owner_evictions = held > live ? held - live : 0;
+}
+
+void pw_session_close(struct pw_session *s)
+{
+	ring_buffer__free(s->rb);
+	portwatch_bpf__destroy(s->skel);
+	s->rb = NULL;
+	s->skel = NULL;
+}

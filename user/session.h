@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * A tracing session: the attach ladder, the main BPF object loaded and
+ * attached, the owner map seeded, the ring buffer open. Every command that
+ * watches the kernel starts one.
+ */
+#ifndef PORTWATCH_SESSION_H
+#define PORTWATCH_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <bpf/libbpf.h>
+#include "rungs.h"
+
+struct pw_session_opts {
+	int forced_rung;      /* enum pw_rung from --attach, or -1 for the best */
+	__u32 owner_map_size; /* sock_owner entries (--owner-map-size) */
+	__u32 ringbuf_size;   /* ring buffer bytes, a power of two >= page size */
+};
+
+#define PW_OWNER_MAP_DEFAULT 65536
+#define PW_OWNER_MAP_MIN 1024
+#define PW_RINGBUF_DEFAULT (1u << 20)
+
+/* What was lost since the session started. */
+struct pw_loss {
+	__u64 records;	       /* ring-buffer reservations that failed */
+	__u64 owner_evictions; /* owners the LRU map evicted to make room */
+};
+
+struct pw_session {
+	struct portwatch_bpf *skel;
+	struct ring_buffer *rb;
+	struct pw_ladder ladder;
+	__u64 seeded; /* sockets the start-up iterator attributed */
+};
+
+/*
+ * Probe the ladder, load, attach, seed the owner map, and open the ring
+ * buffer with `fn(ctx, data, size)` as its callback. Returns 0, or -errno with
+ * a one-line reason in `err` (no BTF, not root, a forced rung refused, a
+ * load or attach failure).
+ */
+int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
+		    ring_buffer_sample_fn fn, void *ctx, char *err, size_t err_len);
+
+/* Consume records for up to timeout_ms. Returns records seen or -errno (-EINTR). */
+int pw_session_poll(struct pw_session *s, int timeout_ms);
+
+/*
+ * Losses so far. Evictions are inserts - deletes - live entries; counting live
+ * entries walks the map, so unless `exact` it is skipped while inserts -
+ * deletes stay under half the map (the LRU evicts only when nearly full).
+ */
+void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out);
+
+void pw_session_close(struct pw_session *s);
+
+#endif /* PORTWATCH_SESSION_H */

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Small helpers every command needs: strict parsing and kernel plumbing. */
+#ifndef PORTWATCH_UTIL_H
+#define PORTWATCH_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <linux/types.h>
+
+/* An IP address as portwatch carries it: network byte order, IPv4 in [0..3]. */
+struct pw_addr {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 bytes[16];
+};
+
+/*
+ * Parse a whole decimal number in [min, max]. Returns 0, or -EINVAL for
+ * anything else (empty, sign, trailing characters, out of range).
+ */
+int pw_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+
+/* Parse a numeric IPv4 or IPv6 address. Returns 0 or -EINVAL. */
+int pw_parse_addr(const char *s, struct pw_addr *out);
+
+/*
+ * Format `bytes` (network byte order) of `family` into buf: dotted quad or
+ * RFC 5952 IPv6. Returns buf; "?" for an unknown family.
+ */
+const char *pw_format_addr(__u16 family, const __u8 bytes[16], char *buf, size_t len);
+
+/* "EADDRNOTAVAIL" for 99; "E<n>" for numbers glibc does not name. */
+const char *pw_errno_name(int err, char *buf, size_t len);
+
+/*
+ * Mount tracefs at /sys/kernel/tracing if no tracefs is reachable: libbpf
+ * attaches classic tracepoints through it. Returns 0 or -errno.
+ */
+int pw_ensure_tracefs(void);
+
+/*
+ * The cgroup v2 id of a cgroupfs directory (its inode number, what
+ * bpf_get_current_cgroup_id() returns). Returns 0 or -errno.
+ */
+int pw_cgroup_id(const char *path, __u64 *id);
+
+/* Inode of a network namespace file such as /proc/PID/ns/net. 0 or -errno. */
+int pw_netns_inode(const char *path, __u32 *ino);
+
+#endif /* PORTWATCH_UTIL_H */
