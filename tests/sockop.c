@@ -13,7 +13,8 @@
  *     bind ADDR PORT       bind a new socket (PORT 0: any)
  *     sendto ADDR PORT     send one datagram from a new, unbound socket
  *     listen0              listen on a new, unbound socket (autobind)
- *     hold                 print "holding", then wait until stdin closes
+ *     wait                 print "waiting", then wait for SIGUSR1 to go on
+ *     hold                 print "holding", then wait for a signal
  *
  * Output, one line per call: "<step> <addr> <port> ok <local port>" or
  * "<step> <addr> <port> err <errno> <name>". The first line is "pid <pid>".
@@ -24,6 +25,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +87,12 @@ int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
 	socklen_t len;
-	char c;
-	int fd;
+	sigset_t usr1;
+	int fd, sig;
 
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, NULL);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("pid %d\n", getpid());
 	for (int i = 1; i < argc; i++) {
@@ -99,10 +104,12 @@ int main(int argc, char **argv)
 			proto = IPPROTO_UDP;
 		} else if (!strcmp(step, "syncnt") && i + 1 < argc) {
 			syncnt = atoi(argv[++i]);
+		} else if (!strcmp(step, "wait")) {
+			printf("waiting\n");
+			sigwait(&usr1, &sig);
 		} else if (!strcmp(step, "hold")) {
 			printf("holding\n");
-			while (read(STDIN_FILENO, &c, 1) > 0)
-				;
+			pause();
 		} else if (!strcmp(step, "listen0")) {
 			fd = new_socket(AF_INET);
 			report(step, "-", "-", listen(fd, 16), fd);

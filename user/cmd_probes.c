@@ -14,7 +14,7 @@ static const char doc[] =
 	"Try every rung (fentry/fexit, kprobe/kretprobe, tracepoint) of every hook on the "
 	"running kernel, and show the one chosen and why the others were refused.\n"
 	"Exit status 0 when every hook has a rung, 1 otherwise.\n"
-	"\n"
+	"\v"
 	"EXAMPLES:\n"
 	"  portwatch probes                     # the ladder on this kernel\n"
 	"  portwatch probes --attach=kprobe     # what `trace --attach=kprobe` would use";

@@ -33,7 +33,7 @@ static const char doc[] =
 	"Trace, live, which process fails to get a local port (connect, bind, listen or "
 	"send autobind) and which TCP connects fail after their SYN (timeout, refused, reset), "
 	"with the netns, destination and the netns's ephemeral port range.\n"
-	"\n"
+	"\v"
 	"EXAMPLES:\n"
 	"  portwatch trace                      # every failure, readable columns\n"
 	"  portwatch trace --json | jq .        # JSON lines, one object per event\n"

@@ -42,17 +42,6 @@ static int scan_cgroups(struct pw_filter *f)
 	return err ? -ENOENT : 0;
 }
 
-/* A netns given as an inode number or as a path (/proc/PID/ns/net, /run/netns/X). */
-static int parse_netns(const char *arg, __u32 *ino)
-{
-	unsigned long v;
-
-	if (!pw_parse_ulong(arg, 1, UINT32_MAX, &v)) {
-		*ino = v;
-		return 0;
-	}
-	return pw_netns_inode(arg, ino);
-}
 
 int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, char *err,
 		  size_t err_len)
@@ -74,13 +63,22 @@ int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, 
 		}
 		strncpy(f->comm, arg, PW_COMM_LEN - 1);
 		break;
-	case PW_FILTER_NETNS:
-		if (parse_netns(arg, &f->netns)) {
-			snprintf(err, err_len,
-				 "invalid --netns '%s': not an inode number nor a netns file", arg);
+	case PW_FILTER_NETNS: {
+		/* An inode number, or a file: /proc/PID/ns/net, /run/netns/NAME. */
+		int ret;
+
+		if (!pw_parse_ulong(arg, 1, UINT32_MAX, &v)) {
+			f->netns = v;
+			break;
+		}
+		ret = pw_netns_inode(arg, &f->netns);
+		if (ret) {
+			snprintf(err, err_len, "invalid --netns '%s': %s", arg,
+				 ret == -EINVAL ? "not a namespace file" : strerror(-ret));
 			return -EINVAL;
 		}
 		break;
+	}
 	case PW_FILTER_CGROUP:
 		if (pw_cgroup_id(arg, &id)) {
 			snprintf(err, err_len, "invalid --cgroup '%s': not a cgroup v2 directory",

@@ -4,6 +4,7 @@
  * ephemeral-port exhaustion and failed connects, attributed to the process
  * and container behind them.
  */
+#include <argp.h>
 #include <stdio.h>
 #include <string.h>
 #include "commands.h"
@@ -43,9 +44,18 @@ int main(int argc, char **argv)
 		printf("portwatch %s\n", PORTWATCH_VERSION);
 		return 0;
 	}
-	for (size_t i = 0; i < NR_COMMANDS; i++)
-		if (!strcmp(argv[1], commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+	char name[32];
+
+	/* Usage errors exit 2 everywhere, argp's own included. */
+	argp_err_exit_status = 2;
+	for (size_t i = 0; i < NR_COMMANDS; i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		/* argp names the program after argv[0]: "portwatch trace: ...". */
+		snprintf(name, sizeof(name), "portwatch %s", commands[i].name);
+		argv[1] = name;
+		return commands[i].fn(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "portwatch: unknown command '%s' (commands: trace, probes)\n", argv[1]);
 	return 2;
 }

@@ -90,10 +90,13 @@ int pw_cgroup_id(const char *path, __u64 *id)
 
 int pw_netns_inode(const char *path, __u32 *ino)
 {
+	struct statfs fs;
 	struct stat st;
 
-	if (stat(path, &st))
+	if (statfs(path, &fs) || stat(path, &st))
 		return -errno;
+	if (fs.f_type != NSFS_MAGIC)
+		return -EINVAL;
 	*ino = st.st_ino;
 	return 0;
 }

@@ -43,7 +43,10 @@ int pw_ensure_tracefs(void);
  */
 int pw_cgroup_id(const char *path, __u64 *id);
 
-/* Inode of a network namespace file such as /proc/PID/ns/net. 0 or -errno. */
+/*
+ * Inode of a namespace file such as /proc/PID/ns/net or /run/netns/NAME.
+ * Returns 0, -EINVAL for a file not on nsfs, or stat()'s -errno.
+ */
 int pw_netns_inode(const char *path, __u32 *ino);
 
 #endif /* PORTWATCH_UTIL_H */

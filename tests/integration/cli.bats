@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# The command line: JSON output, filters, bad input, stopping, probes, losses.
+
+load lib
+
+teardown() {
+	pw_teardown
+}
+
+# A namespace where connects to 127.0.0.1:8080 and [::1]:8081 fail.
+exhausted_ns() {
+	netns_new "$1"
+	INO=$(netns_inode "$NS")
+	port_range "$NS" 40000 40001
+	sockop_hold "$NS" listen 127.0.0.1 8080 listen ::1 8081 \
+		connect 127.0.0.1 8080 2 connect ::1 8081 2
+}
+
+# filtered_run 'OPTIONS': A fails toward 127.0.0.1:8080 from the child cgroup
+# of $CG, B toward [::1]:8081 from its own; OPTIONS may name $A and $B.
+filtered_run() {
+	sockop_gated "$NS" connect 127.0.0.1 8080 1
+	A=$GATED_PID
+	sockop_gated "$NS" connect ::1 8081 1
+	B=$GATED_PID
+	echo "$A" >"$CG/child/cgroup.procs"
+	eval "pw_start --netns $INO $1"
+	release "$A"
+	release "$B"
+	pw_stop
+}
+
+@test "--json: every line is one JSON object with the documented fields" {
+	exhausted_ns json
+	cgroup_new json
+	filtered_run ""
+
+	[ "$(wc -l <"$PW_OUT")" -eq 2 ]
+	while read -r line; do
+		jq -e 'type == "object"' <<<"$line" >/dev/null
+	done <"$PW_OUT"
+	keys='["cgroup_id","comm","daddr","dport","errno","error","family","netns","op","pid","port_range","proto","rung","saddr","sport","tid","ts","type"]'
+	[ "$(jq -s --argjson k "$keys" '[.[] | keys == $k] | all' "$PW_OUT")" = true ]
+	[ "$(jq -s '[.[] | .ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{6}Z$")] | all' "$PW_OUT")" = true ]
+	[ "$(events ".pid == $A and .cgroup_id == $(stat -c %i "$CG/child")")" -eq 1 ]
+}
+
+@test "filters keep and drop the right events" {
+	exhausted_ns filt
+	cgroup_new filt
+
+	filtered_run ""
+	[ "$(events true)" -eq 2 ]
+	filtered_run '-p $A'
+	[ "$(events true)" -eq 1 ] && [ "$(events ".pid == $A")" -eq 1 ]
+	filtered_run '--pid $B'
+	[ "$(events true)" -eq 1 ] && [ "$(events ".pid == $B")" -eq 1 ]
+	filtered_run '--comm sockop'
+	[ "$(events true)" -eq 2 ]
+	filtered_run '--comm curl'
+	[ "$(events true)" -eq 0 ]
+	filtered_run '--dport 8081'
+	[ "$(events true)" -eq 1 ] && [ "$(events ".pid == $B")" -eq 1 ]
+	filtered_run '--daddr 127.0.0.1'
+	[ "$(events true)" -eq 1 ] && [ "$(events ".pid == $A")" -eq 1 ]
+	filtered_run '--daddr ::1'
+	[ "$(events true)" -eq 1 ] && [ "$(events ".pid == $B")" -eq 1 ]
+	filtered_run '--cgroup $CG'
+	[ "$(events true)" -eq 1 ] && [ "$(events ".pid == $A")" -eq 1 ]
+	filtered_run '--cgroup $CG/child --dport 8081'
+	[ "$(events true)" -eq 0 ]
+
+	# --netns by file, here the root netns: this namespace's failures are left out.
+	filtered_run '--netns /proc/self/ns/net'
+	[ "$(events true)" -eq 0 ]
+}
+
+# bad_input ARGS...: exit status 2 and one line on stderr naming the problem.
+bad_input() {
+	local want=$1
+	shift
+	run "$PORTWATCH" "$@"
+	echo "status $status: $output"
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == portwatch* ]]
+	[[ "${lines[0]}" == *"$want"* ]]
+}
+
+@test "bad options and filters: one line naming the problem, exit status 2" {
+	bad_input "--pid 'abc'" trace --pid abc
+	bad_input "--pid '0'" trace -p 0
+	bad_input "--dport '70000'" trace --dport 70000
+	bad_input "--daddr '300.1.1.1'" trace --daddr 300.1.1.1
+	bad_input "--comm" trace --comm waytoolongcommandname
+	bad_input "--netns '/nonexistent': No such file" trace --netns /nonexistent
+	bad_input "--netns '/etc/passwd': not a namespace file" trace --netns /etc/passwd
+	bad_input "--cgroup '/nonexistent'" trace --cgroup /nonexistent
+	bad_input "--cgroup '/tmp'" trace --cgroup /tmp
+	bad_input "--duration '0'" trace -d 0
+	bad_input "--attach 'ebpf'" trace --attach=ebpf
+	bad_input "--owner-map-size '10'" trace --owner-map-size 10
+	bad_input "--ringbuf-size '5000'" trace --ringbuf-size 5000
+	bad_input "unexpected argument 'extra'" trace extra
+	bad_input "unknown command 'bogus'" bogus
+	bad_input "unexpected argument 'x'" probes x
+}
+
+@test "an unknown option is named on the first line and exits 2" {
+	run "$PORTWATCH" trace --nosuch
+	[ "$status" -eq 2 ]
+	[[ "${lines[0]}" == *"--nosuch"* ]]
+}
+
+@test "not root: one line, non-zero" {
+	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$PORTWATCH" trace
+	[ "$status" -ne 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == "portwatch: must run as root"* ]]
+}
+
+@test "no kernel BTF: one line, non-zero" {
+	run unshare -m sh -c "mount -t tmpfs none /sys/kernel/btf && exec $PORTWATCH trace"
+	[ "$status" -ne 0 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == "portwatch: kernel BTF not found"* ]]
+}
+
+@test "-d stops by itself and SIGTERM detaches cleanly, both with status 0" {
+	run timeout 60 "$PORTWATCH" trace -d 1
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Tracing "*"Hit Ctrl-C to end."* ]]
+
+	pw_start
+	bpftool prog show | grep -q 'name tp_inet_sock_se'
+	kill -TERM "$PW_PID"
+	wait "$PW_PID"
+	# Nothing stays attached: the kernel frees the programs (asynchronously).
+	for ((i = 0; i < 200; i++)); do
+		bpftool prog show | grep -q 'name tp_inet_sock_se' || return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+@test "--help lists the options and ends with examples" {
+	run "$PORTWATCH" trace --help
+	[ "$status" -eq 0 ]
+	for opt in --pid --comm --netns --cgroup --dport --daddr --json --duration --attach; do
+		[[ "$output" == *"$opt"* ]]
+	done
+	[[ "$output" == *"--verbose"*"EXAMPLES:"*"portwatch trace --json"* ]]
+}
+
+@test "probes: each hook gets the first rung that works, and a forced rung that fails says why" {
+	run "$PORTWATCH" probes
+	[ "$status" -eq 0 ]
+	# Per hook: the chosen rung is the first line that says ok.
+	awk '/^[a-z_0-9]+: / { hook = $1 }
+	     /^  chosen/ { chosen[hook] = $2 }
+	     /^  [a-z]+ +ok:/ && !(hook in first) { first[hook] = $1 }
+	     END { for (h in chosen) if (chosen[h] != first[h]) { print h, chosen[h], first[h]; exit 1 }
+	           if (length(chosen) != 5) exit 1 }' <<<"$output"
+
+	for rung in fentry kprobe; do
+		if grep -q "^  $rung  *refused" <<<"$output"; then
+			run "$PORTWATCH" trace --attach=$rung -d 1
+			[ "$status" -ne 0 ]
+			[ "${#lines[@]}" -eq 1 ]
+			[[ "${lines[0]}" == "portwatch: --attach=$rung: "*" refused: "* ]]
+		fi
+	done
+}
+
+@test "records the ring buffer cannot take are counted: reported + lost == failures" {
+	exhausted_ns lost
+	pw_start --netns "$INO" --ringbuf-size 4096
+	kill -STOP "$PW_PID"
+	sockop "$NS" connect 127.0.0.1 8080 300
+	kill -CONT "$PW_PID"
+	pw_stop
+
+	failed=$(grep -c 'err 99' "$SOCKOP_OUT")
+	[ "$failed" -eq 300 ]
+	reported=$(events '.type == "port_alloc_fail"')
+	lost=$(jq -s '[.[] | select(.type == "lost") | .records] | add' "$PW_OUT")
+	echo "reported $reported lost $lost"
+	[ "$lost" -gt 0 ]
+	[ $((reported + lost)) -eq 300 ]
+}
+
+@test "owner-map evictions are counted" {
+	netns_new evict
+	pw_start --netns "$(netns_inode "$NS")" --owner-map-size 1024
+	steps=$(for i in $(seq 3000); do echo bind 0.0.0.0 0; done)
+	ulimit -n 8192
+	# shellcheck disable=SC2086
+	sockop "$NS" udp $steps
+	[ "$(grep -c ' ok ' "$SOCKOP_OUT")" -eq 3000 ]
+	pw_stop
+
+	evicted=$(jq -s '[.[] | select(.type == "lost") | .owner_evictions] | add' "$PW_OUT")
+	echo "evicted $evicted"
+	# 3000 owners entered a 1024-entry map; others' inserts never lower that.
+	[ "$evicted" -ge $((3000 - 1024)) ]
+}

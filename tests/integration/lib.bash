@@ -1,0 +1,141 @@
+# Helpers for the integration tests: namespaces, portwatch and sockop in the
+# background, JSON queries. Every test calls pw_teardown from teardown(), so
+# processes and namespaces go away even when an assertion fails.
+
+TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
+PORTWATCH=${PORTWATCH:-$TOP/portwatch}
+SOCKOP=${SOCKOP:-$TOP/build/tests/sockop}
+# PW_ATTACH=fentry|kprobe|tracepoint runs the suite on one forced rung.
+PW_ATTACH_ARGS=()
+[ -n "${PW_ATTACH:-}" ] && PW_ATTACH_ARGS=(--attach="$PW_ATTACH")
+
+PIDS=()
+NETNS=()
+CGROUPS=()
+
+# Bounded wait for a line matching $2 in file $1 while process $3 lives.
+wait_for_line() {
+	local file=$1 pattern=$2 pid=${3:-} i
+	for ((i = 0; i < 600; i++)); do
+		grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+		if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
+			grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+			echo "process $pid exited before '$pattern' appeared in $file:" >&2
+			cat "$file" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+	echo "timed out waiting for '$pattern' in $file" >&2
+	return 1
+}
+
+# netns_new NAME: a namespace with lo up, named in $NS, removed by pw_teardown.
+netns_new() {
+	NS="pwt-$1-$$"
+	ip netns add "$NS"
+	NETNS+=("$NS")
+	ip -n "$NS" link set lo up
+}
+
+netns_inode() {
+	stat -L -c %i "/run/netns/$1"
+}
+
+# port_range NS LO HI
+port_range() {
+	ip netns exec "$1" sysctl -qw net.ipv4.ip_local_port_range="$2 $3"
+}
+
+# pw_start ARGS...: portwatch trace --json in the background until "Tracing".
+pw_start() {
+	PW_OUT=$BATS_TEST_TMPDIR/pw.out
+	PW_ERR=$BATS_TEST_TMPDIR/pw.err
+	"$PORTWATCH" trace --json "${PW_ATTACH_ARGS[@]}" "$@" >"$PW_OUT" 2>"$PW_ERR" &
+	PW_PID=$!
+	PIDS+=("$PW_PID")
+	wait_for_line "$PW_ERR" "Hit Ctrl-C to end." "$PW_PID"
+}
+
+# pw_stop: SIGINT, then the exit status must be 0.
+pw_stop() {
+	kill -INT "$PW_PID"
+	local rc=0
+	wait "$PW_PID" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "portwatch exited with $rc:" >&2
+		cat "$PW_ERR" >&2
+		return 1
+	fi
+}
+
+# sockop NS ARGS...: run sockop to completion in NS; output in $SOCKOP_OUT.
+sockop() {
+	local ns=$1
+	shift
+	SOCKOP_OUT=$BATS_TEST_TMPDIR/sockop.$RANDOM
+	ip netns exec "$ns" "$SOCKOP" "$@" >"$SOCKOP_OUT"
+	SOCKOP_PID=$(awk '/^pid/ {print $2}' "$SOCKOP_OUT")
+}
+
+# sockop_hold NS ARGS...: run sockop with a final "hold" in the background.
+sockop_hold() {
+	local ns=$1
+	shift
+	SOCKOP_OUT=$BATS_TEST_TMPDIR/sockop.$RANDOM
+	ip netns exec "$ns" "$SOCKOP" "$@" hold >"$SOCKOP_OUT" &
+	PIDS+=("$!")
+	wait_for_line "$SOCKOP_OUT" "^holding" "$!"
+	SOCKOP_PID=$(awk '/^pid/ {print $2}' "$SOCKOP_OUT")
+}
+
+# sockop_gated NS ARGS...: sockop that waits for release before ARGS, then
+# holds. Sets GATED_PID; its output is in $BATS_TEST_TMPDIR/gated.PID.
+sockop_gated() {
+	local ns=$1 out=$BATS_TEST_TMPDIR/gated.$RANDOM
+	shift
+	ip netns exec "$ns" "$SOCKOP" wait "$@" hold >"$out" &
+	GATED_PID=$!
+	PIDS+=("$GATED_PID")
+	wait_for_line "$out" "^waiting" "$GATED_PID"
+	mv "$out" "$BATS_TEST_TMPDIR/gated.$GATED_PID"
+}
+
+# release PID: let a gated sockop run its steps, and wait until it holds.
+release() {
+	kill -USR1 "$1"
+	wait_for_line "$BATS_TEST_TMPDIR/gated.$1" "^holding" "$1"
+}
+
+# cgroup_new NAME: a cgroup v2 directory $CG with a subdirectory child/,
+# both removed by pw_teardown. The cgroup2 mount may be /sys/fs/cgroup or,
+# on hybrid hosts, /sys/fs/cgroup/unified.
+cgroup_new() {
+	local root
+	root=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	[ -n "$root" ] || skip "no cgroup2 mount"
+	CG=$root/pwt-$1-$$
+	mkdir "$CG" "$CG/child"
+	CGROUPS+=("$CG" "$CG/child")
+}
+
+# events JQ_FILTER: the number of JSON records selected by a jq condition.
+events() {
+	jq -s "[.[] | select($1)] | length" "$PW_OUT"
+}
+
+pw_teardown() {
+	local pid ns i
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		wait "$pid" 2>/dev/null || true
+	done
+	for ns in "${NETNS[@]}"; do
+		ip netns del "$ns" 2>/dev/null || true
+	done
+	for ((i = ${#CGROUPS[@]} - 1; i >= 0; i--)); do
+		rmdir "${CGROUPS[i]}" 2>/dev/null || true
+	done
+}

@@ -1,0 +1,116 @@
+#!/usr/bin/env bats
+# Synchronous port-allocation failures: connect, bind, listen and UDP autobind,
+# each checked against what the failing process itself saw.
+
+load lib
+
+teardown() {
+	pw_teardown
+}
+
+@test "connect exhaustion: the second process's EADDRNOTAVAIL is attributed, another destination is not" {
+	netns_new exh
+	port_range "$NS" 40000 40003
+	ino=$(netns_inode "$NS")
+	pw_start --netns "$ino"
+	sockop_hold "$NS" listen 127.0.0.1 8080 listen 127.0.0.1 8081 connect 127.0.0.1 8080 4
+	[ "$(grep -c 'connect 127.0.0.1 8080 ok' "$SOCKOP_OUT")" -eq 4 ]
+	sockop "$NS" connect 127.0.0.1 8080 1 connect 127.0.0.1 8081 1
+	grep -q 'connect 127.0.0.1 8080 err 99 EADDRNOTAVAIL' "$SOCKOP_OUT"
+	grep -q 'connect 127.0.0.1 8081 ok 4000[0-3]' "$SOCKOP_OUT"
+	pw_stop
+
+	[ "$(events 'true')" -eq 1 ]
+	[ "$(events ".type == \"port_alloc_fail\" and .pid == $SOCKOP_PID and .tid == $SOCKOP_PID
+		and .comm == \"sockop\" and .netns == $ino and .proto == \"tcp\" and .family == \"ipv4\"
+		and .op == \"connect\" and .errno == 99 and .error == \"EADDRNOTAVAIL\"
+		and .daddr == \"127.0.0.1\" and .dport == 8080 and .port_range == [40000, 40003]")" -eq 1 ]
+}
+
+@test "odd range: connect() searches an even-sized window, so 3 ports give 2 connections" {
+	netns_new odd
+	port_range "$NS" 40000 40002
+	pw_start --netns "$(netns_inode "$NS")"
+	sockop "$NS" listen 127.0.0.1 8080 connect 127.0.0.1 8080 3
+	pw_stop
+
+	[ "$(grep -c 'connect 127.0.0.1 8080 ok 4000[01]$' "$SOCKOP_OUT")" -eq 2 ]
+	[ "$(grep -c 'connect 127.0.0.1 8080 err 99' "$SOCKOP_OUT")" -eq 1 ]
+	[ "$(events 'true')" -eq 1 ]
+	[ "$(events ".pid == $SOCKOP_PID and .errno == 99 and .dport == 8080 and .port_range == [40000, 40002]")" -eq 1 ]
+}
+
+@test "bind to a port in use: EADDRINUSE attributed with the port asked for" {
+	netns_new bind
+	pw_start --netns "$(netns_inode "$NS")"
+	sockop_hold "$NS" bind 127.0.0.1 7000
+	holder=$SOCKOP_PID
+	sockop "$NS" bind 127.0.0.1 7000
+	grep -q 'bind 127.0.0.1 7000 err 98 EADDRINUSE' "$SOCKOP_OUT"
+	pw_stop
+
+	[ "$(events 'true')" -eq 1 ]
+	[ "$(events ".pid == $SOCKOP_PID and .op == \"bind\" and .errno == 98 and .error == \"EADDRINUSE\"
+		and .proto == \"tcp\" and .saddr == \"127.0.0.1\" and .sport == 7000")" -eq 1 ]
+	[ "$(events ".pid == $holder")" -eq 0 ]
+}
+
+@test "listen() autobind with the range exhausted: EADDRINUSE as autobind" {
+	netns_new listen
+	port_range "$NS" 40000 40001
+	pw_start --netns "$(netns_inode "$NS")"
+	sockop_hold "$NS" bind 0.0.0.0 0 bind 0.0.0.0 0
+	sockop "$NS" listen0
+	grep -q 'listen0 - - err 98 EADDRINUSE' "$SOCKOP_OUT"
+	pw_stop
+
+	[ "$(events 'true')" -eq 1 ]
+	[ "$(events ".pid == $SOCKOP_PID and .op == \"autobind\" and .errno == 98 and .sport == 0")" -eq 1 ]
+}
+
+@test "UDP: autobind in sendto() and connect() fails with EAGAIN, bind(port 0) with EADDRINUSE" {
+	netns_new udp
+	port_range "$NS" 40000 40003
+	pw_start --netns "$(netns_inode "$NS")"
+	sockop_hold "$NS" udp bind 0.0.0.0 0 bind 0.0.0.0 0 bind 0.0.0.0 0 bind 0.0.0.0 0
+	sockop "$NS" udp sendto 127.0.0.1 9000 connect 127.0.0.1 9001 1 bind 0.0.0.0 0
+	grep -q 'sendto 127.0.0.1 9000 err 11 EAGAIN' "$SOCKOP_OUT"
+	grep -q 'connect 127.0.0.1 9001 err 11 EAGAIN' "$SOCKOP_OUT"
+	grep -q 'bind 0.0.0.0 0 err 98 EADDRINUSE' "$SOCKOP_OUT"
+	pw_stop
+
+	[ "$(events 'true')" -eq 3 ]
+	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"autobind\" and .errno == 11
+		and .error == \"EAGAIN\" and .daddr == \"127.0.0.1\" and .dport == 9000")" -eq 1 ]
+	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"connect\" and .errno == 11
+		and .daddr == \"127.0.0.1\" and .dport == 9001")" -eq 1 ]
+	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"bind\" and .errno == 98
+		and .sport == 0 and .port_range == [40000, 40003]")" -eq 1 ]
+}
+
+@test "IPv6: TCP connect exhaustion toward ::1 is attributed" {
+	netns_new v6
+	port_range "$NS" 40000 40003
+	pw_start --netns "$(netns_inode "$NS")"
+	sockop_hold "$NS" listen ::1 8080 connect ::1 8080 4
+	sockop "$NS" connect ::1 8080 1
+	grep -q 'connect ::1 8080 err 99 EADDRNOTAVAIL' "$SOCKOP_OUT"
+	pw_stop
+
+	[ "$(events 'true')" -eq 1 ]
+	[ "$(events ".pid == $SOCKOP_PID and .family == \"ipv6\" and .proto == \"tcp\" and .errno == 99
+		and .daddr == \"::1\" and .dport == 8080")" -eq 1 ]
+}
+
+@test "IPv6: UDP bind to a port in use is attributed" {
+	netns_new v6udp
+	pw_start --netns "$(netns_inode "$NS")"
+	sockop_hold "$NS" udp bind ::1 9000
+	sockop "$NS" udp bind ::1 9000
+	grep -q 'bind ::1 9000 err 98' "$SOCKOP_OUT"
+	pw_stop
+
+	[ "$(events 'true')" -eq 1 ]
+	[ "$(events ".pid == $SOCKOP_PID and .family == \"ipv6\" and .proto == \"udp\" and .op == \"bind\"
+		and .saddr == \"::1\" and .sport == 9000")" -eq 1 ]
+}
