@@ -12,6 +12,15 @@ VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 CLANG_BPF_SYS_INCLUDES ?= $(shell $(CLANG) -v -E - </dev/null 2>&1 \
 	| sed -n '/<...> search starts here:/,/End of search list./{ s| \(/.*\)|-idirafter \1|p }')
 
+# `make V=1` shows every command.
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
 HARDENING := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror $(HARDENING) -I$(OUTPUT) -Ibpf -Iuser
@@ -34,6 +43,7 @@ TEST_HELPERS := $(OUTPUT)/tests/sockop
 
 .PHONY: all clean deps run test unit integration vmlinux format
 .DELETE_ON_ERROR:
+.SECONDARY: $(SKELS) $(OUTPUT)/portwatch.bpf.o $(OUTPUT)/probe.bpf.o $(BPF_OBJS)
 
 all: portwatch
 
@@ -41,29 +51,37 @@ $(OUTPUT)/bpf $(OUTPUT)/user $(OUTPUT)/tests:
 	mkdir -p $@
 
 $(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) | $(OUTPUT)/bpf
-	$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) -g -O2 -Wall -Werror -target bpf -D__TARGET_ARCH_$(ARCH) \
 		-I$(dir $(VMLINUX)) -Ibpf $(CLANG_BPF_SYS_INCLUDES) -c $< -o $@
 
 $(OUTPUT)/portwatch.bpf.o: $(BPF_OBJS)
-	$(BPFTOOL) gen object $@ $^
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
 
 $(OUTPUT)/probe.bpf.o: $(OUTPUT)/bpf/probe.bpf.o
-	$(BPFTOOL) gen object $@ $^
+	$(call msg,LINK,$@)
+	$(Q)$(BPFTOOL) gen object $@ $^
 
 $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
 $(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/portwatch.h $(SKELS) | $(OUTPUT)/user
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
 portwatch: $(USER_LIB_OBJS) $(USER_CMD_OBJS)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(call msg,BINARY,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(USER_LIB_OBJS) | $(OUTPUT)/tests
-	$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
 $(OUTPUT)/tests/sockop: tests/sockop.c | $(OUTPUT)/tests
-	$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 # Install the Debian packages the build and the tests need (only those missing).
 deps:

@@ -305,10 +305,28 @@ int tp_sys_enter_listen(struct syscall_trace_enter *ctx)
 	return 0;
 }
 
+/*
+ * send*() runs on every datagram and segment on the host: only an unbound
+ * UDP socket can fail its autobind, so everything else leaves here, and a
+ * bound UDP socket only has its owner refreshed.
+ */
+static __always_inline void send_enter(long fd, const void *uaddr)
+{
+	struct sock *sk = sock_from_fd(fd);
+
+	if (!sk || !sk_watched(sk) || sk_protocol(sk) != IPPROTO_UDP)
+		return;
+	if (BPF_CORE_READ(sk, __sk_common.skc_num)) {
+		owner_touch(sk);
+		return;
+	}
+	call_enter(PW_SYS_SEND, fd, uaddr);
+}
+
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int tp_sys_enter_sendto(struct syscall_trace_enter *ctx)
 {
-	call_enter(PW_SYS_SEND, ctx->args[0], (void *)ctx->args[4]);
+	send_enter(ctx->args[0], (void *)ctx->args[4]);
 	return 0;
 }
 
@@ -319,7 +337,7 @@ int tp_sys_enter_sendmsg(struct syscall_trace_enter *ctx)
 	void *name = NULL;
 
 	bpf_probe_read_user(&name, sizeof(name), &msg->msg_name);
-	call_enter(PW_SYS_SEND, ctx->args[0], name);
+	send_enter(ctx->args[0], name);
 	return 0;
 }
 
@@ -330,7 +348,7 @@ int tp_sys_enter_sendmmsg(struct syscall_trace_enter *ctx)
 	void *name = NULL;
 
 	bpf_probe_read_user(&name, sizeof(name), &msgs->msg_hdr.msg_name);
-	call_enter(PW_SYS_SEND, ctx->args[0], name);
+	send_enter(ctx->args[0], name);
 	return 0;
 }
 
