@@ -12,8 +12,21 @@
 /*
  * net->ipv4.ip_local_ports: until v6.7 a seqlock and `int range[2]`
  * (6.1 has this); since v6.8 a single u32, lo in bits 0-15 and hi in 16-31,
- * read locklessly by inet_get_local_port_range().
+ * read locklessly by inet_get_local_port_range(). CO-RE finds a field of
+ * another kind (int vs array) incompatible, so exactly one flavour "exists".
  */
+struct local_ports___new {
+	u32 range;
+} __attribute__((preserve_access_index));
+
+struct netns_ipv4___new {
+	struct local_ports___new ip_local_ports;
+} __attribute__((preserve_access_index));
+
+struct net___new {
+	struct netns_ipv4___new ipv4;
+} __attribute__((preserve_access_index));
+
 struct local_ports___old {
 	int range[2];
 } __attribute__((preserve_access_index));
@@ -29,14 +42,15 @@ struct net___old {
 /* The netns's net.ipv4.ip_local_port_range, inclusive, host byte order. */
 static __always_inline void netns_port_range(struct net *net, __u16 *lo, __u16 *hi)
 {
-	if (bpf_core_field_size(net->ipv4.ip_local_ports.range) == sizeof(__u32)) {
-		__u32 range = BPF_CORE_READ(net, ipv4.ip_local_ports.range);
+	struct net___new *new = (void *)net;
+	struct net___old *old = (void *)net;
+
+	if (bpf_core_field_exists(new->ipv4.ip_local_ports.range)) {
+		__u32 range = BPF_CORE_READ(new, ipv4.ip_local_ports.range);
 
 		*lo = range & 0xffff;
 		*hi = range >> 16;
 	} else {
-		struct net___old *old = (void *)net;
-
 		*lo = BPF_CORE_READ(old, ipv4.ip_local_ports.range[0]);
 		*hi = BPF_CORE_READ(old, ipv4.ip_local_ports.range[1]);
 	}

@@ -9,6 +9,15 @@ SOCKOP=${SOCKOP:-$TOP/build/tests/sockop}
 PW_ATTACH_ARGS=()
 [ -n "${PW_ATTACH:-}" ] && PW_ATTACH_ARGS=(--attach="$PW_ATTACH")
 
+# A jq condition: a TCP port_alloc_fail came from the forced rung, if any.
+tcp_rung() {
+	if [ -n "${PW_ATTACH:-}" ]; then
+		echo ".rung == \"$PW_ATTACH\""
+	else
+		echo true
+	fi
+}
+
 PIDS=()
 NETNS=()
 CGROUPS=()
