@@ -41,7 +41,7 @@ SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TEST_HELPERS := $(OUTPUT)/tests/sockop
 
-.PHONY: all clean deps run test unit integration vmlinux format
+.PHONY: all clean deps run test vmtest vmlinux format
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(OUTPUT)/portwatch.bpf.o $(OUTPUT)/probe.bpf.o $(BPF_OBJS)
 
@@ -93,11 +93,18 @@ run:
 	$(MAKE) portwatch
 	./portwatch trace
 
-# The whole suite: unit tests, then the integration tests in namespaces.
+# The whole suite: unit tests, integration tests in namespaces on this kernel,
+# then on stock Debian kernels under qemu per rung (PW_VMTEST=0 skips those).
 test:
 	tools/deps.sh
 	$(MAKE) portwatch $(UNIT_TESTS) $(TEST_HELPERS)
 	tests/run $(UNIT_TESTS)
+
+# Only the integration tests on stock kernels under qemu (part of `make test`).
+vmtest:
+	tools/deps.sh
+	$(MAKE) portwatch $(TEST_HELPERS)
+	tests/vmtest
 
 # Regenerate the committed vmlinux.h from the running kernel's BTF.
 vmlinux:

@@ -66,13 +66,19 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'v':
 		o->verbose = true;
 		break;
+	case ARGP_KEY_ARG:
+		/* No command takes positional arguments. */
+		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-const struct argp pw_common_argp = { options, parse_opt, NULL, NULL, NULL, NULL, NULL };
+static const struct argp common_argp = { options, parse_opt, NULL, NULL, NULL, NULL, NULL };
+
+const struct argp_child pw_common_children[] = { { &common_argp, 0, NULL, 0 }, {} };
 
 static bool verbose_print;
 

@@ -15,8 +15,12 @@ struct pw_common_opts {
 /* Defaults: best rung, default map and ring-buffer sizes, quiet. */
 void pw_common_defaults(struct pw_common_opts *o);
 
-/* The child parser; its input is a struct pw_common_opts *. */
-extern const struct argp pw_common_argp;
+/*
+ * The common options as argp children of a command's parser, which must pass
+ * a struct pw_common_opts * as child_inputs[0] on ARGP_KEY_INIT. They also
+ * reject positional arguments.
+ */
+extern const struct argp_child pw_common_children[];
 
 /* libbpf's messages: all of them with -v, none without. */
 void pw_set_libbpf_print(bool verbose);

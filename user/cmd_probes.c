@@ -21,23 +21,16 @@ static const char doc[] =
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
-	switch (key) {
-	case ARGP_KEY_INIT:
-		state->child_inputs[0] = state->input;
-		break;
-	case ARGP_KEY_ARG:
-		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
-		break;
-	default:
+	(void)arg;
+	if (key != ARGP_KEY_INIT)
 		return ARGP_ERR_UNKNOWN;
-	}
+	state->child_inputs[0] = state->input;
 	return 0;
 }
 
 int cmd_probes(int argc, char **argv)
 {
-	static const struct argp_child children[] = { { &pw_common_argp, 0, NULL, 0 }, {} };
-	const struct argp argp = { NULL, parse_opt, NULL, doc, children, NULL, NULL };
+	const struct argp argp = { NULL, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
 	struct pw_common_opts opts;
 	struct pw_ladder ladder;
 	char err[256] = "";

@@ -91,9 +91,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_failure(state, 2, 0, "invalid --duration '%s': whole seconds, at least 1",
 				     arg);
 		break;
-	case ARGP_KEY_ARG:
-		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
-		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -174,8 +171,7 @@ static void report_loss(struct trace_env *env, struct pw_session *s, bool final)
 
 int cmd_trace(int argc, char **argv)
 {
-	static const struct argp_child children[] = { { &pw_common_argp, 0, NULL, 0 }, {} };
-	const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
+	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
 	struct trace_env env = {};
 	struct pw_session s = {};
 	struct timespec start, now;

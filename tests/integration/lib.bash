@@ -66,10 +66,20 @@ pw_start() {
 	wait_for_line "$PW_ERR" "Hit Ctrl-C to end." "$PW_PID"
 }
 
-# pw_stop: SIGINT, then the exit status must be 0.
+# pw_stop: SIGINT; portwatch must exit within 30 s, with status 0.
 pw_stop() {
+	local rc=0 i
 	kill -INT "$PW_PID"
-	local rc=0
+	for ((i = 0; i < 600; i++)); do
+		kill -0 "$PW_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$PW_PID" 2>/dev/null; then
+		echo "portwatch did not exit within 30 s of SIGINT; its stderr:" >&2
+		cat "$PW_ERR" >&2
+		kill -KILL "$PW_PID"
+		return 1
+	fi
 	wait "$PW_PID" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		echo "portwatch exited with $rc:" >&2
