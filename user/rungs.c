@@ -128,7 +128,7 @@ static bool offers(const struct hook_desc *h, int rung)
 	return rung == PW_RUNG_TRACEPOINT || h->kfunc;
 }
 
-int pw_ladder_probe(struct pw_ladder *l, int forced, char *err, size_t err_len)
+int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, char *err, size_t err_len)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	int ret = 0;
@@ -137,27 +137,25 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, char *err, size_t err_len)
 	for (int hk = 0; hk < PW_HOOK_COUNT && !ret; hk++) {
 		const struct hook_desc *h = &hooks[hk];
 		struct pw_rung_result *res = l->res[hk];
+		bool force = forced >= 0 && offers(h, forced);
 
 		l->chosen[hk] = -1;
 		for (int rung = 0; rung < PW_RUNG_COUNT; rung++) {
 			res[rung].offered = offers(h, rung);
-			if (res[rung].offered)
-				try_rung(h, rung, &res[rung]);
-		}
-		if (forced >= 0 && offers(h, forced)) {
-			if (res[forced].err) {
-				snprintf(err, err_len, "--attach=%s: %s: %s refused: %s",
-					 pw_rung_name(forced), h->name, res[forced].target,
-					 res[forced].why);
-				ret = -ENOENT;
+			if (!res[rung].offered || (!all && force && rung != forced) ||
+			    (!all && l->chosen[hk] >= 0)) {
+				res[rung].err = -ECANCELED; /* not tried */
+				continue;
 			}
-			l->chosen[hk] = forced;
-			continue;
-		}
-		for (int rung = 0; rung < PW_RUNG_COUNT && l->chosen[hk] < 0; rung++)
-			if (res[rung].offered && !res[rung].err)
+			try_rung(h, rung, &res[rung]);
+			if (!res[rung].err && l->chosen[hk] < 0 && (!force || rung == forced))
 				l->chosen[hk] = rung;
-		if (l->chosen[hk] < 0) {
+		}
+		if (force && l->chosen[hk] != forced) {
+			snprintf(err, err_len, "--attach=%s: %s: %s refused: %s",
+				 pw_rung_name(forced), h->name, res[forced].target, res[forced].why);
+			ret = -ENOENT;
+		} else if (l->chosen[hk] < 0) {
 			snprintf(err, err_len, "%s: no rung can attach (tracepoint: %s)", h->name,
 				 res[PW_RUNG_TRACEPOINT].why);
 			ret = -ENOENT;

@@ -33,12 +33,14 @@ const char *pw_hook_name(enum pw_hook hook);
 const char *pw_hook_what(enum pw_hook hook);
 
 /*
- * Try every rung of every hook and choose one per hook: `forced` (an enum
- * pw_rung) for the hooks that have it, else (forced < 0) the best that works.
- * Returns 0; -ENOENT with a one-line reason in `err` when a forced rung fails
- * for a hook that offers it, or when a required hook has no rung at all.
+ * Choose a rung per hook: `forced` (an enum pw_rung) for the hooks that have
+ * it, else (forced < 0) the best that works. With `all`, every offered rung is
+ * tried (for `probes`); else only until the choice is made, and the rungs not
+ * tried have err -ECANCELED. Returns 0; -ENOENT with a one-line reason in
+ * `err` when a forced rung fails for a hook that offers it, or when a hook
+ * has no rung at all.
  */
-int pw_ladder_probe(struct pw_ladder *l, int forced, char *err, size_t err_len);
+int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, char *err, size_t err_len);
 
 /*
  * Whether a program of the main object should load under ladder `l`:

@@ -54,7 +54,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
 			 strerror(-ret));
 		return ret;
 	}
-	ret = pw_ladder_probe(&s->ladder, o->forced_rung, err, err_len);
+	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, err, err_len);
 	if (ret)
 		return ret;
 
