@@ -29,8 +29,12 @@ struct pw_call {
 	__u8 addr[PW_SOCKADDR_LEN];
 };
 
+/*
+ * LRU: a thread that dies between sys_enter and sys_exit leaves its entry
+ * behind; old ones must make room rather than block new calls.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32); /* tid */
 	__type(value, struct pw_call);
@@ -43,7 +47,7 @@ struct pw_kargs {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH); /* as calls: a dead thread's entry ages out */
 	__uint(max_entries, 16384);
 	__type(key, __u64);
 	__type(value, struct pw_kargs);
