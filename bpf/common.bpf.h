@@ -49,6 +49,17 @@ __pw_global struct {
 	__type(value, struct pw_sock_owner);
 } sock_owner SEC(".maps");
 
+/* Port-search time histogram: a single per-CPU element. */
+__pw_global struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pw_search_hist);
+} search_hist SEC(".maps");
+
+/* Set by the loader before load: only this netns's port searches count (0: all). */
+__pw_global const volatile __u32 search_netns __pw_init(0);
+
 /* Set by the loader before load: the rung that serves each enum pw_hook. */
 __pw_global const volatile __u8 hook_rung[PW_HOOK_COUNT] __pw_init({});
 
@@ -205,6 +216,52 @@ static __always_inline void emit_port_alloc_fail(const struct sock *sk, const st
 	e->rung = rung;
 	netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net), &e->range_lo, &e->range_hi);
 	bpf_ringbuf_submit(e, 0);
+}
+
+/* floor(log2(v)) for v > 0, 0 for v == 0, without loops. */
+static __always_inline __u32 log2_u32(__u32 v)
+{
+	__u32 r, shift;
+
+	r = (v > 0xffff) << 4;
+	v >>= r;
+	shift = (v > 0xff) << 3;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0xf) << 2;
+	v >>= shift;
+	r |= shift;
+	shift = (v > 0x3) << 1;
+	v >>= shift;
+	r |= shift;
+	return r | (v >> 1);
+}
+
+static __always_inline __u32 log2_u64(__u64 v)
+{
+	__u32 hi = v >> 32;
+
+	return hi ? log2_u32(hi) + 32 : log2_u32(v);
+}
+
+/* Count one port search of `sk` that took delta_ns. */
+static __always_inline void search_record(const struct sock *sk, __u64 delta_ns, bool failed)
+{
+	struct pw_search_hist *h;
+	__u32 zero = 0, slot;
+
+	if (search_netns && sk_netns(sk) != search_netns)
+		return;
+	h = bpf_map_lookup_elem(&search_hist, &zero);
+	if (!h)
+		return;
+	slot = log2_u64(delta_ns);
+	if (slot >= PW_HIST_SLOTS)
+		slot = PW_HIST_SLOTS - 1;
+	h->slots[slot]++;
+	h->count++;
+	h->failed += failed;
+	h->sum_ns += delta_ns;
 }
 
 #endif /* PORTWATCH_COMMON_BPF_H */

@@ -27,6 +27,7 @@ struct pw_call {
 	__u8 pad[2];
 	__s32 fd;
 	__u8 addr[PW_SOCKADDR_LEN];
+	__u64 start_ns; /* bpf_ktime_get_ns() at sys_enter */
 };
 
 /*
@@ -212,7 +213,7 @@ static __always_inline struct sock *sock_from_fd(int fd)
 static __always_inline void call_enter(enum pw_sys sys, long fd, const void *uaddr)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pw_call c = { .sys = sys, .fd = fd };
+	struct pw_call c = { .sys = sys, .fd = fd, .start_ns = bpf_ktime_get_ns() };
 
 	if (uaddr && !bpf_probe_read_user(c.addr, sizeof(c.addr), uaddr))
 		c.has_addr = 1;
@@ -271,6 +272,10 @@ static __always_inline void call_exit(long ret)
 	sk = sock_from_fd(c->fd);
 	if (!sk || !sk_watched(sk))
 		goto out;
+	/* The tracepoint rung's estimate of the port search: the whole connect(). */
+	if (c->sys == PW_SYS_CONNECT && sk_protocol(sk) == IPPROTO_TCP &&
+	    served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT))
+		search_record(sk, bpf_ktime_get_ns() - c->start_ns, ret == -EADDRNOTAVAIL);
 	if (ret >= 0 || ret == -EINPROGRESS) {
 		/* TCP owners are recorded on entering SYN_SENT; UDP ones here. */
 		if (sk_protocol(sk) == IPPROTO_UDP)

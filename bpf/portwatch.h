@@ -47,6 +47,7 @@ enum pw_hook {
 	PW_HOOK_INET_CSK_GET_PORT,  /* return of inet_csk_get_port(): TCP bind, listen */
 	PW_HOOK_UDP_PORT,	    /* UDP bind/connect/sendmsg: syscall tracepoints */
 	PW_HOOK_SOCK_STATE,	    /* sock:inet_sock_set_state: SYN_SENT owners, async fails */
+	PW_HOOK_INET_HASH_CONNECT,  /* __inet_hash_connect(): the connect-time port search */
 	PW_HOOK_COUNT,
 };
 
@@ -128,6 +129,22 @@ struct pw_sock_owner {
 	__u64 syn_sent_ts; /* bpf_ktime_get_boot_ns() on entering SYN_SENT, 0 if not */
 	__u8 src;	   /* enum pw_owner_src */
 	__u8 pad[7];
+};
+
+#define PW_HIST_SLOTS 32
+
+/*
+ * Time of the connect-time port search, one copy per CPU (summed by the
+ * loader). Slot i counts samples of [2^i, 2^(i+1)) ns; slot 0 also has 0 ns;
+ * the last slot has everything longer. Measured from entry to return of
+ * __inet_hash_connect() on the fentry and kprobe rungs; on the tracepoint
+ * rung an estimate: sys_enter to sys_exit of connect() on a TCP socket.
+ */
+struct pw_search_hist {
+	__u64 slots[PW_HIST_SLOTS];
+	__u64 count;  /* samples: one per connect() that searched */
+	__u64 failed; /* searches that found no free port (EADDRNOTAVAIL) */
+	__u64 sum_ns; /* sum of the samples, ns */
 };
 
 /*

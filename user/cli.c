@@ -80,6 +80,20 @@ static const struct argp common_argp = { options, parse_opt, NULL, NULL, NULL, N
 
 const struct argp_child pw_common_children[] = { { &common_argp, 0, NULL, 0 }, {} };
 
+volatile sig_atomic_t pw_exiting;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	pw_exiting = 1;
+}
+
+void pw_catch_signals(void)
+{
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+}
+
 static bool verbose_print;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)

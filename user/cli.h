@@ -4,6 +4,7 @@
 #define PORTWATCH_CLI_H
 
 #include <argp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include "session.h"
 
@@ -21,6 +22,11 @@ void pw_common_defaults(struct pw_common_opts *o);
  * reject positional arguments.
  */
 extern const struct argp_child pw_common_children[];
+
+/* Set by SIGINT and SIGTERM once pw_catch_signals() ran. */
+extern volatile sig_atomic_t pw_exiting;
+
+void pw_catch_signals(void);
 
 /* libbpf's messages: all of them with -v, none without. */
 void pw_set_libbpf_print(bool verbose);

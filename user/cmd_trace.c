@@ -3,7 +3,6 @@
 #define _GNU_SOURCE
 #include <argp.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -27,6 +26,7 @@ struct trace_env {
 	bool json;
 	struct pw_clock clock;
 	struct pw_loss reported; /* losses already shown */
+	struct pw_session *session;
 };
 
 static const char doc[] =
@@ -97,14 +97,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static volatile sig_atomic_t exiting;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	exiting = 1;
-}
-
 static void print_json(struct json_object *o)
 {
 	if (!o)
@@ -146,8 +138,9 @@ static __u64 boot_ns(void)
 }
 
 /* Show losses not shown yet: a `lost` object in JSON, a warning in text. */
-static void report_loss(struct trace_env *env, struct pw_session *s, bool final)
+static void report_loss(struct trace_env *env, bool final)
 {
+	struct pw_session *s = env->session;
 	struct pw_loss now;
 	__u64 records, evictions;
 
@@ -169,22 +162,25 @@ static void report_loss(struct trace_env *env, struct pw_session *s, bool final)
 			(unsigned long long)records, (unsigned long long)evictions);
 }
 
+static void tick(void *ctx)
+{
+	report_loss(ctx, false);
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
 	struct trace_env env = {};
 	struct pw_session s = {};
-	struct timespec start, now;
 	char err[256];
-	int ret, polls = 0;
+	int ret;
 
 	pw_common_defaults(&env.common);
 	ret = argp_parse(&argp, argc, argv, 0, NULL, &env);
 	if (ret)
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	pw_catch_signals();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
 	ret = pw_session_open(&s, &env.common.session, handle_record, &env, err, sizeof(err));
@@ -192,6 +188,7 @@ int cmd_trace(int argc, char **argv)
 		fprintf(stderr, "portwatch: %s\n", err);
 		goto cleanup;
 	}
+	env.session = &s;
 	pw_clock_init(&env.clock);
 	fprintf(stderr,
 		"Tracing port-allocation failures and failed connects (%llu existing sockets "
@@ -200,25 +197,12 @@ int cmd_trace(int argc, char **argv)
 	if (!env.json)
 		pw_text_header(stdout);
 
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (!exiting) {
-		ret = pw_session_poll(&s, 100);
-		if (ret < 0 && ret != -EINTR) {
-			fprintf(stderr, "portwatch: reading the ring buffer: %s\n", strerror(-ret));
-			goto cleanup;
-		}
-		if (++polls % 10 == 0)
-			report_loss(&env, &s, false);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (env.duration_s && (now.tv_sec - start.tv_sec) * 1000000000LL +
-						  (now.tv_nsec - start.tv_nsec) >=
-					  (long long)env.duration_s * 1000000000LL)
-			break;
+	ret = pw_session_run(&s, env.duration_s * 1000, 1000, tick, &env, &pw_exiting);
+	if (ret) {
+		fprintf(stderr, "portwatch: reading the ring buffer: %s\n", strerror(-ret));
+		goto cleanup;
 	}
-	/* Drain what is already in the ring buffer before the last count. */
-	pw_session_poll(&s, 0);
-	report_loss(&env, &s, true);
-	ret = 0;
+	report_loss(&env, true);
 cleanup:
 	pw_session_close(&s);
 	pw_filter_free(&env.filter);

@@ -33,6 +33,9 @@ static const struct hook_desc {
 	[PW_HOOK_SOCK_STATE] = { "inet_sock_set_state",
 				 "TCP state changes: SYN_SENT owners, async failures", NULL,
 				 "inet_sock_set_state", true },
+	[PW_HOOK_INET_HASH_CONNECT] = { "__inet_hash_connect",
+					"connect-time port search time (tracepoint: estimate)",
+					"__inet_hash_connect", "syscalls/sys_exit_connect" },
 };
 
 const char *pw_hook_name(enum pw_hook hook)

@@ -4,7 +4,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "portwatch.skel.h"
@@ -66,6 +68,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
 	}
 	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
 		s->skel->rodata->hook_rung[hk] = s->ladder.chosen[hk];
+	s->skel->rodata->search_netns = o->search_netns;
 	bpf_object__for_each_program(prog, s->skel->obj)
 		bpf_program__set_autoload(prog, pw_ladder_wants(&s->ladder,
 								bpf_program__name(prog)));
@@ -106,6 +109,67 @@ fail:
 int pw_session_poll(struct pw_session *s, int timeout_ms)
 {
 	return ring_buffer__poll(s->rb, timeout_ms);
+}
+
+static unsigned long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000ULL + ts.tv_nsec / 1000000;
+}
+
+int pw_session_run(struct pw_session *s, unsigned long duration_ms, unsigned long tick_ms,
+		   void (*tick)(void *ctx), void *ctx, volatile sig_atomic_t *stop)
+{
+	unsigned long long start = now_ms(), next_tick = start + tick_ms, now;
+	int ret = 0;
+
+	while (!*stop) {
+		ret = pw_session_poll(s, 100);
+		if (ret < 0 && ret != -EINTR)
+			return ret;
+		now = now_ms();
+		if (tick && now >= next_tick) {
+			tick(ctx);
+			next_tick += tick_ms;
+		}
+		if (duration_ms && now - start >= duration_ms)
+			break;
+	}
+	/* What the kernel already submitted is shown before the caller's summary. */
+	ret = pw_session_poll(s, 0);
+	return ret < 0 && ret != -EINTR ? ret : 0;
+}
+
+int pw_session_search_hist(struct pw_session *s, struct pw_search_hist *out)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	struct pw_search_hist *per_cpu;
+	__u32 zero = 0;
+	int ret;
+
+	if (ncpus < 0)
+		return ncpus;
+	per_cpu = calloc(ncpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	ret = bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.search_hist), &zero, per_cpu);
+	if (ret) {
+		ret = -errno;
+		goto out;
+	}
+	memset(out, 0, sizeof(*out));
+	for (int cpu = 0; cpu < ncpus; cpu++) {
+		for (int i = 0; i < PW_HIST_SLOTS; i++)
+			out->slots[i] += per_cpu[cpu].slots[i];
+		out->count += per_cpu[cpu].count;
+		out->failed += per_cpu[cpu].failed;
+		out->sum_ns += per_cpu[cpu].sum_ns;
+	}
+out:
+	free(per_cpu);
+	return ret;
 }
 
 static __u64 count_entries(int map_fd)

@@ -7,6 +7,7 @@
 #ifndef PORTWATCH_SESSION_H
 #define PORTWATCH_SESSION_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <bpf/libbpf.h>
@@ -16,6 +17,7 @@ struct pw_session_opts {
 	int forced_rung;      /* enum pw_rung from --attach, or -1 for the best */
 	__u32 owner_map_size; /* sock_owner entries (--owner-map-size) */
 	__u32 ringbuf_size;   /* ring buffer bytes, a power of two >= page size */
+	__u32 search_netns;   /* port-search histogram: only this netns (0: all) */
 };
 
 #define PW_OWNER_MAP_DEFAULT 65536
@@ -53,6 +55,17 @@ int pw_session_poll(struct pw_session *s, int timeout_ms);
  * deletes stay under half the map (the LRU evicts only when nearly full).
  */
 void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out);
+
+/*
+ * Consume records until *stop is set or duration_ms (0: no limit) has
+ * passed, calling tick(ctx) every tick_ms (tick may be NULL). Drains the ring
+ * buffer before returning. Returns 0, or -errno from the ring buffer.
+ */
+int pw_session_run(struct pw_session *s, unsigned long duration_ms, unsigned long tick_ms,
+		   void (*tick)(void *ctx), void *ctx, volatile sig_atomic_t *stop);
+
+/* The port-search histogram summed over CPUs. Returns 0 or -errno. */
+int pw_session_search_hist(struct pw_session *s, struct pw_search_hist *out);
 
 void pw_session_close(struct pw_session *s);
 

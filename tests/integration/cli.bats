@@ -160,7 +160,7 @@ bad_input() {
 	     /^  chosen/ { chosen[hook] = $2 }
 	     /^  [a-z]+ +ok:/ && !(hook in first) { first[hook] = $1 }
 	     END { for (h in chosen) if (chosen[h] != first[h]) { print h, chosen[h], first[h]; exit 1 }
-	           if (length(chosen) != 5) exit 1 }' <<<"$output"
+	           if (length(chosen) != 6) exit 1 }' <<<"$output"
 
 	for rung in fentry kprobe; do
 		if grep -q "^  $rung  *refused" <<<"$output"; then

@@ -58,9 +58,16 @@ port_range() {
 
 # pw_start ARGS...: portwatch trace --json in the background until "Tracing".
 pw_start() {
+	pw_start_cmd trace "$@"
+}
+
+# pw_start_cmd COMMAND ARGS...: the same for any command that prints "Tracing".
+pw_start_cmd() {
+	local cmd=$1
+	shift
 	PW_OUT=$BATS_TEST_TMPDIR/pw.out
 	PW_ERR=$BATS_TEST_TMPDIR/pw.err
-	"$PORTWATCH" trace --json "${PW_ATTACH_ARGS[@]}" "$@" >"$PW_OUT" 2>"$PW_ERR" &
+	"$PORTWATCH" "$cmd" --json "${PW_ATTACH_ARGS[@]}" "$@" >"$PW_OUT" 2>"$PW_ERR" &
 	PW_PID=$!
 	PIDS+=("$PW_PID")
 	wait_for_line "$PW_ERR" "Hit Ctrl-C to end." "$PW_PID"
