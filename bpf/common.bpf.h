@@ -258,7 +258,12 @@ static __always_inline void search_record(const struct sock *sk, __u64 delta_ns,
 	slot = log2_u64(delta_ns);
 	if (slot >= PW_HIST_SLOTS)
 		slot = PW_HIST_SLOTS - 1;
-	h->slots[slot]++;
+	/*
+	 * A no-op mask, kept by the barrier (clang would drop it after the
+	 * clamp): 6.1's verifier loses the clamp's bound in a 32-bit move.
+	 */
+	barrier_var(slot);
+	h->slots[slot & (PW_HIST_SLOTS - 1)]++;
 	h->count++;
 	h->failed += failed;
 	h->sum_ns += delta_ns;

@@ -131,7 +131,7 @@ struct pw_sock_owner {
 	__u8 pad[7];
 };
 
-#define PW_HIST_SLOTS 32
+#define PW_HIST_SLOTS 32 /* a power of two: the BPF side masks indexes with it */
 
 /*
  * Time of the connect-time port search, one copy per CPU (summed by the
