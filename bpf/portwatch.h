@@ -48,6 +48,7 @@ enum pw_hook {
 	PW_HOOK_UDP_PORT,	    /* UDP bind/connect/sendmsg: syscall tracepoints */
 	PW_HOOK_SOCK_STATE,	    /* sock:inet_sock_set_state: SYN_SENT owners, async fails */
 	PW_HOOK_INET_HASH_CONNECT,  /* __inet_hash_connect(): the connect-time port search */
+	PW_HOOK_KFREE_SKB,	    /* skb:kfree_skb: dropped packets and their drop reason */
 	PW_HOOK_COUNT,
 };
 
@@ -148,6 +149,21 @@ struct pw_search_hist {
 };
 
 /*
+ * Key of the drop_counts map (a per-CPU hash of __u64 packet counts): one
+ * row per (drop reason, location, netns, device, protocol). Filled at
+ * skb:kfree_skb, since 5.17 with a reason (before: NOT_SPECIFIED).
+ */
+struct pw_drop_key {
+	__u64 location; /* kernel text address that freed the skb */
+	__u32 reason;	/* enum skb_drop_reason of the running kernel (names from its BTF) */
+	__u32 netns;	/* inode of the netns of skb->dev, else of skb->sk; 0 if neither */
+	__u32 ifindex;	/* skb->dev->ifindex, 0 without a device */
+	__u16 l3proto;	/* skb->protocol, host byte order (0x0800 IPv4, 0x86dd IPv6) */
+	__u8 l4proto;	/* IPPROTO_* of the IP header, 0 when there is none */
+	__u8 pad;
+};
+
+/*
  * Loss and overflow counters, one copy in the BPF object's .bss, read by the
  * loader. Owner-map evictions are derived: inserts - deletes - live entries.
  */
@@ -155,6 +171,7 @@ struct pw_counters {
 	__u64 ringbuf_drops; /* bpf_ringbuf_reserve() failures: records lost */
 	__u64 owner_inserts; /* new keys added to sock_owner */
 	__u64 owner_deletes; /* keys removed by portwatch itself */
+	__u64 drop_overflow; /* drops counted without their key: drop_counts was full */
 };
 
 #endif /* PORTWATCH_H */

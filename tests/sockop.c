@@ -12,6 +12,8 @@
  *     nbconnect ADDR PORT  one non-blocking connect, left in progress
  *     bind ADDR PORT       bind a new socket (PORT 0: any)
  *     sendto ADDR PORT     send one datagram from a new, unbound socket
+ *     sendn ADDR PORT N    send N datagrams from one new socket; prints
+ *                          "sendn ADDR PORT sent S failed F"
  *     listen0              listen on a new, unbound socket (autobind)
  *     wait                 print "waiting", then wait for SIGUSR1 to go on
  *     hold                 print "holding", then wait for a signal
@@ -142,6 +144,13 @@ int main(int argc, char **argv)
 			} else if (!strcmp(step, "bind")) {
 				fd = new_socket(ss.ss_family);
 				report(step, host, port, bind(fd, (struct sockaddr *)&ss, len), fd);
+			} else if (!strcmp(step, "sendn") && i + 1 < argc) {
+				int n = atoi(argv[++i]), sent = 0;
+
+				fd = new_socket(ss.ss_family);
+				for (int k = 0; k < n; k++)
+					sent += sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) == 1;
+				printf("sendn %s %s sent %d failed %d\n", host, port, sent, n - sent);
 			} else if (!strcmp(step, "sendto")) {
 				fd = new_socket(ss.ss_family);
 				report(step, host, port,

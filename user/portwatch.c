@@ -17,6 +17,7 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "trace", cmd_trace, "live stream of port-allocation failures and failed connects" },
+	{ "drops", cmd_drops, "dropped packets by drop reason, counted in the kernel" },
 	{ "latency", cmd_latency, "histogram of connect()'s search for a free local port" },
 	{ "probes", cmd_probes, "which attach rung each hook gets on this kernel, and why" },
 };
@@ -57,6 +58,6 @@ int main(int argc, char **argv)
 		argv[1] = name;
 		return commands[i].fn(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "portwatch: unknown command '%s' (commands: trace, latency, probes)\n", argv[1]);
+	fprintf(stderr, "portwatch: unknown command '%s' (commands: trace, drops, latency, probes)\n", argv[1]);
 	return 2;
 }

@@ -33,6 +33,8 @@ static const struct hook_desc {
 	[PW_HOOK_SOCK_STATE] = { "inet_sock_set_state",
 				 "TCP state changes: SYN_SENT owners, async failures", NULL,
 				 "inet_sock_set_state", true },
+	[PW_HOOK_KFREE_SKB] = { "kfree_skb", "dropped packets and their drop reason", NULL,
+				"kfree_skb", true },
 	[PW_HOOK_INET_HASH_CONNECT] = { "__inet_hash_connect",
 					"connect-time port search time (tracepoint: estimate)",
 					"__inet_hash_connect", "syscalls/sys_exit_connect" },

@@ -73,6 +73,8 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
 		bpf_program__set_autoload(prog, pw_ladder_wants(&s->ladder,
 								bpf_program__name(prog)));
 	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
+	if (!o->drops)
+		bpf_program__set_autoload(s->skel->progs.tp_kfree_skb, false);
 	bpf_map__set_max_entries(s->skel->maps.sock_owner, o->owner_map_size);
 	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
 
@@ -172,6 +174,53 @@ out:
 	return ret;
 }
 
+static int by_drop_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct pw_drop_row *)a)->key, &((const struct pw_drop_row *)b)->key,
+		      sizeof(struct pw_drop_key));
+}
+
+int pw_session_drop_rows(struct pw_session *s, struct pw_drop_row **rows)
+{
+	int fd = bpf_map__fd(s->skel->maps.drop_counts), ncpus = libbpf_num_possible_cpus();
+	struct pw_drop_key cur, next;
+	struct pw_drop_row *out = NULL, *grown;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+	__u64 *per_cpu;
+
+	if (ncpus < 0)
+		return ncpus;
+	per_cpu = calloc(ncpus, sizeof(*per_cpu));
+	if (!per_cpu)
+		return -ENOMEM;
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		cur = next;
+		prev = &cur;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(out, cap * sizeof(*out));
+			if (!grown) {
+				free(out);
+				free(per_cpu);
+				return -ENOMEM;
+			}
+			out = grown;
+		}
+		out[n].key = cur;
+		out[n].count = 0;
+		if (!bpf_map_lookup_elem(fd, &cur, per_cpu))
+			for (int cpu = 0; cpu < ncpus; cpu++)
+				out[n].count += per_cpu[cpu];
+		n++;
+	}
+	free(per_cpu);
+	if (n)
+		qsort(out, n, sizeof(*out), by_drop_key);
+	*rows = out;
+	return n;
+}
+
 static __u64 count_entries(int map_fd)
 {
 	__u64 key, next, n = 0;
@@ -194,6 +243,7 @@ void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out)
 	__u64 live;
 
 	out->records = __atomic_load_n(&c->ringbuf_drops, __ATOMIC_RELAXED);
+	out->drop_overflow = __atomic_load_n(&c->drop_overflow, __ATOMIC_RELAXED);
 	out->owner_evictions = 0;
 	if (!exact && held < max / 2)
 		return;

@@ -18,6 +18,13 @@ struct pw_session_opts {
 	__u32 owner_map_size; /* sock_owner entries (--owner-map-size) */
 	__u32 ringbuf_size;   /* ring buffer bytes, a power of two >= page size */
 	__u32 search_netns;   /* port-search histogram: only this netns (0: all) */
+	bool drops;	      /* count dropped packets (kfree_skb): only `drops` pays for it */
+};
+
+/* A row of the kernel's drop counts, summed over CPUs: packets since start. */
+struct pw_drop_row {
+	struct pw_drop_key key;
+	__u64 count;
 };
 
 #define PW_OWNER_MAP_DEFAULT 65536
@@ -28,6 +35,7 @@ struct pw_session_opts {
 struct pw_loss {
 	__u64 records;	       /* ring-buffer reservations that failed */
 	__u64 owner_evictions; /* owners the LRU map evicted to make room */
+	__u64 drop_overflow;   /* drops counted without their key: drop_counts full */
 };
 
 struct pw_session {
@@ -66,6 +74,12 @@ int pw_session_run(struct pw_session *s, unsigned long duration_ms, unsigned lon
 
 /* The port-search histogram summed over CPUs. Returns 0 or -errno. */
 int pw_session_search_hist(struct pw_session *s, struct pw_search_hist *out);
+
+/*
+ * All rows of the drop counts, in *rows (malloc'd, sorted by key). Returns
+ * the number of rows or -errno.
+ */
+int pw_session_drop_rows(struct pw_session *s, struct pw_drop_row **rows);
 
 void pw_session_close(struct pw_session *s);
 

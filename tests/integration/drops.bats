@@ -1,0 +1,58 @@
+#!/usr/bin/env bats
+# portwatch drops: drop reasons from the kernel's BTF, counts from the kernel.
+
+load lib
+
+teardown() {
+	pw_teardown
+}
+
+@test "drop reason names from BTF match the kernel's own kfree_skb format" {
+	fmt=/sys/kernel/tracing/events/skb/kfree_skb/format
+	[ -r "$fmt" ] || mount -t tracefs nodev /sys/kernel/tracing
+	# print fmt: ... __print_symbolic(REC->reason, { 2, "NOT_SPECIFIED" }, ...)
+	grep -o '{ [0-9]*, "[A-Z0-9_]*" }' "$fmt" | sed 's/{ \([0-9]*\), "\(.*\)" }/\1 \2/' \
+		>"$BATS_TEST_TMPDIR/expected"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/expected")" -gt 10 ]
+	"$PORTWATCH" drops --reasons >"$BATS_TEST_TMPDIR/ours"
+	# Every reason the tracepoint names, portwatch names the same.
+	while read -r value name; do
+		grep -qx "$value $name" "$BATS_TEST_TMPDIR/ours" || {
+			echo "tracepoint says $value $name; portwatch: $(grep "^$value " "$BATS_TEST_TMPDIR/ours")"
+			return 1
+		}
+	done <"$BATS_TEST_TMPDIR/expected"
+}
+
+@test "drops by an nftables rule are counted exactly: == the rule's own counter" {
+	netns_new acl
+	ip netns exec "$NS" nft -f - <<-NFT
+	table inet acl {
+		chain out {
+			type filter hook output priority 0;
+			udp dport 9999 counter drop
+		}
+	}
+	NFT
+	ino=$(netns_inode "$NS")
+	pw_start_cmd drops -i 1 --by reason,netns,proto
+	sockop "$NS" udp sendn 127.0.0.1 9999 5000
+	grep -q 'sendn 127.0.0.1 9999 sent 0 failed 5000' "$SOCKOP_OUT"
+	pw_stop
+
+	rule=$(ip netns exec "$NS" nft -j list ruleset |
+		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
+	ours=$(jq -s "[.[] | select(.type == \"drops\" and .reason == \"NETFILTER_DROP\"
+		and .netns == $ino and .proto == \"ipv4/udp\") | .count] | add" "$PW_OUT")
+	echo "rule $rule portwatch $ours"
+	[ "$rule" -eq 5000 ]
+	[ "$ours" -eq "$rule" ]
+	[ "$(jq -s '[.[] | select(.type == "lost")] | length' "$PW_OUT")" -eq 0 ]
+}
+
+@test "drops: bad --by names the problem" {
+	run "$PORTWATCH" drops --by reason,color
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == *"invalid --by 'reason,color'"* ]]
+}

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Unit tests: drop reason names and kernel symbol formatting. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "dropreason.h"
+#include "ksyms.h"
+
+static void test_reason_names(void **state)
+{
+	char *names[] = { NULL, "CONSUMED", "NOT_SPECIFIED", NULL, "NETFILTER_DROP" };
+	char *subsys[] = { "CORE", "MAC80211_UNUSABLE" };
+	struct pw_drop_reasons r = { .names = names, .count = 5, .subsys = subsys,
+				     .subsys_count = 2 };
+	char buf[48];
+
+	(void)state;
+	assert_string_equal(pw_drop_reason_name(&r, 4, buf, sizeof(buf)), "NETFILTER_DROP");
+	assert_string_equal(pw_drop_reason_name(&r, 3, buf, sizeof(buf)), "UNKNOWN_3");
+	assert_string_equal(pw_drop_reason_name(&r, 77, buf, sizeof(buf)), "UNKNOWN_77");
+	assert_string_equal(pw_drop_reason_name(&r, (1u << 16) | 5, buf, sizeof(buf)),
+			    "MAC80211_UNUSABLE:5");
+	assert_string_equal(pw_drop_reason_name(&r, (9u << 16) | 1, buf, sizeof(buf)),
+			    "SUBSYS_9:1");
+}
+
+static void test_ksyms(void **state)
+{
+	char path[] = "/tmp/pw-kallsyms-XXXXXX", buf[64];
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct pw_ksyms *k;
+
+	(void)state;
+	fputs("ffffffff81000200 T second_func\n"
+	      "ffffffff81000100 t first_func\n"
+	      "ffffffff81000150 D some_data\n"
+	      "ffffffff81000300 T third_func\t[some_module]\n",
+	      f);
+	fclose(f);
+	k = pw_ksyms_load(path);
+	unlink(path);
+	assert_non_null(k);
+	assert_string_equal(pw_ksyms_format(k, 0xffffffff81000100ULL, buf, sizeof(buf)),
+			    "first_func+0x0");
+	/* Data symbols do not count: 0x180 is still in first_func. */
+	assert_string_equal(pw_ksyms_format(k, 0xffffffff81000180ULL, buf, sizeof(buf)),
+			    "first_func+0x80");
+	assert_string_equal(pw_ksyms_format(k, 0xffffffff8100024aULL, buf, sizeof(buf)),
+			    "second_func+0x4a");
+	assert_string_equal(pw_ksyms_format(k, 0xffffffff81000310ULL, buf, sizeof(buf)),
+			    "third_func+0x10");
+	assert_string_equal(pw_ksyms_format(k, 0xffffffff81000010ULL, buf, sizeof(buf)),
+			    "0xffffffff81000010");
+	pw_ksyms_free(k);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reason_names),
+		cmocka_unit_test(test_ksyms),
+	};
+
+	return cmocka_run_group_tests_name("drops", tests, NULL, NULL);
+}

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0
+/* portwatch drops: dropped packets by drop reason, counted in the kernel. */
+#define _GNU_SOURCE
+#include <argp.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "cli.h"
+#include "commands.h"
+#include "dropreason.h"
+#include "ksyms.h"
+#include "record.h"
+#include "util.h"
+
+/* Breakdown keys of --by. */
+enum {
+	BY_REASON = 1 << 0,
+	BY_LOCATION = 1 << 1,
+	BY_NETNS = 1 << 2,
+	BY_IFNAME = 1 << 3,
+	BY_PROTO = 1 << 4,
+};
+
+static const struct {
+	const char *name;
+	unsigned int bit;
+} by_keys[] = {
+	{ "reason", BY_REASON }, { "location", BY_LOCATION }, { "netns", BY_NETNS },
+	{ "ifname", BY_IFNAME }, { "proto", BY_PROTO },
+};
+
+#define BAR_WIDTH 30
+
+struct drops_env {
+	struct pw_common_opts common;
+	unsigned int by;
+	unsigned long interval_s; /* 0: one report at the end */
+	unsigned long duration_s; /* 0: until Ctrl-C */
+	bool json;
+	bool list_reasons;
+	struct pw_clock clock;
+	struct pw_session *session;
+	struct pw_drop_reasons reasons;
+	struct pw_ksyms *ksyms;
+	struct pw_drop_row *prev; /* totals at the last report, sorted by key */
+	int nprev;
+	struct timespec last;	  /* time of the last report */
+	__u64 overflow_shown;
+	int err;
+};
+
+static const char doc[] =
+	"Count dropped packets (skb:kfree_skb) by drop reason, in the kernel: every drop is "
+	"counted, with no per-packet record, so a drop storm is counted exactly. Reason names "
+	"come from the running kernel's BTF; locations are symbolized from /proc/kallsyms.\v"
+	"EXAMPLES:\n"
+	"  portwatch drops                      # by reason, at Ctrl-C\n"
+	"  portwatch drops -i 1                 # every second: count and rate per reason\n"
+	"  portwatch drops --by reason,location # which kernel function dropped them\n"
+	"  portwatch drops --by reason,netns,ifname,proto -d 10 --json\n"
+	"  portwatch drops --reasons            # this kernel's drop reasons and their numbers";
+
+enum { OPT_BY = 0x400, OPT_REASONS };
+
+static const struct argp_option options[] = {
+	{ "by", OPT_BY, "KEYS", 0,
+	  "Break down by these, comma-separated: reason, location, netns, ifname, proto "
+	  "(default: reason)", 0 },
+	{ "interval", 'i', "SEC", 0, "Report every SEC seconds, each report for its interval", 0 },
+	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
+	{ "json", 'j', NULL, 0, "One JSON object per row", 0 },
+	{ "reasons", OPT_REASONS, NULL, 0, "List this kernel's drop reasons (number, name), exit",
+	  0 },
+	{},
+};
+
+static int parse_by(const char *arg, unsigned int *by)
+{
+	char *copy = strdup(arg), *tok, *save = NULL;
+	int ret = 0;
+
+	*by = 0;
+	for (tok = strtok_r(copy, ",", &save); tok && !ret; tok = strtok_r(NULL, ",", &save)) {
+		size_t i;
+
+		for (i = 0; i < sizeof(by_keys) / sizeof(by_keys[0]); i++)
+			if (!strcmp(tok, by_keys[i].name))
+				break;
+		if (i == sizeof(by_keys) / sizeof(by_keys[0]))
+			ret = -EINVAL;
+		else
+			*by |= by_keys[i].bit;
+	}
+	free(copy);
+	return ret || !*by ? -EINVAL : 0;
+}
+
+static error_t parse_opt(int key, char *arg, struct argp_state *state)
+{
+	struct drops_env *env = state->input;
+
+	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &env->common;
+		break;
+	case OPT_BY:
+		if (parse_by(arg, &env->by))
+			argp_failure(state, 2, 0,
+				     "invalid --by '%s': use reason, location, netns, ifname, proto",
+				     arg);
+		break;
+	case 'i':
+		if (pw_parse_ulong(arg, 1, 86400, &env->interval_s))
+			argp_failure(state, 2, 0, "invalid --interval '%s': whole seconds, at least 1",
+				     arg);
+		break;
+	case 'd':
+		if (pw_parse_ulong(arg, 1, 86400 * 365, &env->duration_s))
+			argp_failure(state, 2, 0, "invalid --duration '%s': whole seconds, at least 1",
+				     arg);
+		break;
+	case 'j':
+		env->json = true;
+		break;
+	case OPT_REASONS:
+		env->list_reasons = true;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/*
+ * The name of interface `ifindex` in the netns whose inode is `netns`: found
+ * among /run/netns/ and this process's own netns, else "if<N>".
+ */
+static const char *ifname(__u32 netns, __u32 ifindex, char *buf, size_t len)
+{
+	char name[IF_NAMESIZE], path[300];
+	struct dirent *de;
+	__u32 self = 0;
+	int home, fd;
+	DIR *dir;
+
+	snprintf(buf, len, "if%u", ifindex);
+	if (!ifindex)
+		return "-";
+	pw_netns_inode("/proc/self/ns/net", &self);
+	if (netns == self)
+		return if_indextoname(ifindex, name) ? snprintf(buf, len, "%s", name), buf : buf;
+	dir = opendir("/run/netns");
+	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	while (dir && home >= 0 && (de = readdir(dir))) {
+		__u32 ino;
+
+		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
+		if (de->d_name[0] == '.' || pw_netns_inode(path, &ino) || ino != netns)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0 && !setns(fd, CLONE_NEWNET)) {
+			if (if_indextoname(ifindex, name))
+				snprintf(buf, len, "%s", name);
+			setns(home, CLONE_NEWNET);
+		}
+		if (fd >= 0)
+			close(fd);
+		break;
+	}
+	if (home >= 0)
+		close(home);
+	if (dir)
+		closedir(dir);
+	return buf;
+}
+
+static const char *proto_name(const struct pw_drop_key *k, char *buf, size_t len)
+{
+	const char *l3 = k->l3proto == 0x0800 ? "ipv4" : k->l3proto == 0x86dd ? "ipv6" :
+			 k->l3proto == 0x0806 ? "arp" : NULL;
+	const char *l4 = k->l4proto == 6 ? "tcp" : k->l4proto == 17 ? "udp" :
+			 k->l4proto == 1 ? "icmp" : k->l4proto == 58 ? "icmpv6" : NULL;
+	char l3buf[8], l4buf[8];
+
+	if (!l3) {
+		snprintf(l3buf, sizeof(l3buf), "0x%04x", k->l3proto);
+		l3 = l3buf;
+	}
+	if (!l4 && k->l4proto) {
+		snprintf(l4buf, sizeof(l4buf), "%u", k->l4proto);
+		l4 = l4buf;
+	}
+	snprintf(buf, len, "%s%s%s", l3, l4 ? "/" : "", l4 ?: "");
+	return buf;
+}
+
+static int by_key(const void *a, const void *b)
+{
+	return memcmp(&((const struct pw_drop_row *)a)->key, &((const struct pw_drop_row *)b)->key,
+		      sizeof(struct pw_drop_key));
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	__u64 x = ((const struct pw_drop_row *)a)->count, y = ((const struct pw_drop_row *)b)->count;
+
+	return x > y ? -1 : x < y;
+}
+
+/* Keep only the key fields of --by, so that rows differing elsewhere merge. */
+static void project(struct pw_drop_key *k, unsigned int by)
+{
+	if (!(by & BY_REASON))
+		k->reason = 0;
+	if (!(by & BY_LOCATION))
+		k->location = 0;
+	if (!(by & BY_NETNS))
+		k->netns = 0;
+	if (!(by & BY_IFNAME))
+		k->ifindex = 0;
+	if (!(by & BY_PROTO))
+		k->l3proto = k->l4proto = 0;
+}
+
+/*
+ * The drops since the last report, broken down by --by, sorted by count.
+ * Takes ownership of `now` (the current totals) as the next baseline.
+ */
+static int interval_rows(struct drops_env *env, struct pw_drop_row *now, int n,
+			 struct pw_drop_row **out)
+{
+	struct pw_drop_row *d = calloc(n ? n : 1, sizeof(*d));
+	int m = 0;
+
+	if (!d)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		struct pw_drop_row *p = env->nprev ? bsearch(&now[i], env->prev, env->nprev,
+							      sizeof(*p), by_key) :
+						     NULL;
+
+		d[i] = now[i];
+		d[i].count -= p ? p->count : 0;
+		project(&d[i].key, env->by);
+	}
+	qsort(d, n, sizeof(*d), by_key);
+	for (int i = 0; i < n; i++) {
+		if (m && !by_key(&d[m - 1], &d[i]))
+			d[m - 1].count += d[i].count;
+		else
+			d[m++] = d[i];
+	}
+	qsort(d, m, sizeof(*d), by_count_desc);
+	free(env->prev);
+	env->prev = now;
+	env->nprev = n;
+	*out = d;
+	return m;
+}
+
+static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, double secs)
+{
+	char when[64], rbuf[48], loc[160], ibuf[IF_NAMESIZE + 8], proto[24];
+	struct timespec ts;
+	__u64 max = 0, total = 0;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	pw_format_ts(&env->clock, ts.tv_sec * 1000000000ULL + ts.tv_nsec, env->json, when,
+		     sizeof(when));
+	for (int i = 0; i < m; i++) {
+		total += rows[i].count;
+		if (rows[i].count > max)
+			max = rows[i].count;
+	}
+	if (!env->json) {
+		printf("%s: %llu drops in %.1f s\n", when, (unsigned long long)total, secs);
+		if (env->by & BY_REASON)
+			printf("%-28s ", "REASON");
+		if (env->by & BY_LOCATION)
+			printf("%-44s ", "LOCATION");
+		if (env->by & BY_NETNS)
+			printf("%-11s ", "NETNS");
+		if (env->by & BY_IFNAME)
+			printf("%-16s ", "IFNAME");
+		if (env->by & BY_PROTO)
+			printf("%-12s ", "PROTO");
+		printf("%10s %10s\n", "COUNT", "RATE/s");
+	}
+	for (int i = 0; i < m && rows[i].count; i++) {
+		const struct pw_drop_key *k = &rows[i].key;
+		double rate = secs > 0 ? rows[i].count / secs : 0;
+		const char *reason = pw_drop_reason_name(&env->reasons, k->reason, rbuf, sizeof(rbuf));
+		const char *ifn = ifname(k->netns, k->ifindex, ibuf, sizeof(ibuf));
+
+		pw_ksyms_format(env->ksyms, k->location, loc, sizeof(loc));
+		proto_name(k, proto, sizeof(proto));
+		if (env->json) {
+			struct json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "type", json_object_new_string("drops"));
+			json_object_object_add(o, "ts", json_object_new_string(when));
+			json_object_object_add(o, "interval_s", json_object_new_double(secs));
+			if (env->by & BY_REASON)
+				json_object_object_add(o, "reason", json_object_new_string(reason));
+			if (env->by & BY_LOCATION)
+				json_object_object_add(o, "location", json_object_new_string(loc));
+			if (env->by & BY_NETNS)
+				json_object_object_add(o, "netns", json_object_new_int64(k->netns));
+			if (env->by & BY_IFNAME)
+				json_object_object_add(o, "ifname", json_object_new_string(ifn));
+			if (env->by & BY_PROTO)
+				json_object_object_add(o, "proto", json_object_new_string(proto));
+			json_object_object_add(o, "count", json_object_new_uint64(rows[i].count));
+			json_object_object_add(o, "rate", json_object_new_double(rate));
+			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+								       JSON_C_TO_STRING_NOSLASHESCAPE));
+			json_object_put(o);
+			continue;
+		}
+		char bar[BAR_WIDTH + 1];
+		int stars = (int)(rows[i].count * BAR_WIDTH / max);
+
+		for (int b = 0; b < BAR_WIDTH; b++)
+			bar[b] = b < stars ? '*' : ' ';
+		bar[BAR_WIDTH] = '\0';
+		if (env->by & BY_REASON)
+			printf("%-28s ", reason);
+		if (env->by & BY_LOCATION)
+			printf("%-44s ", loc);
+		if (env->by & BY_NETNS)
+			printf("%-11u ", k->netns);
+		if (env->by & BY_IFNAME)
+			printf("%-16s ", ifn);
+		if (env->by & BY_PROTO)
+			printf("%-12s ", proto);
+		printf("%10llu %10.1f |%s|\n", (unsigned long long)rows[i].count, rate, bar);
+	}
+	fflush(stdout);
+}
+
+static void report(void *ctx)
+{
+	struct drops_env *env = ctx;
+	struct pw_drop_row *now, *rows;
+	struct pw_loss loss;
+	struct timespec t;
+	__u64 overflow;
+	double secs;
+	int n, m;
+
+	n = pw_session_drop_rows(env->session, &now);
+	if (n < 0) {
+		env->err = env->err ?: n;
+		return;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	secs = (t.tv_sec - env->last.tv_sec) + (t.tv_nsec - env->last.tv_nsec) / 1e9;
+	env->last = t;
+	m = interval_rows(env, now, n, &rows);
+	if (m < 0) {
+		free(now);
+		env->err = env->err ?: m;
+		return;
+	}
+	print_rows(env, rows, m, secs);
+	free(rows);
+
+	pw_session_loss(env->session, false, &loss);
+	overflow = loss.drop_overflow;
+	if (overflow > env->overflow_shown) {
+		if (env->json)
+			printf("{\"type\":\"lost\",\"drop_overflow\":%llu}\n",
+			       (unsigned long long)(overflow - env->overflow_shown));
+		else
+			fprintf(stderr,
+				"WARNING: %llu drops counted without their key (drop_counts full)\n",
+				(unsigned long long)(overflow - env->overflow_shown));
+		env->overflow_shown = overflow;
+	}
+}
+
+static int list_reasons(const struct pw_drop_reasons *r)
+{
+	for (__u32 v = 0; v < r->count; v++)
+		if (r->names[v])
+			printf("%u %s\n", v, r->names[v]);
+	return 0;
+}
+
+static int ignore_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+int cmd_drops(int argc, char **argv)
+{
+	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
+	struct drops_env env = { .by = BY_REASON };
+	struct pw_session s = {};
+	char err[256];
+	int ret;
+
+	pw_common_defaults(&env.common);
+	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
+		return 2;
+	pw_set_libbpf_print(env.common.verbose);
+	ret = pw_drop_reasons_load(&env.reasons);
+	if (ret) {
+		fprintf(stderr, "portwatch: reading enum skb_drop_reason from the kernel's BTF: %s\n",
+			strerror(-ret));
+		return 1;
+	}
+	if (env.list_reasons) {
+		ret = list_reasons(&env.reasons);
+		goto cleanup;
+	}
+	env.ksyms = pw_ksyms_load("/proc/kallsyms");
+	if (!env.ksyms)
+		fprintf(stderr, "portwatch: /proc/kallsyms: %s; locations stay addresses\n",
+			strerror(errno));
+	pw_catch_signals();
+	env.common.session.drops = true;
+	ret = pw_session_open(&s, &env.common.session, ignore_record, NULL, err, sizeof(err));
+	if (ret) {
+		fprintf(stderr, "portwatch: %s\n", err);
+		goto cleanup;
+	}
+	env.session = &s;
+	pw_clock_init(&env.clock);
+	clock_gettime(CLOCK_MONOTONIC, &env.last);
+	fprintf(stderr, "Tracing dropped packets (skb:kfree_skb)... Hit Ctrl-C to end.\n");
+	ret = pw_session_run(&s, env.duration_s * 1000, env.interval_s * 1000,
+			     env.interval_s ? report : NULL, &env, &pw_exiting);
+	if (!ret)
+		report(&env);
+	ret = ret ?: env.err;
+	if (ret)
+		fprintf(stderr, "portwatch: %s\n", strerror(-ret));
+cleanup:
+	pw_session_close(&s);
+	pw_ksyms_free(env.ksyms);
+	pw_drop_reasons_free(&env.reasons);
+	free(env.prev);
+	return ret ? 1 : 0;
+}

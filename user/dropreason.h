@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Names of the running kernel's skb drop reasons, read from its BTF
+ * (enum skb_drop_reason): the numbers differ between kernels (6.1 and 6.18
+ * disagree), so no table is compiled in.
+ */
+#ifndef PORTWATCH_DROPREASON_H
+#define PORTWATCH_DROPREASON_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+struct pw_drop_reasons {
+	char **names; /* by value, "NETFILTER_DROP"; NULL where the enum has none */
+	__u32 count;  /* entries of names */
+	char **subsys; /* enum skb_drop_reason_subsys names by subsystem id, or NULL */
+	__u32 subsys_count;
+};
+
+/*
+ * Load the names from /sys/kernel/btf/vmlinux. Returns 0, or -errno (-ENOENT
+ * when the kernel has no enum skb_drop_reason: before 5.17).
+ */
+int pw_drop_reasons_load(struct pw_drop_reasons *r);
+
+/*
+ * The name of a reason value: "NETFILTER_DROP" (prefix SKB_DROP_REASON_
+ * dropped), "SUBSYS:N" for a subsystem's reason (6.4+ encode the subsystem in
+ * bits 16-31), "UNKNOWN_N" for a value the enum lacks.
+ */
+const char *pw_drop_reason_name(const struct pw_drop_reasons *r, __u32 value, char *buf,
+				size_t len);
+
+void pw_drop_reasons_free(struct pw_drop_reasons *r);
+
+#endif /* PORTWATCH_DROPREASON_H */

@@ -1,0 +1,94 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "ksyms.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ksym {
+	__u64 addr;
+	char *name;
+};
+
+struct pw_ksyms {
+	struct ksym *syms;
+	size_t count;
+};
+
+static int by_addr(const void *a, const void *b)
+{
+	const struct ksym *x = a, *y = b;
+
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+struct pw_ksyms *pw_ksyms_load(const char *path)
+{
+	struct pw_ksyms *k = calloc(1, sizeof(*k));
+	FILE *f = fopen(path, "r");
+	size_t cap = 0;
+	char type, name[512];
+	unsigned long long addr;
+
+	if (!k || !f)
+		goto fail;
+	while (fscanf(f, "%llx %c %511s%*[^\n]", &addr, &type, name) == 3) {
+		struct ksym *grown;
+
+		if (type != 't' && type != 'T' && type != 'W' && type != 'w')
+			continue;
+		if (k->count == cap) {
+			cap = cap ? cap * 2 : 65536;
+			grown = realloc(k->syms, cap * sizeof(*grown));
+			if (!grown)
+				goto fail;
+			k->syms = grown;
+		}
+		k->syms[k->count].addr = addr;
+		k->syms[k->count].name = strdup(name);
+		if (!k->syms[k->count++].name)
+			goto fail;
+	}
+	fclose(f);
+	qsort(k->syms, k->count, sizeof(*k->syms), by_addr);
+	return k;
+fail:
+	if (f)
+		fclose(f);
+	pw_ksyms_free(k);
+	errno = errno ?: ENOMEM;
+	return NULL;
+}
+
+const char *pw_ksyms_format(const struct pw_ksyms *k, __u64 addr, char *buf, size_t len)
+{
+	size_t lo = 0, hi = k ? k->count : 0;
+
+	/* The last symbol at or below addr. */
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (k->syms[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || !addr)
+		snprintf(buf, len, "0x%llx", (unsigned long long)addr);
+	else
+		snprintf(buf, len, "%s+0x%llx", k->syms[lo - 1].name,
+			 (unsigned long long)(addr - k->syms[lo - 1].addr));
+	return buf;
+}
+
+void pw_ksyms_free(struct pw_ksyms *k)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->count; i++)
+		free(k->syms[i].name);
+	free(k->syms);
+	free(k);
+}

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Kernel text addresses to "function+0xoff", from /proc/kallsyms. */
+#ifndef PORTWATCH_KSYMS_H
+#define PORTWATCH_KSYMS_H
+
+#include <stddef.h>
+#include <linux/types.h>
+
+struct pw_ksyms;
+
+/* Load /proc/kallsyms (text symbols only). NULL with errno set on failure. */
+struct pw_ksyms *pw_ksyms_load(const char *path);
+
+/* "kfree_skb_reason+0x4a", or "0xffffffff81234567" when no symbol covers addr. */
+const char *pw_ksyms_format(const struct pw_ksyms *k, __u64 addr, char *buf, size_t len);
+
+void pw_ksyms_free(struct pw_ksyms *k);
+
+#endif /* PORTWATCH_KSYMS_H */
