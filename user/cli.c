@@ -80,6 +80,14 @@ static const struct argp common_argp = { options, parse_opt, NULL, NULL, NULL, N
 
 const struct argp_child pw_common_children[] = { { &common_argp, 0, NULL, 0 }, {} };
 
+void pw_argp_seconds(struct argp_state *state, const char *option, const char *arg,
+		     unsigned long max, unsigned long *out)
+{
+	if (pw_parse_ulong(arg, 1, max, out))
+		argp_failure(state, 2, 0, "invalid %s '%s': whole seconds, 1 to %lu", option, arg,
+			     max);
+}
+
 volatile sig_atomic_t pw_exiting;
 
 static void on_signal(int sig)

@@ -23,6 +23,13 @@ void pw_common_defaults(struct pw_common_opts *o);
  */
 extern const struct argp_child pw_common_children[];
 
+/*
+ * Parse whole seconds in [1, max] for `option` ("--duration"); otherwise end
+ * the parse with a one-line error naming the option (exit status 2).
+ */
+void pw_argp_seconds(struct argp_state *state, const char *option, const char *arg,
+		     unsigned long max, unsigned long *out);
+
 /* Set by SIGINT and SIGTERM once pw_catch_signals() ran. */
 extern volatile sig_atomic_t pw_exiting;
 

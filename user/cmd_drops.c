@@ -118,14 +118,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 				     arg);
 		break;
 	case 'i':
-		if (pw_parse_ulong(arg, 1, 86400, &env->interval_s))
-			argp_failure(state, 2, 0, "invalid --interval '%s': whole seconds, at least 1",
-				     arg);
+		pw_argp_seconds(state, "--interval", arg, 86400, &env->interval_s);
 		break;
 	case 'd':
-		if (pw_parse_ulong(arg, 1, 86400 * 365, &env->duration_s))
-			argp_failure(state, 2, 0, "invalid --duration '%s': whole seconds, at least 1",
-				     arg);
+		pw_argp_seconds(state, "--duration", arg, 86400 * 365, &env->duration_s);
 		break;
 	case 'j':
 		env->json = true;
@@ -395,14 +391,6 @@ static int list_reasons(const struct pw_drop_reasons *r)
 	return 0;
 }
 
-static int ignore_record(void *ctx, void *data, size_t size)
-{
-	(void)ctx;
-	(void)data;
-	(void)size;
-	return 0;
-}
-
 int cmd_drops(int argc, char **argv)
 {
 	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
@@ -431,7 +419,7 @@ int cmd_drops(int argc, char **argv)
 			strerror(errno));
 	pw_catch_signals();
 	env.common.session.drops = true;
-	ret = pw_session_open(&s, &env.common.session, ignore_record, NULL, err, sizeof(err));
+	ret = pw_session_open(&s, &env.common.session, pw_ignore_record, NULL, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "portwatch: %s\n", err);
 		goto cleanup;

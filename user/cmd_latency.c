@@ -55,14 +55,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		state->child_inputs[0] = &env->common;
 		break;
 	case 'i':
-		if (pw_parse_ulong(arg, 1, 86400, &env->interval_s))
-			argp_failure(state, 2, 0, "invalid --interval '%s': whole seconds, at least 1",
-				     arg);
+		pw_argp_seconds(state, "--interval", arg, 86400, &env->interval_s);
 		break;
 	case 'd':
-		if (pw_parse_ulong(arg, 1, 86400 * 365, &env->duration_s))
-			argp_failure(state, 2, 0, "invalid --duration '%s': whole seconds, at least 1",
-				     arg);
+		pw_argp_seconds(state, "--duration", arg, 86400 * 365, &env->duration_s);
 		break;
 	case OPT_NETNS:
 		if (pw_filter_set(&f, PW_FILTER_NETNS, arg, err, sizeof(err)))
@@ -139,14 +135,6 @@ static void tick(void *ctx)
 	print_hist(ctx);
 }
 
-static int ignore_record(void *ctx, void *data, size_t size)
-{
-	(void)ctx;
-	(void)data;
-	(void)size;
-	return 0;
-}
-
 int cmd_latency(int argc, char **argv)
 {
 	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
@@ -161,7 +149,7 @@ int cmd_latency(int argc, char **argv)
 	pw_set_libbpf_print(env.common.verbose);
 	pw_catch_signals();
 
-	ret = pw_session_open(&s, &env.common.session, ignore_record, NULL, err, sizeof(err));
+	ret = pw_session_open(&s, &env.common.session, pw_ignore_record, NULL, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "portwatch: %s\n", err);
 		goto cleanup;

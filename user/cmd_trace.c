@@ -87,9 +87,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		env->json = true;
 		break;
 	case 'd':
-		if (pw_parse_ulong(arg, 1, 86400 * 365, &env->duration_s))
-			argp_failure(state, 2, 0, "invalid --duration '%s': whole seconds, at least 1",
-				     arg);
+		pw_argp_seconds(state, "--duration", arg, 86400 * 365, &env->duration_s);
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -108,6 +108,14 @@ fail:
 	return ret;
 }
 
+int pw_ignore_record(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
 int pw_session_poll(struct pw_session *s, int timeout_ms)
 {
 	return ring_buffer__poll(s->rb, timeout_ms);

@@ -54,6 +54,9 @@ struct pw_session {
 int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
 		    ring_buffer_sample_fn fn, void *ctx, char *err, size_t err_len);
 
+/* A ring-buffer callback for commands that read only the kernel's aggregates. */
+int pw_ignore_record(void *ctx, void *data, size_t size);
+
 /* Consume records for up to timeout_ms. Returns records seen or -errno (-EINTR). */
 int pw_session_poll(struct pw_session *s, int timeout_ms);
 

@@ -97,7 +97,7 @@ bad_input() {
 	bad_input "--netns '/etc/passwd': not a namespace file" trace --netns /etc/passwd
 	bad_input "--cgroup '/nonexistent'" trace --cgroup /nonexistent
 	bad_input "--cgroup '/tmp'" trace --cgroup /tmp
-	bad_input "--duration '0'" trace -d 0
+	bad_input "invalid --duration '0': whole seconds, 1 to" trace -d 0
 	bad_input "--attach 'ebpf'" trace --attach=ebpf
 	bad_input "--owner-map-size '10'" trace --owner-map-size 10
 	bad_input "--ringbuf-size '5000'" trace --ringbuf-size 5000
@@ -160,7 +160,7 @@ bad_input() {
 	     /^  chosen/ { chosen[hook] = $2 }
 	     /^  [a-z]+ +ok:/ && !(hook in first) { first[hook] = $1 }
 	     END { for (h in chosen) if (chosen[h] != first[h]) { print h, chosen[h], first[h]; exit 1 }
-	           if (length(chosen) != 6) exit 1 }' <<<"$output"
+	           if (length(chosen) != 7) exit 1 }' <<<"$output"
 
 	for rung in fentry kprobe; do
 		if grep -q "^  $rung  *refused" <<<"$output"; then
