@@ -147,9 +147,13 @@ int pw_session_run(struct pw_session *s, unsigned long duration_ms, unsigned lon
 		if (duration_ms && now - start >= duration_ms)
 			break;
 	}
-	/* What the kernel already submitted is shown before the caller's summary. */
-	ret = pw_session_poll(s, 0);
-	return ret < 0 && ret != -EINTR ? ret : 0;
+	/*
+	 * Show what the kernel already submitted. Not a poll: epoll readiness
+	 * comes from an irq_work after the submit, so a zero-timeout poll can
+	 * miss records that are there (seen under load, right after SIGINT).
+	 */
+	ret = ring_buffer__consume(s->rb);
+	return ret < 0 ? ret : 0;
 }
 
 int pw_session_search_hist(struct pw_session *s, struct pw_search_hist *out)

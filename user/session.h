@@ -69,8 +69,9 @@ void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out);
 
 /*
  * Consume records until *stop is set or duration_ms (0: no limit) has
- * passed, calling tick(ctx) every tick_ms (tick may be NULL). Drains the ring
- * buffer before returning. Returns 0, or -errno from the ring buffer.
+ * passed, calling tick(ctx) every tick_ms (tick may be NULL). Consumes every
+ * record already in the ring buffer before returning. Returns 0, or -errno
+ * from the ring buffer.
  */
 int pw_session_run(struct pw_session *s, unsigned long duration_ms, unsigned long tick_ms,
 		   void (*tick)(void *ctx), void *ctx, volatile sig_atomic_t *stop);

@@ -28,6 +28,8 @@ filtered_run() {
 	release "$A"
 	release "$B"
 	pw_stop
+	echo "filtered_run '$1': A=$A B=$B"
+	cat "$PW_OUT"
 }
 
 @test "--json: every line is one JSON object with the documented fields" {

@@ -67,6 +67,9 @@ pw_start_cmd() {
 	shift
 	PW_OUT=$BATS_TEST_TMPDIR/pw.out
 	PW_ERR=$BATS_TEST_TMPDIR/pw.err
+	# A previous run's "Hit Ctrl-C" must not be taken for this one's: the
+	# shell truncates the file only once the background job runs.
+	rm -f "$PW_OUT" "$PW_ERR"
 	"$PORTWATCH" "$cmd" --json "${PW_ATTACH_ARGS[@]}" "$@" >"$PW_OUT" 2>"$PW_ERR" &
 	PW_PID=$!
 	PIDS+=("$PW_PID")
@@ -99,7 +102,7 @@ pw_stop() {
 sockop() {
 	local ns=$1
 	shift
-	SOCKOP_OUT=$BATS_TEST_TMPDIR/sockop.$RANDOM
+	SOCKOP_OUT=$(mktemp "$BATS_TEST_TMPDIR/sockop.XXXXXX")
 	ip netns exec "$ns" "$SOCKOP" "$@" >"$SOCKOP_OUT"
 	SOCKOP_PID=$(awk '/^pid/ {print $2}' "$SOCKOP_OUT")
 }
@@ -108,7 +111,7 @@ sockop() {
 sockop_hold() {
 	local ns=$1
 	shift
-	SOCKOP_OUT=$BATS_TEST_TMPDIR/sockop.$RANDOM
+	SOCKOP_OUT=$(mktemp "$BATS_TEST_TMPDIR/sockop.XXXXXX")
 	ip netns exec "$ns" "$SOCKOP" "$@" hold >"$SOCKOP_OUT" &
 	PIDS+=("$!")
 	wait_for_line "$SOCKOP_OUT" "^holding" "$!"
@@ -118,7 +121,8 @@ sockop_hold() {
 # sockop_gated NS ARGS...: sockop that waits for release before ARGS, then
 # holds. Sets GATED_PID; its output is in $BATS_TEST_TMPDIR/gated.PID.
 sockop_gated() {
-	local ns=$1 out=$BATS_TEST_TMPDIR/gated.$RANDOM
+	local ns=$1 out
+	out=$(mktemp "$BATS_TEST_TMPDIR/gated.XXXXXX")
 	shift
 	ip netns exec "$ns" "$SOCKOP" wait "$@" hold >"$out" &
 	GATED_PID=$!
