@@ -252,12 +252,18 @@ void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out)
 	__u64 max = bpf_map__max_entries(s->skel->maps.sock_owner);
 	__u64 held = __atomic_load_n(&c->owner_inserts, __ATOMIC_RELAXED) -
 		     __atomic_load_n(&c->owner_deletes, __ATOMIC_RELAXED);
-	__u64 live;
+	__u64 live, slack;
 
 	out->records = __atomic_load_n(&c->ringbuf_drops, __ATOMIC_RELAXED);
 	out->drop_overflow = __atomic_load_n(&c->drop_overflow, __ATOMIC_RELAXED);
 	out->owner_evictions = 0;
-	if (!exact && held < max / 2)
+	/*
+	 * The LRU map starts evicting when its global free list runs low, which
+	 * can be LRU_LOCAL_FREE_TARGET (128) nodes per CPU before it is full;
+	 * below that no eviction is possible and the walk is skipped.
+	 */
+	slack = 256ULL * libbpf_num_possible_cpus();
+	if (!exact && held + slack < max)
 		return;
 	live = count_entries(bpf_map__fd(s->skel->maps.sock_owner));
 	out->owner_evictions = held > live ? held - live : 0;

@@ -62,8 +62,8 @@ int pw_session_poll(struct pw_session *s, int timeout_ms);
 
 /*
  * Losses so far. Evictions are inserts - deletes - live entries; counting live
- * entries walks the map, so unless `exact` it is skipped while inserts -
- * deletes stay under half the map (the LRU evicts only when nearly full).
+ * entries walks the map, so unless `exact` it is skipped while the map is too
+ * far from full for the LRU to have evicted anything.
  */
 void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out);
 
