@@ -16,16 +16,16 @@
 #include "core_fixes.bpf.h"
 
 /* uapi constants: stable ABI values, not kernel-internal enums. */
-#define AF_INET 2
-#define AF_INET6 10
-#define IPPROTO_TCP 6
-#define IPPROTO_UDP 17
-#define EAGAIN 11
-#define EADDRINUSE 98
+#define AF_INET	      2
+#define AF_INET6      10
+#define IPPROTO_TCP   6
+#define IPPROTO_UDP   17
+#define EAGAIN	      11
+#define EADDRINUSE    98
 #define EADDRNOTAVAIL 99
-#define EINPROGRESS 115
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
+#define EINPROGRESS   115
+#define S_IFMT	      00170000
+#define S_IFSOCK      0140000
 
 #ifdef PW_DEFINE_GLOBALS
 #define __pw_global

@@ -9,7 +9,7 @@
 #include "common.bpf.h"
 #include <bpf/bpf_tracing.h>
 
-#define ETH_P_IP 0x0800
+#define ETH_P_IP   0x0800
 #define ETH_P_IPV6 0x86DD
 
 struct {

@@ -22,8 +22,8 @@ enum pw_sys {
 
 /* A socket syscall between its sys_enter and sys_exit tracepoints. */
 struct pw_call {
-	__u8 sys;	/* enum pw_sys */
-	__u8 has_addr;	/* addr holds the call's sockaddr */
+	__u8 sys;      /* enum pw_sys */
+	__u8 has_addr; /* addr holds the call's sockaddr */
 	__u8 pad[2];
 	__s32 fd;
 	__u8 addr[PW_SOCKADDR_LEN];
@@ -230,24 +230,22 @@ static __always_inline __u8 port_alloc_op(const struct sock *sk, __u8 sys, long 
 {
 	bool tcp = sk_protocol(sk) == IPPROTO_TCP;
 	bool unbound = !BPF_CORE_READ(sk, __sk_common.skc_num);
-	enum pw_hook connect_hook = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET ?
-					    PW_HOOK_TCP_V4_CONNECT :
-					    PW_HOOK_TCP_V6_CONNECT;
+	enum pw_hook connect_hook = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET
+					    ? PW_HOOK_TCP_V4_CONNECT
+					    : PW_HOOK_TCP_V6_CONNECT;
 
 	switch (sys) {
 	case PW_SYS_CONNECT:
 		if (tcp)
-			return ret == -EADDRNOTAVAIL &&
-					       served_by(connect_hook, PW_RUNG_TRACEPOINT) ?
-				       PW_OP_CONNECT :
-				       0;
+			return ret == -EADDRNOTAVAIL && served_by(connect_hook, PW_RUNG_TRACEPOINT)
+				       ? PW_OP_CONNECT
+				       : 0;
 		return ret == -EAGAIN && unbound ? PW_OP_CONNECT : 0;
 	case PW_SYS_BIND:
 		if (ret != -EADDRINUSE)
 			return 0;
-		return !tcp || served_by(PW_HOOK_INET_CSK_GET_PORT, PW_RUNG_TRACEPOINT) ?
-			       PW_OP_BIND :
-			       0;
+		return !tcp || served_by(PW_HOOK_INET_CSK_GET_PORT, PW_RUNG_TRACEPOINT) ? PW_OP_BIND
+											: 0;
 	case PW_SYS_LISTEN:
 		if (!tcp || ret != -EADDRINUSE ||
 		    !served_by(PW_HOOK_INET_CSK_GET_PORT, PW_RUNG_TRACEPOINT))

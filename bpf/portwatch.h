@@ -24,14 +24,14 @@ enum pw_rec_type {
 /* The socket call that needed a local port. */
 enum pw_op {
 	PW_OP_CONNECT = 1,  /* connect(): TCP port search, UDP autobind */
-	PW_OP_BIND = 2,     /* bind(): an explicit port, or port 0 */
+	PW_OP_BIND = 2,	    /* bind(): an explicit port, or port 0 */
 	PW_OP_AUTOBIND = 3, /* listen() or sendmsg() on an unbound socket */
 };
 
 /* How an attach point is reached; also the --attach values. Ordered best first. */
 enum pw_rung {
-	PW_RUNG_FENTRY = 0, /* fentry/fexit: BTF trampolines, needs ftrace */
-	PW_RUNG_KPROBE = 1, /* kprobe/kretprobe: needs kprobe events */
+	PW_RUNG_FENTRY = 0,	/* fentry/fexit: BTF trampolines, needs ftrace */
+	PW_RUNG_KPROBE = 1,	/* kprobe/kretprobe: needs kprobe events */
 	PW_RUNG_TRACEPOINT = 2, /* syscall and sock tracepoints: always there */
 	PW_RUNG_COUNT,
 };
@@ -67,10 +67,10 @@ struct pw_rec_hdr {
 
 /* The task behind a socket. */
 struct pw_owner {
-	__u32 tgid;	/* process id (tgid) */
-	__u32 tid;	/* thread id */
+	__u32 tgid;	 /* process id (tgid) */
+	__u32 tid;	 /* thread id */
 	__u64 cgroup_id; /* cgroup v2 id (the cgroupfs directory's inode) */
-	__u32 netns;	/* inode of the socket's network namespace */
+	__u32 netns;	 /* inode of the socket's network namespace */
 	__u32 pad;
 	char comm[PW_COMM_LEN]; /* task->comm, NUL-terminated */
 };
@@ -118,10 +118,10 @@ struct pw_connect_fail {
 	struct pw_rec_hdr hdr;
 	struct pw_owner owner; /* zero when owner_src is PW_OWNER_NONE */
 	struct pw_tuple tuple;
-	__s32 err;	      /* sk->sk_err, positive; 0 = closed by its owner */
-	__u8 owner_src;	      /* enum pw_owner_src */
+	__s32 err;	/* sk->sk_err, positive; 0 = closed by its owner */
+	__u8 owner_src; /* enum pw_owner_src */
 	__u8 pad[3];
-	__u64 syn_sent_ns;    /* time spent in SYN_SENT, ns; 0 = unknown (seeded) */
+	__u64 syn_sent_ns; /* time spent in SYN_SENT, ns; 0 = unknown (seeded) */
 };
 
 /* Value of the sock_owner map, keyed by the kernel address of struct sock. */

@@ -149,8 +149,10 @@ int main(int argc, char **argv)
 
 				fd = new_socket(ss.ss_family);
 				for (int k = 0; k < n; k++)
-					sent += sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) == 1;
-				printf("sendn %s %s sent %d failed %d\n", host, port, sent, n - sent);
+					sent += sendto(fd, "x", 1, 0, (struct sockaddr *)&ss,
+						       len) == 1;
+				printf("sendn %s %s sent %d failed %d\n", host, port, sent,
+				       n - sent);
 			} else if (!strcmp(step, "sendto")) {
 				fd = new_socket(ss.ss_family);
 				report(step, host, port,

@@ -19,7 +19,8 @@ static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Attaching:", 50 },
 	{ "attach", OPT_ATTACH, "RUNG", 0,
 	  "Force a rung for the hooks that offer it: fentry, kprobe or tracepoint "
-	  "(default: the best that works, see `portwatch probes`)", 0 },
+	  "(default: the best that works, see `portwatch probes`)",
+	  0 },
 	{ "owner-map-size", OPT_OWNER_MAP_SIZE, "N", 0,
 	  "Entries of the socket-owner LRU map (default 65536, at least 1024)", 0 },
 	{ "ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
@@ -47,7 +48,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->session.forced_rung = pw_rung_parse(arg);
 		if (o->session.forced_rung < 0)
 			argp_failure(state, 2, 0,
-				     "invalid --attach '%s': use fentry, kprobe or tracepoint", arg);
+				     "invalid --attach '%s': use fentry, kprobe or tracepoint",
+				     arg);
 		break;
 	case OPT_OWNER_MAP_SIZE:
 		if (pw_parse_ulong(arg, PW_OWNER_MAP_MIN, 1u << 24, &v))

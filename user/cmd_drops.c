@@ -52,7 +52,7 @@ struct drops_env {
 	struct pw_ksyms *ksyms;
 	struct pw_drop_row *prev; /* totals at the last report, sorted by key */
 	int nprev;
-	struct timespec last;	  /* time of the last report */
+	struct timespec last; /* time of the last report */
 	__u64 overflow_shown;
 	int err;
 };
@@ -73,7 +73,8 @@ enum { OPT_BY = 0x400, OPT_REASONS };
 static const struct argp_option options[] = {
 	{ "by", OPT_BY, "KEYS", 0,
 	  "Break down by these, comma-separated: reason, location, netns, ifname, proto "
-	  "(default: reason)", 0 },
+	  "(default: reason)",
+	  0 },
 	{ "interval", 'i', "SEC", 0, "Report every SEC seconds, each report for its interval", 0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
 	{ "json", 'j', NULL, 0, "One JSON object per row", 0 },
@@ -114,7 +115,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_BY:
 		if (parse_by(arg, &env->by))
 			argp_failure(state, 2, 0,
-				     "invalid --by '%s': use reason, location, netns, ifname, proto",
+				     "invalid --by '%s': use reason, location, netns, ifname, "
+				     "proto",
 				     arg);
 		break;
 	case 'i':
@@ -180,10 +182,15 @@ static const char *ifname(__u32 netns, __u32 ifindex, char *buf, size_t len)
 
 static const char *proto_name(const struct pw_drop_key *k, char *buf, size_t len)
 {
-	const char *l3 = k->l3proto == 0x0800 ? "ipv4" : k->l3proto == 0x86dd ? "ipv6" :
-			 k->l3proto == 0x0806 ? "arp" : NULL;
-	const char *l4 = k->l4proto == 6 ? "tcp" : k->l4proto == 17 ? "udp" :
-			 k->l4proto == 1 ? "icmp" : k->l4proto == 58 ? "icmpv6" : NULL;
+	const char *l3 = k->l3proto == 0x0800	? "ipv4"
+			 : k->l3proto == 0x86dd ? "ipv6"
+			 : k->l3proto == 0x0806 ? "arp"
+						: NULL;
+	const char *l4 = k->l4proto == 6    ? "tcp"
+			 : k->l4proto == 17 ? "udp"
+			 : k->l4proto == 1  ? "icmp"
+			 : k->l4proto == 58 ? "icmpv6"
+					    : NULL;
 	char l3buf[8], l4buf[8];
 
 	if (!l3) {
@@ -206,7 +213,8 @@ static int by_key(const void *a, const void *b)
 
 static int by_count_desc(const void *a, const void *b)
 {
-	__u64 x = ((const struct pw_drop_row *)a)->count, y = ((const struct pw_drop_row *)b)->count;
+	__u64 x = ((const struct pw_drop_row *)a)->count,
+	      y = ((const struct pw_drop_row *)b)->count;
 
 	return x > y ? -1 : x < y;
 }
@@ -239,9 +247,9 @@ static int interval_rows(struct drops_env *env, struct pw_drop_row *now, int n,
 	if (!d)
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
-		struct pw_drop_row *p = env->nprev ? bsearch(&now[i], env->prev, env->nprev,
-							      sizeof(*p), by_key) :
-						     NULL;
+		struct pw_drop_row *p =
+			env->nprev ? bsearch(&now[i], env->prev, env->nprev, sizeof(*p), by_key)
+				   : NULL;
 
 		d[i] = now[i];
 		d[i].count -= p ? p->count : 0;
@@ -293,7 +301,8 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 	for (int i = 0; i < m && rows[i].count; i++) {
 		const struct pw_drop_key *k = &rows[i].key;
 		double rate = secs > 0 ? rows[i].count / secs : 0;
-		const char *reason = pw_drop_reason_name(&env->reasons, k->reason, rbuf, sizeof(rbuf));
+		const char *reason =
+			pw_drop_reason_name(&env->reasons, k->reason, rbuf, sizeof(rbuf));
 		const char *ifn = ifname(k->netns, k->ifindex, ibuf, sizeof(ibuf));
 
 		pw_ksyms_format(env->ksyms, k->location, loc, sizeof(loc));
@@ -316,8 +325,8 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 				json_object_object_add(o, "proto", json_object_new_string(proto));
 			json_object_object_add(o, "count", json_object_new_uint64(rows[i].count));
 			json_object_object_add(o, "rate", json_object_new_double(rate));
-			puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-								       JSON_C_TO_STRING_NOSLASHESCAPE));
+			puts(json_object_to_json_string_ext(
+				o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(o);
 			continue;
 		}
@@ -377,7 +386,8 @@ static void report(void *ctx)
 			       (unsigned long long)(overflow - env->overflow_shown));
 		else
 			fprintf(stderr,
-				"WARNING: %llu drops counted without their key (drop_counts full)\n",
+				"WARNING: %llu drops counted without their key (drop_counts "
+				"full)\n",
 				(unsigned long long)(overflow - env->overflow_shown));
 		env->overflow_shown = overflow;
 	}
@@ -405,7 +415,8 @@ int cmd_drops(int argc, char **argv)
 	pw_set_libbpf_print(env.common.verbose);
 	ret = pw_drop_reasons_load(&env.reasons);
 	if (ret) {
-		fprintf(stderr, "portwatch: reading enum skb_drop_reason from the kernel's BTF: %s\n",
+		fprintf(stderr,
+			"portwatch: reading enum skb_drop_reason from the kernel's BTF: %s\n",
 			strerror(-ret));
 		return 1;
 	}

@@ -120,9 +120,9 @@ static void print_hist(struct latency_env *env)
 		printf("%s port search per connect() (%s): %llu connects, %llu found no free "
 		       "port, average %llu ns\n",
 		       when,
-		       rung == PW_RUNG_FENTRY ? "fexit __inet_hash_connect" :
-		       rung == PW_RUNG_KPROBE ? "kretprobe __inet_hash_connect" :
-						"ESTIMATE: whole connect() syscall",
+		       rung == PW_RUNG_FENTRY	? "fexit __inet_hash_connect"
+		       : rung == PW_RUNG_KPROBE ? "kretprobe __inet_hash_connect"
+						: "ESTIMATE: whole connect() syscall",
 		       (unsigned long long)d.count, (unsigned long long)d.failed,
 		       (unsigned long long)(d.count ? d.sum_ns / d.count : 0));
 		pw_hist_print(stdout, d.slots, PW_HIST_SLOTS, "ns");

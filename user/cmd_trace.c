@@ -64,8 +64,10 @@ static const struct argp_option options[] = {
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	static const enum pw_filter_key filter_of[] = {
-		[OPT_COMM - OPT_COMM] = PW_FILTER_COMM,	    [OPT_NETNS - OPT_COMM] = PW_FILTER_NETNS,
-		[OPT_CGROUP - OPT_COMM] = PW_FILTER_CGROUP, [OPT_DPORT - OPT_COMM] = PW_FILTER_DPORT,
+		[OPT_COMM - OPT_COMM] = PW_FILTER_COMM,
+		[OPT_NETNS - OPT_COMM] = PW_FILTER_NETNS,
+		[OPT_CGROUP - OPT_COMM] = PW_FILTER_CGROUP,
+		[OPT_DPORT - OPT_COMM] = PW_FILTER_DPORT,
 		[OPT_DADDR - OPT_COMM] = PW_FILTER_DADDR,
 	};
 	struct trace_env *env = state->input;
@@ -144,9 +146,9 @@ static void report_loss(struct trace_env *env, bool final)
 
 	pw_session_loss(s, final, &now);
 	records = now.records - env->reported.records;
-	evictions = now.owner_evictions > env->reported.owner_evictions ?
-			    now.owner_evictions - env->reported.owner_evictions :
-			    0;
+	evictions = now.owner_evictions > env->reported.owner_evictions
+			    ? now.owner_evictions - env->reported.owner_evictions
+			    : 0;
 	if (!records && !evictions)
 		return;
 	env->reported.records = now.records;

@@ -10,7 +10,7 @@
 
 #define REASON_PREFIX "SKB_DROP_REASON_"
 #define SUBSYS_PREFIX "SKB_DROP_REASON_SUBSYS_"
-#define SUBSYS_SHIFT 16
+#define SUBSYS_SHIFT  16
 
 /* Names of `enum name` by value, prefix removed; *count = largest value + 1. */
 static int enum_names(const struct btf *btf, const char *name, const char *prefix, char ***out,
@@ -59,15 +59,14 @@ int pw_drop_reasons_load(struct pw_drop_reasons *r)
 		return -errno;
 	ret = enum_names(btf, "skb_drop_reason", REASON_PREFIX, &r->names, &r->count);
 	/* Since 6.4: subsystems own the reasons whose bits 16-31 are set. */
-	if (!ret && enum_names(btf, "skb_drop_reason_subsys", SUBSYS_PREFIX, &r->subsys,
-			       &r->subsys_count))
+	if (!ret &&
+	    enum_names(btf, "skb_drop_reason_subsys", SUBSYS_PREFIX, &r->subsys, &r->subsys_count))
 		r->subsys_count = 0;
 	btf__free(btf);
 	return ret;
 }
 
-const char *pw_drop_reason_name(const struct pw_drop_reasons *r, __u32 value, char *buf,
-				size_t len)
+const char *pw_drop_reason_name(const struct pw_drop_reasons *r, __u32 value, char *buf, size_t len)
 {
 	__u32 sub = value >> SUBSYS_SHIFT;
 

@@ -11,8 +11,8 @@
 #include <linux/types.h>
 
 struct pw_drop_reasons {
-	char **names; /* by value, "NETFILTER_DROP"; NULL where the enum has none */
-	__u32 count;  /* entries of names */
+	char **names;  /* by value, "NETFILTER_DROP"; NULL where the enum has none */
+	__u32 count;   /* entries of names */
 	char **subsys; /* enum skb_drop_reason_subsys names by subsystem id, or NULL */
 	__u32 subsys_count;
 };

@@ -42,7 +42,6 @@ static int scan_cgroups(struct pw_filter *f)
 	return err ? -ENOENT : 0;
 }
 
-
 int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, char *err,
 		  size_t err_len)
 {

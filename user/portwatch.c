@@ -58,6 +58,8 @@ int main(int argc, char **argv)
 		argv[1] = name;
 		return commands[i].fn(argc - 1, argv + 1);
 	}
-	fprintf(stderr, "portwatch: unknown command '%s' (commands: trace, drops, latency, probes)\n", argv[1]);
+	fprintf(stderr,
+		"portwatch: unknown command '%s' (commands: trace, drops, latency, probes)\n",
+		argv[1]);
 	return 2;
 }

@@ -184,7 +184,8 @@ struct json_object *pw_record_json(const void *data, const struct pw_clock *c)
 		json_add_tuple(o, &e->tuple);
 		json_add(o, "op", json_object_new_string(pw_op_name(e->op)));
 		json_add(o, "errno", json_object_new_int(e->err));
-		json_add(o, "error", json_object_new_string(pw_errno_name(e->err, buf, sizeof(buf))));
+		json_add(o, "error",
+			 json_object_new_string(pw_errno_name(e->err, buf, sizeof(buf))));
 		json_object_array_add(range, json_object_new_int(e->range_lo));
 		json_object_array_add(range, json_object_new_int(e->range_hi));
 		json_add(o, "port_range", range);

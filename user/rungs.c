@@ -102,8 +102,7 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 		fail(r, "not in kernel BTF", err);
 		goto out;
 	}
-	bpf_object__for_each_program(p, skel->obj)
-		bpf_program__set_autoload(p, p == prog);
+	bpf_object__for_each_program(p, skel->obj) bpf_program__set_autoload(p, p == prog);
 	err = probe_bpf__load(skel);
 	if (err) {
 		fail(r, "load", err);
@@ -158,7 +157,8 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, char *err, size_t
 		}
 		if (force && l->chosen[hk] != forced) {
 			snprintf(err, err_len, "--attach=%s: %s: %s refused: %s",
-				 pw_rung_name(forced), h->name, res[forced].target, res[forced].why);
+				 pw_rung_name(forced), h->name, res[forced].target,
+				 res[forced].why);
 			ret = -ENOENT;
 		} else if (l->chosen[hk] < 0) {
 			snprintf(err, err_len, "%s: no rung can attach (tracepoint: %s)", h->name,

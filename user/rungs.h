@@ -17,8 +17,8 @@ struct bpf_program;
 
 /* The outcome of trying one rung of one hook. */
 struct pw_rung_result {
-	bool offered; /* the hook has this rung at all */
-	int err;      /* 0 when it loaded and attached, else -errno */
+	bool offered;	 /* the hook has this rung at all */
+	int err;	 /* 0 when it loaded and attached, else -errno */
 	char target[64]; /* what was tried: "fexit/tcp_v4_connect" */
 	char why[96];	 /* "load: Operation not permitted"; empty when ok */
 };

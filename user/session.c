@@ -16,7 +16,7 @@ static int seed_owners(struct pw_session *s)
 {
 	struct bpf_link *link = bpf_program__attach_iter(s->skel->progs.iter_seed_owners, NULL);
 	char buf[64];
-	int fd, n;
+	int fd, n, ret;
 
 	if (!link)
 		return -errno;
@@ -27,27 +27,30 @@ static int seed_owners(struct pw_session *s)
 	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		;
+	ret = n < 0 ? -errno : 0;
 	close(fd);
 	bpf_link__destroy(link);
 	s->seeded = s->skel->bss->seeded;
-	return n < 0 ? -errno : 0;
+	return ret;
 }
 
-int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
-		    ring_buffer_sample_fn fn, void *ctx, char *err, size_t err_len)
+int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_buffer_sample_fn fn,
+		    void *ctx, char *err, size_t err_len)
 {
 	struct bpf_program *prog;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		snprintf(err, err_len, "kernel BTF not found (/sys/kernel/btf/vmlinux): "
-				       "portwatch needs CONFIG_DEBUG_INFO_BTF=y");
+		snprintf(err, err_len,
+			 "kernel BTF not found (/sys/kernel/btf/vmlinux): "
+			 "portwatch needs CONFIG_DEBUG_INFO_BTF=y");
 		return -ENOENT;
 	}
 	if (geteuid()) {
-		snprintf(err, err_len, "must run as root: loading BPF programs needs "
-				       "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
+		snprintf(err, err_len,
+			 "must run as root: loading BPF programs needs "
+			 "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
 		return -EPERM;
 	}
 	ret = pw_ensure_tracefs();
@@ -70,8 +73,8 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
 		s->skel->rodata->hook_rung[hk] = s->ladder.chosen[hk];
 	s->skel->rodata->search_netns = o->search_netns;
 	bpf_object__for_each_program(prog, s->skel->obj)
-		bpf_program__set_autoload(prog, pw_ladder_wants(&s->ladder,
-								bpf_program__name(prog)));
+		bpf_program__set_autoload(prog,
+					  pw_ladder_wants(&s->ladder, bpf_program__name(prog)));
 	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
 	if (!o->drops)
 		bpf_program__set_autoload(s->skel->progs.tp_kfree_skb, false);
@@ -80,7 +83,8 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
 
 	ret = portwatch_bpf__load(s->skel);
 	if (ret) {
-		snprintf(err, err_len, "loading BPF programs: %s (run with -v for the verifier log)",
+		snprintf(err, err_len,
+			 "loading BPF programs: %s (run with -v for the verifier log)",
 			 strerror(-ret));
 		goto fail;
 	}

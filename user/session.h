@@ -28,8 +28,8 @@ struct pw_drop_row {
 };
 
 #define PW_OWNER_MAP_DEFAULT 65536
-#define PW_OWNER_MAP_MIN 1024
-#define PW_RINGBUF_DEFAULT (1u << 20)
+#define PW_OWNER_MAP_MIN     1024
+#define PW_RINGBUF_DEFAULT   (1u << 20)
 
 /* What was lost since the session started. */
 struct pw_loss {
@@ -51,8 +51,8 @@ struct pw_session {
  * a one-line reason in `err` (no BTF, not root, a forced rung refused, a
  * load or attach failure).
  */
-int pw_session_open(struct pw_session *s, const struct pw_session_opts *o,
-		    ring_buffer_sample_fn fn, void *ctx, char *err, size_t err_len);
+int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_buffer_sample_fn fn,
+		    void *ctx, char *err, size_t err_len);
 
 /* A ring-buffer callback for commands that read only the kernel's aggregates. */
 int pw_ignore_record(void *ctx, void *data, size_t size);

@@ -16,8 +16,9 @@ static void test_reason_names(void **state)
 {
 	char *names[] = { NULL, "CONSUMED", "NOT_SPECIFIED", NULL, "NETFILTER_DROP" };
 	char *subsys[] = { "CORE", "MAC80211_UNUSABLE" };
-	struct pw_drop_reasons r = { .names = names, .count = 5, .subsys = subsys,
-				     .subsys_count = 2 };
+	struct pw_drop_reasons r = {
+		.names = names, .count = 5, .subsys = subsys, .subsys_count = 2
+	};
 	char buf[48];
 
 	(void)state;

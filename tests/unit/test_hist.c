@@ -30,10 +30,10 @@ static void test_print_rows_and_bars(void **state)
 	(void)state;
 	/* Header, then slots 2..4: empty slots outside the non-empty span are left out. */
 	assert_non_null(strstr(out, "ns : count"));
-	assert_non_null(strstr(out, "          4 -> 7          : 4          |" \
+	assert_non_null(strstr(out, "          4 -> 7          : 4          |"
 				    "****************************************|\n"));
 	assert_non_null(strstr(out, "          8 -> 15         : 0          |"));
-	assert_non_null(strstr(out, "         16 -> 31         : 2          |" \
+	assert_non_null(strstr(out, "         16 -> 31         : 2          |"
 				    "********************                    |\n"));
 	for (line = out; (line = strchr(line, '\n')); line++)
 		rows++;

@@ -194,7 +194,7 @@ static void test_text(void **state)
 	c.err = 110;
 	c.syn_sent_ns = 3000000000ULL;
 	line = text_of(&c);
-	assert_non_null(strstr(line, " - "));  /* unknown owner: no pid */
+	assert_non_null(strstr(line, " - ")); /* unknown owner: no pid */
 	assert_non_null(strstr(line, " tcp6 "));
 	assert_non_null(strstr(line, "[::1]:40001"));
 	assert_non_null(strstr(line, "[2001:db8::5]:443"));
