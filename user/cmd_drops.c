@@ -429,7 +429,7 @@ int cmd_drops(int argc, char **argv)
 		fprintf(stderr, "portwatch: /proc/kallsyms: %s; locations stay addresses\n",
 			strerror(errno));
 	pw_catch_signals();
-	env.common.session.drops = true;
+	env.common.session.optional_hooks = 1u << PW_HOOK_KFREE_SKB;
 	ret = pw_session_open(&s, &env.common.session, pw_ignore_record, NULL, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "portwatch: %s\n", err);

@@ -21,6 +21,7 @@ static const struct hook_desc {
 	const char *kfunc;
 	const char *tp;
 	bool tp_btf;
+	bool optional; /* attached only for the commands that ask (pw_ladder_probe) */
 } hooks[PW_HOOK_COUNT] = {
 	[PW_HOOK_TCP_V4_CONNECT] = { "tcp_v4_connect", "TCP/IPv4 connect() result",
 				     "tcp_v4_connect", "syscalls/sys_exit_connect" },
@@ -34,10 +35,11 @@ static const struct hook_desc {
 				 "TCP state changes: SYN_SENT owners, async failures", NULL,
 				 "inet_sock_set_state", true },
 	[PW_HOOK_KFREE_SKB] = { "kfree_skb", "dropped packets and their drop reason", NULL,
-				"kfree_skb", true },
+				"kfree_skb", true, true },
 	[PW_HOOK_INET_HASH_CONNECT] = { "__inet_hash_connect",
 					"connect-time port search time (tracepoint: estimate)",
-					"__inet_hash_connect", "syscalls/sys_exit_connect" },
+					"__inet_hash_connect", "syscalls/sys_exit_connect", false,
+					true },
 };
 
 const char *pw_hook_name(enum pw_hook hook)
@@ -132,7 +134,8 @@ static bool offers(const struct hook_desc *h, int rung)
 	return rung == PW_RUNG_TRACEPOINT || h->kfunc;
 }
 
-int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, char *err, size_t err_len)
+int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, char *err,
+		    size_t err_len)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	int ret = 0;
@@ -142,12 +145,13 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, char *err, size_t
 		const struct hook_desc *h = &hooks[hk];
 		struct pw_rung_result *res = l->res[hk];
 		bool force = forced >= 0 && offers(h, forced);
+		bool unwanted = h->optional && !(optional & (1u << hk));
 
 		l->chosen[hk] = -1;
 		for (int rung = 0; rung < PW_RUNG_COUNT; rung++) {
 			res[rung].offered = offers(h, rung);
-			if (!res[rung].offered || (!all && force && rung != forced) ||
-			    (!all && l->chosen[hk] >= 0)) {
+			if (!res[rung].offered || (!all && (unwanted || (force && rung != forced) ||
+							    l->chosen[hk] >= 0))) {
 				res[rung].err = -ECANCELED; /* not tried */
 				continue;
 			}
@@ -155,6 +159,8 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, char *err, size_t
 			if (!res[rung].err && l->chosen[hk] < 0 && (!force || rung == forced))
 				l->chosen[hk] = rung;
 		}
+		if (!all && unwanted)
+			continue;
 		if (force && l->chosen[hk] != forced) {
 			snprintf(err, err_len, "--attach=%s: %s: %s refused: %s",
 				 pw_rung_name(forced), h->name, res[forced].target,
@@ -176,21 +182,26 @@ bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name)
 		const char *prefix;
 		enum pw_rung rung;
 	} prefixes[] = {
-		{ "fentry_", PW_RUNG_FENTRY },
-		{ "fexit_", PW_RUNG_FENTRY },
-		{ "kprobe_", PW_RUNG_KPROBE },
-		{ "kretprobe_", PW_RUNG_KPROBE },
+		{ "fentry_", PW_RUNG_FENTRY }, { "fexit_", PW_RUNG_FENTRY },
+		{ "kprobe_", PW_RUNG_KPROBE }, { "kretprobe_", PW_RUNG_KPROBE },
+		{ "tp_", PW_RUNG_TRACEPOINT },
 	};
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		size_t n = strlen(prefixes[i].prefix);
+		bool tp = prefixes[i].rung == PW_RUNG_TRACEPOINT;
 
 		if (strncmp(prog_name, prefixes[i].prefix, n))
 			continue;
-		for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
-			if (hooks[hk].kfunc && !strcmp(prog_name + n, hooks[hk].kfunc))
+		for (int hk = 0; hk < PW_HOOK_COUNT; hk++) {
+			const char *target =
+				tp ? (hooks[hk].tp_btf ? hooks[hk].tp : NULL) : hooks[hk].kfunc;
+
+			if (target && !strcmp(prog_name + n, target))
 				return l->chosen[hk] == (int)prefixes[i].rung;
-		return false;
+		}
+		/* A tracepoint program of no hook (the syscall ones) always loads. */
+		return tp;
 	}
 	return true;
 }

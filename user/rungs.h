@@ -34,18 +34,23 @@ const char *pw_hook_what(enum pw_hook hook);
 
 /*
  * Choose a rung per hook: `forced` (an enum pw_rung) for the hooks that have
- * it, else (forced < 0) the best that works. With `all`, every offered rung is
- * tried (for `probes`); else only until the choice is made, and the rungs not
- * tried have err -ECANCELED. Returns 0; -ENOENT with a one-line reason in
- * `err` when a forced rung fails for a hook that offers it, or when a hook
- * has no rung at all.
+ * it, else (forced < 0) the best that works. Optional hooks (kfree_skb,
+ * __inet_hash_connect) serve one command each: only those whose bit
+ * (1 << enum pw_hook) is in `optional` are chosen; the others keep chosen -1,
+ * so nothing of theirs loads or runs. With `all`, every offered rung of every
+ * hook is tried (for `probes`); else only until the choice is made, and the
+ * rungs not tried have err -ECANCELED. Returns 0; -ENOENT with a one-line
+ * reason in `err` when a forced rung fails for a hook that offers it, or when
+ * a hook that is wanted has no rung at all.
  */
-int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, char *err, size_t err_len);
+int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, char *err,
+		    size_t err_len);
 
 /*
  * Whether a program of the main object should load under ladder `l`:
  * fexit_X/fentry_X and kprobe_X/kretprobe_X serve the hook whose kernel
- * function is X; every other program (tracepoints, iterators) always loads.
+ * function is X, tp_X the hook whose tp_btf tracepoint is X; every other
+ * program (syscall tracepoints, iterators) always loads.
  */
 bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name);
 

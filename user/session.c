@@ -59,7 +59,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 			 strerror(-ret));
 		return ret;
 	}
-	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, err, err_len);
+	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, o->optional_hooks, err, err_len);
 	if (ret)
 		return ret;
 
@@ -76,8 +76,6 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 		bpf_program__set_autoload(prog,
 					  pw_ladder_wants(&s->ladder, bpf_program__name(prog)));
 	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
-	if (!o->drops)
-		bpf_program__set_autoload(s->skel->progs.tp_kfree_skb, false);
 	bpf_map__set_max_entries(s->skel->maps.sock_owner, o->owner_map_size);
 	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
 

@@ -14,11 +14,11 @@
 #include "rungs.h"
 
 struct pw_session_opts {
-	int forced_rung;      /* enum pw_rung from --attach, or -1 for the best */
-	__u32 owner_map_size; /* sock_owner entries (--owner-map-size) */
-	__u32 ringbuf_size;   /* ring buffer bytes, a power of two >= page size */
-	__u32 search_netns;   /* port-search histogram: only this netns (0: all) */
-	bool drops;	      /* count dropped packets (kfree_skb): only `drops` pays for it */
+	int forced_rung;	     /* enum pw_rung from --attach, or -1 for the best */
+	__u32 owner_map_size;	     /* sock_owner entries (--owner-map-size) */
+	__u32 ringbuf_size;	     /* ring buffer bytes, a power of two >= page size */
+	__u32 search_netns;	     /* port-search histogram: only this netns (0: all) */
+	unsigned int optional_hooks; /* bit (1 << enum pw_hook) per optional hook to attach */
 };
 
 /* A row of the kernel's drop counts, summed over CPUs: packets since start. */
