@@ -49,6 +49,21 @@ __pw_global struct {
 	__type(value, struct pw_sock_owner);
 } sock_owner SEC(".maps");
 
+/*
+ * 5-tuple (struct pw_tuple, no netns) -> owner, for packets that no longer
+ * carry their socket: a packet dropped after SNAT in another netns is found
+ * by its conntrack ORIGINAL tuple. Written when the tuple is final: TCP at
+ * BPF_SOCK_OPS_TCP_CONNECT_CB (before the SYN leaves), UDP at the exit of
+ * connect() and of the send that autobound it. Stale entries are overwritten
+ * by the next socket with the same tuple, or age out (LRU).
+ */
+__pw_global struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pw_tuple);
+	__type(value, struct pw_owner);
+} flow_owner SEC(".maps");
+
 /* Port-search time histogram: a single per-CPU element. */
 __pw_global struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -62,6 +77,11 @@ __pw_global const volatile __u32 search_netns __pw_init(0);
 
 /* Set by the loader before load: the rung that serves each enum pw_hook. */
 __pw_global const volatile __u8 hook_rung[PW_HOOK_COUNT] __pw_init({});
+
+/* Set by the loader: which drops get a ring-buffer record (enum pw_drop_records). */
+__pw_global const volatile __u8 drop_records __pw_init(PW_DROPREC_NONE);
+/* Set by the loader: at most this many drop records per second, 0: no limit. */
+__pw_global const volatile __u32 drop_rate __pw_init(0);
 
 __pw_global struct pw_counters counters __pw_init({});
 
@@ -195,6 +215,44 @@ static __always_inline void owner_forget(const struct sock *sk)
 
 	if (!bpf_map_delete_elem(&sock_owner, &key))
 		__sync_fetch_and_add(&counters.owner_deletes, 1);
+}
+
+/*
+ * The flow key of a tuple: an IPv4-mapped IPv6 address pair (a dual-stack
+ * socket talking IPv4) becomes the IPv4 tuple its packets carry.
+ */
+static __always_inline void flow_normalize(struct pw_tuple *t)
+{
+	const __u32 *s = (const __u32 *)t->saddr, *d = (const __u32 *)t->daddr;
+
+	if (t->family != AF_INET6 || s[0] || s[1] || s[2] != bpf_htonl(0xffff) || d[0] ||
+	    d[1] || d[2] != bpf_htonl(0xffff))
+		return;
+	__builtin_memcpy(t->saddr, t->saddr + 12, 4);
+	__builtin_memcpy(t->daddr, t->daddr + 12, 4);
+	__builtin_memset(t->saddr + 4, 0, 12);
+	__builtin_memset(t->daddr + 4, 0, 12);
+	t->family = AF_INET;
+}
+
+/*
+ * Remember `o` as the owner of flow `t` (its unused bytes zero), unless it
+ * already is: a UDP send path then costs one lookup. Only when drops are
+ * traced, which the loader says through hook_rung.
+ */
+static __always_inline void flow_record(struct pw_tuple *t, const struct pw_owner *o)
+{
+	struct pw_owner *cur;
+
+	if (hook_rung[PW_HOOK_KFREE_SKB] == (__u8)-1)
+		return;
+	flow_normalize(t);
+	t->pad = 0;
+	cur = bpf_map_lookup_elem(&flow_owner, t);
+	if (cur && cur->tgid == o->tgid && cur->netns == o->netns)
+		return;
+	bpf_map_update_elem(&flow_owner, t, o, BPF_ANY);
+	__sync_fetch_and_add(&counters.flow_inserts, 1);
 }
 
 /*

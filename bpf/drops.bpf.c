@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Dropped packets, from skb:kfree_skb (tp_btf). Every drop is counted in the
- * kernel, per (reason, location, netns, device, protocol), in a per-CPU hash:
- * no ring-buffer record per packet, so a drop storm costs a map update per
- * packet and loses no count. A drop whose key does not fit any more is still
- * counted, in counters.drop_overflow.
+ * Dropped packets, from skb:kfree_skb. Every drop is counted in the kernel,
+ * per (reason, location, netns, device, protocol, owner, netfilter class), in
+ * a per-CPU hash: a drop storm costs a map update per packet and loses no
+ * count; a drop whose key does not fit any more is still counted, in
+ * counters.drop_overflow. Per-packet records go to the ring buffer only for
+ * trace, through a rate limit whose suppressions are counted.
+ *
+ * A drop is attributed to a process through skb->sk when the socket is
+ * local, else through the conntrack ORIGINAL tuple (the client's pre-NAT
+ * 5-tuple) looked up in flow_owner, which works from any netns.
  */
 #include "common.bpf.h"
 #include <bpf/bpf_tracing.h>
 
-#define ETH_P_IP   0x0800
-#define ETH_P_IPV6 0x86DD
+#define ETH_P_IP     0x0800
+#define ETH_P_IPV6   0x86DD
+#define IPPROTO_ICMP 1
+#define NFCT_PTRMASK (~7UL) /* skb->_nfct: nf_conn pointer | ip_conntrack_info */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -19,39 +26,174 @@ struct {
 	__type(value, __u64);
 } drop_counts SEC(".maps");
 
-/* The IP header's protocol (IPv4) or next header (IPv6); 0 without a network header. */
-static __always_inline __u8 skb_l4proto(const struct sk_buff *skb, __u16 l3proto)
+/* The rate limit's window: one second of CLOCK_MONOTONIC, records used in it. */
+static __u64 rate_window;
+static __u64 rate_used;
+
+/* Everything known about one dropped packet; becomes a key and maybe a record. */
+struct drop {
+	struct pw_drop rec;
+	__u16 l3proto;
+};
+
+/* Read the IP and TCP/UDP headers of `skb` into d->rec.pkt. */
+static __always_inline void decode_packet(const struct sk_buff *skb, struct drop *d)
 {
-	__u16 nh = BPF_CORE_READ(skb, network_header);
 	unsigned char *head = BPF_CORE_READ(skb, head);
-	__u8 proto = 0;
+	__u16 nh = BPF_CORE_READ(skb, network_header);
+	__u16 th = BPF_CORE_READ(skb, transport_header);
+	struct pw_tuple *t = &d->rec.pkt;
+	__u16 ports[2];
+	__u8 b;
 
 	if (nh == (__u16)~0U)
-		return 0;
-	if (l3proto == ETH_P_IP)
-		bpf_probe_read_kernel(&proto, 1, head + nh + offsetof(struct iphdr, protocol));
-	else if (l3proto == ETH_P_IPV6)
-		bpf_probe_read_kernel(&proto, 1, head + nh + offsetof(struct ipv6hdr, nexthdr));
-	return proto;
+		return;
+	if (d->l3proto == ETH_P_IP) {
+		struct iphdr ip;
+
+		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
+			return;
+		/* Until the IP layer has seen it, transport_header is not set yet. */
+		b = *(__u8 *)&ip;
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + (b & 0xf) * 4;
+		t->family = AF_INET;
+		t->proto = ip.protocol;
+		__builtin_memcpy(t->saddr, &ip.saddr, 4);
+		__builtin_memcpy(t->daddr, &ip.daddr, 4);
+	} else if (d->l3proto == ETH_P_IPV6) {
+		struct ipv6hdr ip6;
+
+		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
+			return;
+		/* Extension headers are not walked: the transport header is as set. */
+		if (th == (__u16)~0U || th <= nh)
+			th = nh + sizeof(ip6);
+		t->family = AF_INET6;
+		t->proto = ip6.nexthdr;
+		__builtin_memcpy(t->saddr, &ip6.saddr, 16);
+		__builtin_memcpy(t->daddr, &ip6.daddr, 16);
+	} else {
+		return;
+	}
+	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP)
+		return;
+	if (bpf_probe_read_kernel(ports, sizeof(ports), head + th))
+		return;
+	t->sport = bpf_ntohs(ports[0]);
+	t->dport = bpf_ntohs(ports[1]);
 }
 
-static __always_inline void count_drop(const struct sk_buff *skb, void *location, __u32 reason)
+static __always_inline void tuple_from_ct(struct pw_tuple *t, const struct nf_conntrack_tuple *ct)
 {
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	t->family = BPF_CORE_READ(ct, src.l3num);
+	t->proto = BPF_CORE_READ(ct, dst.protonum);
+	if (t->family == AF_INET) {
+		bpf_core_read(t->saddr, 4, &ct->src.u3.ip);
+		bpf_core_read(t->daddr, 4, &ct->dst.u3.ip);
+	} else {
+		bpf_core_read(t->saddr, 16, &ct->src.u3.ip6);
+		bpf_core_read(t->daddr, 16, &ct->dst.u3.ip6);
+	}
+	if (t->proto == IPPROTO_TCP || t->proto == IPPROTO_UDP) {
+		t->sport = bpf_ntohs(BPF_CORE_READ(ct, src.u.all));
+		t->dport = bpf_ntohs(BPF_CORE_READ(ct, dst.u.all));
+	}
+}
+
+/*
+ * The conntrack entry the skb carries, and for a netfilter drop its class.
+ * nf_conn is in the nf_conntrack module's BTF where that is a module:
+ * libbpf relocates against module BTF; without conntrack in the kernel the
+ * guard keeps this out.
+ */
+static __always_inline void decode_conntrack(const struct sk_buff *skb, struct drop *d,
+					     bool netfilter_drop)
+{
+	unsigned long nfct = 0;
+	struct nf_conn *ct = NULL;
+	bool untracked = false;
+	__u32 status = 0;
+
+	if (bpf_core_type_exists(struct nf_conn) && bpf_core_field_exists(skb->_nfct)) {
+		nfct = BPF_CORE_READ(skb, _nfct);
+		ct = (struct nf_conn *)(nfct & NFCT_PTRMASK);
+	}
+	if (ct) {
+		status = BPF_CORE_READ(ct, status);
+		untracked = status & bpf_core_enum_value(enum ip_conntrack_status, IPS_UNTRACKED);
+	}
+	if (ct && !untracked) {
+		d->rec.has_ct = 1;
+		d->rec.ct_status = status;
+		tuple_from_ct(&d->rec.ct_orig, &ct->tuplehash[0].tuple); /* IP_CT_DIR_ORIGINAL */
+		tuple_from_ct(&d->rec.ct_reply, &ct->tuplehash[1].tuple); /* IP_CT_DIR_REPLY */
+	}
+	if (!netfilter_drop)
+		return;
+	if (!d->rec.has_ct) {
+		/* The loader tells a full table from an invalid packet. */
+		d->rec.nat_class = ct ? PW_NF_FILTER : PW_NF_NO_ENTRY;
+		return;
+	}
+	/*
+	 * __nf_conntrack_confirm() drops a new flow whose reply tuple clashes
+	 * with a confirmed entry (insert_failed); after SNAT that means the
+	 * port range toward that destination is used up. Filters run before
+	 * source NAT in the usual chains, so an unconfirmed entry with SNAT done
+	 * reaching a drop is that clash.
+	 */
+	if (!(status & bpf_core_enum_value(enum ip_conntrack_status, IPS_CONFIRMED)) &&
+	    (status & bpf_core_enum_value(enum ip_conntrack_status, IPS_SRC_NAT_DONE)))
+		d->rec.nat_class = PW_NF_NAT_CLASH;
+	else
+		d->rec.nat_class = PW_NF_FILTER;
+}
+
+/* The owner: skb->sk in sock_owner, else the conntrack ORIGINAL tuple in flow_owner. */
+static __always_inline void attribute(const struct sk_buff *skb, struct drop *d)
+{
+	__u64 sk = (__u64)BPF_CORE_READ(skb, sk);
+	struct pw_sock_owner *so;
+	struct pw_owner *o;
+
+	if (sk) {
+		so = bpf_map_lookup_elem(&sock_owner, &sk);
+		if (so) {
+			d->rec.owner = so->owner;
+			d->rec.attribution = PW_ATTR_SOCKET;
+			return;
+		}
+	}
+	if (!d->rec.has_ct)
+		return;
+	o = bpf_map_lookup_elem(&flow_owner, &d->rec.ct_orig);
+	if (!o && d->rec.ct_orig.proto == IPPROTO_UDP) {
+		/* An unconnected UDP socket's flow has no local address. */
+		struct pw_tuple any = d->rec.ct_orig;
+
+		__builtin_memset(any.saddr, 0, sizeof(any.saddr));
+		o = bpf_map_lookup_elem(&flow_owner, &any);
+	}
+	if (o) {
+		d->rec.owner = *o;
+		d->rec.attribution = PW_ATTR_CONNTRACK;
+	}
+}
+
+static __always_inline void count_drop(const struct drop *d)
+{
 	struct pw_drop_key key = {
-		.location = (__u64)location,
-		.reason = reason,
-		.l3proto = bpf_ntohs(BPF_CORE_READ(skb, protocol)),
+		.location = d->rec.location,
+		.reason = d->rec.reason,
+		.netns = d->rec.netns,
+		.ifindex = d->rec.ifindex,
+		.tgid = d->rec.owner.tgid,
+		.l3proto = d->l3proto,
+		.l4proto = d->rec.pkt.proto,
+		.nat_class = d->rec.nat_class,
 	};
 	__u64 one = 1, *count;
-
-	if (dev) {
-		key.ifindex = BPF_CORE_READ(dev, ifindex);
-		key.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
-	} else if (BPF_CORE_READ(skb, sk)) {
-		key.netns = sk_netns(BPF_CORE_READ(skb, sk));
-	}
-	key.l4proto = skb_l4proto(skb, key.l3proto);
 
 	count = bpf_map_lookup_elem(&drop_counts, &key);
 	if (count) {
@@ -67,13 +209,113 @@ static __always_inline void count_drop(const struct sk_buff *skb, void *location
 	}
 }
 
-SEC("tp_btf/kfree_skb")
-int BPF_PROG(tp_kfree_skb, struct sk_buff *skb, void *location, enum skb_drop_reason reason)
+/*
+ * At most drop_rate records per one-second window, across CPUs. Two CPUs
+ * opening a window at once can let a few extra records through; every
+ * record held back is counted.
+ */
+static __always_inline bool rate_allows(void)
 {
+	__u64 window = bpf_ktime_get_ns() / 1000000000ULL;
+
+	if (!drop_rate)
+		return true;
+	if (*(volatile __u64 *)&rate_window != window) {
+		*(volatile __u64 *)&rate_window = window;
+		*(volatile __u64 *)&rate_used = 0;
+	}
+	if (__sync_fetch_and_add(&rate_used, 1) < drop_rate)
+		return true;
+	__sync_fetch_and_add(&counters.drops_suppressed, 1);
+	return false;
+}
+
+static __always_inline void emit_drop(const struct drop *d)
+{
+	struct pw_drop *e;
+
+	if (drop_records == PW_DROPREC_NONE ||
+	    (drop_records == PW_DROPREC_ATTRIBUTED && d->rec.attribution == PW_ATTR_NONE))
+		return;
+	if (!rate_allows())
+		return;
+	e = record_reserve(sizeof(*e), PW_REC_DROP);
+	if (!e)
+		return;
+	__builtin_memcpy((void *)e + sizeof(e->hdr), (void *)&d->rec + sizeof(d->rec.hdr),
+			 sizeof(*e) - sizeof(e->hdr));
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* The one per-CPU scratch record: struct drop is too big for the BPF stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct drop);
+} drop_scratch SEC(".maps");
+
+static __always_inline void handle_drop(const struct sk_buff *skb, void *location, __u32 reason)
+{
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct net *net = NULL;
+	bool netfilter_drop;
+	struct sock *sk;
+	struct drop *d;
+	__u32 zero = 0;
+
 	/* Since 6.0 consumed packets pass here too; they are not drops. */
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
 	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
-		return 0;
-	count_drop(skb, location, reason);
+		return;
+	d = bpf_map_lookup_elem(&drop_scratch, &zero);
+	if (!d)
+		return;
+	__builtin_memset(d, 0, sizeof(*d));
+	d->rec.location = (__u64)location;
+	d->rec.reason = reason;
+	d->l3proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	if (dev) {
+		d->rec.ifindex = BPF_CORE_READ(dev, ifindex);
+		net = BPF_CORE_READ(dev, nd_net.net);
+	} else {
+		sk = BPF_CORE_READ(skb, sk);
+		if (sk)
+			net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	}
+	if (net)
+		d->rec.netns = BPF_CORE_READ(net, ns.inum);
+	decode_packet(skb, d);
+	netfilter_drop =
+		bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP) &&
+		reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP);
+	decode_conntrack(skb, d, netfilter_drop);
+	attribute(skb, d);
+	count_drop(d);
+	emit_drop(d);
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(tp_kfree_skb, struct sk_buff *skb, void *location)
+{
+	__u32 reason = 0;
+
+	/* The reason argument exists since 5.17, with the enum; before, the
+	 * branch is dead and the verifier never sees the access. */
+	if (bpf_core_type_exists(enum skb_drop_reason))
+		reason = (__u32)ctx[2];
+	handle_drop(skb, location, reason);
+	return 0;
+}
+
+/* The fallback rung: the classic tracepoint, same data from its record. */
+SEC("tracepoint/skb/kfree_skb")
+int tpc_kfree_skb(struct trace_event_raw_kfree_skb *args)
+{
+	__u32 reason = 0;
+
+	if (bpf_core_field_exists(args->reason))
+		reason = args->reason;
+	handle_drop(args->skbaddr, args->location, reason);
 	return 0;
 }

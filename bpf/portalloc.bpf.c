@@ -257,6 +257,27 @@ static __always_inline __u8 port_alloc_op(const struct sock *sk, __u8 sys, long 
 	return 0;
 }
 
+/*
+ * A UDP call succeeded: refresh the owner, and once the socket has its port,
+ * remember its flow toward the address of connect() or sendto().
+ */
+static __always_inline void udp_seen(const struct sock *sk, const struct pw_call *c)
+{
+	struct pw_tuple t = {};
+	struct pw_owner o = {};
+
+	owner_touch(sk);
+	if (c->sys == PW_SYS_BIND || !BPF_CORE_READ(sk, __sk_common.skc_num))
+		return;
+	tuple_from_sk(&t, sk);
+	if (c->sys == PW_SYS_SEND && c->has_addr)
+		tuple_set_sockaddr(&t, c->addr, false);
+	if (!t.dport)
+		return;
+	owner_from_current(&o, sk);
+	flow_record(&t, &o);
+}
+
 static __always_inline void call_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -277,7 +298,7 @@ static __always_inline void call_exit(long ret)
 	if (ret >= 0 || ret == -EINPROGRESS) {
 		/* TCP owners are recorded on entering SYN_SENT; UDP ones here. */
 		if (sk_protocol(sk) == IPPROTO_UDP)
-			owner_touch(sk);
+			udp_seen(sk, c);
 		goto out;
 	}
 	op = port_alloc_op(sk, c->sys, ret);

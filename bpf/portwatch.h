@@ -19,6 +19,7 @@
 enum pw_rec_type {
 	PW_REC_PORT_ALLOC_FAIL = 1,
 	PW_REC_CONNECT_FAIL = 2,
+	PW_REC_DROP = 3,
 };
 
 /* The socket call that needed a local port. */
@@ -32,7 +33,8 @@ enum pw_op {
 enum pw_rung {
 	PW_RUNG_FENTRY = 0,	/* fentry/fexit: BTF trampolines, needs ftrace */
 	PW_RUNG_KPROBE = 1,	/* kprobe/kretprobe: needs kprobe events */
-	PW_RUNG_TRACEPOINT = 2, /* syscall and sock tracepoints: always there */
+	PW_RUNG_TRACEPOINT = 2, /* tp_btf and syscall tracepoints: always there */
+	PW_RUNG_CLASSIC_TP = 3, /* classic tracepoint where tp_btf is the usual way */
 	PW_RUNG_COUNT,
 };
 
@@ -76,8 +78,10 @@ struct pw_owner {
 };
 
 /*
- * A socket's 5-tuple. Addresses are in network byte order; IPv4 uses the
- * first 4 bytes. Ports are in host byte order, 0 when not (yet) chosen.
+ * A socket's or a packet's 5-tuple. Addresses are in network byte order;
+ * IPv4 uses the first 4 bytes, the rest is zero. Ports are in host byte
+ * order, 0 when not (yet) chosen or when the protocol has none (ICMP).
+ * Also the key of the flow_owner map, so every unused byte must be zero.
  */
 struct pw_tuple {
 	__u8 saddr[16];
@@ -85,7 +89,7 @@ struct pw_tuple {
 	__u16 sport;
 	__u16 dport;
 	__u16 family; /* AF_INET or AF_INET6 */
-	__u8 proto;   /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 proto;   /* IPPROTO_*: TCP and UDP for sockets; also ICMP for packets */
 	__u8 pad;
 };
 
@@ -132,6 +136,58 @@ struct pw_sock_owner {
 	__u8 pad[7];
 };
 
+/* How a dropped packet was tied to a process (struct pw_drop.attribution). */
+enum pw_attribution {
+	PW_ATTR_NONE = 0,      /* no owner found */
+	PW_ATTR_SOCKET = 1,    /* skb->sk is a socket in the sock_owner map */
+	PW_ATTR_CONNTRACK = 2, /* the conntrack ORIGINAL tuple is in the flow_owner map */
+};
+
+/*
+ * Class of a netfilter drop (reason NETFILTER_DROP, since 5.19), from the
+ * conntrack entry the skb carries (skb->_nfct). The kernel only tells that
+ * no entry is there (PW_NF_NO_ENTRY); the loader splits that into
+ * conntrack_full and invalid with the netns's conntrack count and max.
+ */
+enum pw_nat_class {
+	PW_NF_NONE = 0,		  /* not a netfilter drop */
+	PW_NF_NAT_CLASH = 1,	  /* unconfirmed entry with SNAT done: its insertion failed */
+	PW_NF_FILTER = 2,	  /* a rule dropped a packet of a tracked or untracked flow */
+	PW_NF_NO_ENTRY = 3,	  /* no entry: the table was full or conntrack found it invalid */
+	PW_NF_CONNTRACK_FULL = 4, /* loader: NO_ENTRY while the count is at nf_conntrack_max */
+	PW_NF_INVALID = 5,	  /* loader: NO_ENTRY in a netns whose conntrack tracks flows */
+};
+
+/* Which dropped packets trace gets a record for (rodata drop_records). */
+enum pw_drop_records {
+	PW_DROPREC_NONE = 0,
+	PW_DROPREC_ATTRIBUTED = 1,
+	PW_DROPREC_ALL = 2,
+};
+
+/*
+ * PW_REC_DROP: one dropped packet, from skb:kfree_skb (tp_btf since 5.5 with
+ * the reason since 5.17; classic tracepoint as the fallback). Only when
+ * trace asks, and at most drop_rate records per second; the rest are
+ * counted in counters.drops_suppressed, and always in drop_counts.
+ */
+struct pw_drop {
+	struct pw_rec_hdr hdr;
+	struct pw_owner owner;	  /* zero when attribution is PW_ATTR_NONE */
+	struct pw_tuple pkt;	  /* the packet's IP and TCP/UDP headers where it died */
+	struct pw_tuple ct_orig;  /* conntrack ORIGINAL tuple (pre-NAT), when has_ct */
+	struct pw_tuple ct_reply; /* conntrack REPLY tuple (post-NAT), when has_ct */
+	__u64 location;		  /* kernel text address that freed the skb */
+	__u32 reason;		  /* enum skb_drop_reason of the running kernel */
+	__u32 netns;		  /* inode of the netns of skb->dev, else of skb->sk */
+	__u32 ifindex;		  /* skb->dev->ifindex, 0 without a device */
+	__u32 ct_status;	  /* nf_conn->status, IPS_* bits (uapi), when has_ct */
+	__u8 attribution;	  /* enum pw_attribution */
+	__u8 nat_class;		  /* enum pw_nat_class */
+	__u8 has_ct;		  /* the skb carried a conntrack entry (not the untracked one) */
+	__u8 pad[5];
+};
+
 #define PW_HIST_SLOTS 32 /* a power of two: the BPF side masks indexes with it */
 
 /*
@@ -150,17 +206,19 @@ struct pw_search_hist {
 
 /*
  * Key of the drop_counts map (a per-CPU hash of __u64 packet counts): one
- * row per (drop reason, location, netns, device, protocol). Filled at
- * skb:kfree_skb, since 5.17 with a reason (before: NOT_SPECIFIED).
+ * row per (drop reason, location, netns, device, protocol, owner, netfilter
+ * class). Filled at skb:kfree_skb, since 5.17 with a reason (before:
+ * NOT_SPECIFIED).
  */
 struct pw_drop_key {
 	__u64 location; /* kernel text address that freed the skb */
 	__u32 reason;	/* enum skb_drop_reason of the running kernel (names from its BTF) */
 	__u32 netns;	/* inode of the netns of skb->dev, else of skb->sk; 0 if neither */
 	__u32 ifindex;	/* skb->dev->ifindex, 0 without a device */
+	__u32 tgid;	/* attributed owner's process id, 0 when unattributed */
 	__u16 l3proto;	/* skb->protocol, host byte order (0x0800 IPv4, 0x86dd IPv6) */
 	__u8 l4proto;	/* IPPROTO_* of the IP header, 0 when there is none */
-	__u8 pad;
+	__u8 nat_class; /* enum pw_nat_class */
 };
 
 /*
@@ -172,6 +230,8 @@ struct pw_counters {
 	__u64 owner_inserts; /* new keys added to sock_owner */
 	__u64 owner_deletes; /* keys removed by portwatch itself */
 	__u64 drop_overflow; /* drops counted without their key: drop_counts was full */
+	__u64 drops_suppressed; /* drop records trace wanted but drop_rate held back */
+	__u64 flow_inserts;	/* entries written to flow_owner (LRU: may evict) */
 };
 
 #endif /* PORTWATCH_H */

@@ -18,8 +18,8 @@ enum {
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Attaching:", 50 },
 	{ "attach", OPT_ATTACH, "RUNG", 0,
-	  "Force a rung for the hooks that offer it: fentry, kprobe or tracepoint "
-	  "(default: the best that works, see `portwatch probes`)",
+	  "Force a rung for the hooks that offer it: fentry, kprobe, tracepoint or "
+	  "classic-tp (kfree_skb only) (default: the best that works, see `portwatch probes`)",
 	  0 },
 	{ "owner-map-size", OPT_OWNER_MAP_SIZE, "N", 0,
 	  "Entries of the socket-owner LRU map (default 65536, at least 1024)", 0 },
@@ -48,7 +48,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->session.forced_rung = pw_rung_parse(arg);
 		if (o->session.forced_rung < 0)
 			argp_failure(state, 2, 0,
-				     "invalid --attach '%s': use fentry, kprobe or tracepoint",
+				     "invalid --attach '%s': use fentry, kprobe, tracepoint or classic-tp",
 				     arg);
 		break;
 	case OPT_OWNER_MAP_SIZE:

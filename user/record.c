@@ -69,6 +69,7 @@ static const char *const rung_names[PW_RUNG_COUNT] = {
 	[PW_RUNG_FENTRY] = "fentry",
 	[PW_RUNG_KPROBE] = "kprobe",
 	[PW_RUNG_TRACEPOINT] = "tracepoint",
+	[PW_RUNG_CLASSIC_TP] = "classic-tp",
 };
 
 const char *pw_rung_name(__u8 rung)

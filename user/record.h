@@ -28,7 +28,7 @@ const char *pw_format_ts(const struct pw_clock *c, __u64 ts_ns, int iso, char *b
 const char *pw_op_name(__u8 op);	  /* "connect", "bind", "autobind" */
 const char *pw_proto_name(__u8 proto);	  /* "tcp", "udp" */
 const char *pw_family_name(__u16 family); /* "ipv4", "ipv6" */
-const char *pw_rung_name(__u8 rung);	  /* "fentry", "kprobe", "tracepoint" */
+const char *pw_rung_name(__u8 rung);	  /* "fentry", "kprobe", "tracepoint", "classic-tp" */
 const char *pw_owner_src_name(__u8 src);  /* "none", "live", "seeded" */
 
 /* Parse a rung name as --attach takes it. Returns enum pw_rung or -EINVAL. */

@@ -12,8 +12,9 @@
 
 /*
  * One row per hook. kfunc is the kernel function of the fentry and kprobe
- * rungs (NULL: the hook has only the tracepoint rung); tp is the tracepoint
- * the tracepoint rung needs, "category/name" (classic) or "name" (tp_btf).
+ * rungs (NULL: the hook has none); tp is the tracepoint the tracepoint rung
+ * needs, "category/name" (classic) or "name" (tp_btf); tp_classic, when the
+ * tracepoint rung is tp_btf, is the classic tracepoint of the classic-tp rung.
  */
 static const struct hook_desc {
 	const char *name;
@@ -21,6 +22,7 @@ static const struct hook_desc {
 	const char *kfunc;
 	const char *tp;
 	bool tp_btf;
+	const char *tp_classic;
 	bool optional; /* attached only for the commands that ask (pw_ladder_probe) */
 } hooks[PW_HOOK_COUNT] = {
 	[PW_HOOK_TCP_V4_CONNECT] = { "tcp_v4_connect", "TCP/IPv4 connect() result",
@@ -35,11 +37,11 @@ static const struct hook_desc {
 				 "TCP state changes: SYN_SENT owners, async failures", NULL,
 				 "inet_sock_set_state", true },
 	[PW_HOOK_KFREE_SKB] = { "kfree_skb", "dropped packets and their drop reason", NULL,
-				"kfree_skb", true, true },
+				"kfree_skb", true, "skb/kfree_skb", true },
 	[PW_HOOK_INET_HASH_CONNECT] = { "__inet_hash_connect",
 					"connect-time port search time (tracepoint: estimate)",
 					"__inet_hash_connect", "syscalls/sys_exit_connect", false,
-					true },
+					NULL, true },
 };
 
 const char *pw_hook_name(enum pw_hook hook)
@@ -74,8 +76,8 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 	struct probe_bpf *skel = probe_bpf__open();
 	struct bpf_program *prog, *p;
 	struct bpf_link *link = NULL;
+	const char *slash, *tp = NULL;
 	char category[32];
-	const char *slash;
 	int err;
 
 	if (!skel) {
@@ -93,11 +95,18 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 		snprintf(r->target, sizeof(r->target), "kretprobe/%s", h->kfunc);
 		err = 0;
 		break;
-	default:
+	case PW_RUNG_TRACEPOINT:
 		prog = h->tp_btf ? skel->progs.probe_tp_btf : skel->progs.probe_tracepoint;
 		snprintf(r->target, sizeof(r->target), "%s/%s", h->tp_btf ? "tp_btf" : "tracepoint",
 			 h->tp);
 		err = h->tp_btf ? bpf_program__set_attach_target(prog, 0, h->tp) : 0;
+		tp = h->tp_btf ? NULL : h->tp;
+		break;
+	default:
+		prog = skel->progs.probe_tracepoint;
+		snprintf(r->target, sizeof(r->target), "tracepoint/%s", h->tp_classic);
+		err = 0;
+		tp = h->tp_classic;
 		break;
 	}
 	if (err) {
@@ -112,9 +121,9 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 	}
 	if (rung == PW_RUNG_KPROBE) {
 		link = bpf_program__attach_kprobe(prog, true, h->kfunc);
-	} else if (rung == PW_RUNG_TRACEPOINT && !h->tp_btf) {
-		slash = strchr(h->tp, '/');
-		snprintf(category, sizeof(category), "%.*s", (int)(slash - h->tp), h->tp);
+	} else if (tp) {
+		slash = strchr(tp, '/');
+		snprintf(category, sizeof(category), "%.*s", (int)(slash - tp), tp);
 		link = bpf_program__attach_tracepoint(prog, category, slash + 1);
 	} else {
 		link = bpf_program__attach_trace(prog);
@@ -131,7 +140,14 @@ out:
 
 static bool offers(const struct hook_desc *h, int rung)
 {
-	return rung == PW_RUNG_TRACEPOINT || h->kfunc;
+	switch (rung) {
+	case PW_RUNG_TRACEPOINT:
+		return true;
+	case PW_RUNG_CLASSIC_TP:
+		return h->tp_classic;
+	default:
+		return h->kfunc;
+	}
 }
 
 int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, char *err,
@@ -176,6 +192,22 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 	return ret;
 }
 
+/* The name a program of `rung` carries after its prefix for hook `h`, or NULL. */
+static const char *hook_target(const struct hook_desc *h, enum pw_rung rung)
+{
+	const char *slash;
+
+	switch (rung) {
+	case PW_RUNG_TRACEPOINT:
+		return h->tp_btf ? h->tp : NULL;
+	case PW_RUNG_CLASSIC_TP:
+		slash = h->tp_classic ? strchr(h->tp_classic, '/') : NULL;
+		return slash ? slash + 1 : NULL;
+	default:
+		return h->kfunc;
+	}
+}
+
 bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name)
 {
 	static const struct {
@@ -184,7 +216,7 @@ bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name)
 	} prefixes[] = {
 		{ "fentry_", PW_RUNG_FENTRY }, { "fexit_", PW_RUNG_FENTRY },
 		{ "kprobe_", PW_RUNG_KPROBE }, { "kretprobe_", PW_RUNG_KPROBE },
-		{ "tp_", PW_RUNG_TRACEPOINT },
+		{ "tp_", PW_RUNG_TRACEPOINT }, { "tpc_", PW_RUNG_CLASSIC_TP },
 	};
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
@@ -194,8 +226,7 @@ bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name)
 		if (strncmp(prog_name, prefixes[i].prefix, n))
 			continue;
 		for (int hk = 0; hk < PW_HOOK_COUNT; hk++) {
-			const char *target =
-				tp ? (hooks[hk].tp_btf ? hooks[hk].tp : NULL) : hooks[hk].kfunc;
+			const char *target = hook_target(&hooks[hk], prefixes[i].rung);
 
 			if (target && !strcmp(prog_name + n, target))
 				return l->chosen[hk] == (int)prefixes[i].rung;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * The attach ladder. Each logical hook (enum pw_hook) can be reached through
- * some of the rungs fentry/fexit, kprobe/kretprobe and tracepoint. Before
+ * some of the rungs fentry/fexit, kprobe/kretprobe, tracepoint (tp_btf or
+ * classic) and classic-tp (the classic fallback of a tp_btf hook). Before
  * loading, every rung of every hook is tried for real: a minimal program is
  * loaded and attached to the same kernel target through libbpf. The best rung
  * that works is chosen, or the one --attach forces.
@@ -49,7 +50,8 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 /*
  * Whether a program of the main object should load under ladder `l`:
  * fexit_X/fentry_X and kprobe_X/kretprobe_X serve the hook whose kernel
- * function is X, tp_X the hook whose tp_btf tracepoint is X; every other
+ * function is X, tp_X the hook whose tp_btf tracepoint is X, tpc_X the hook
+ * whose classic-tp fallback is the classic tracepoint X; every other
  * program (syscall tracepoints, iterators) always loads.
  */
 bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name);

@@ -34,10 +34,23 @@ static int seed_owners(struct pw_session *s)
 	return ret;
 }
 
+/* sockops sees a socket through the cgroup it was created in: attach at the root. */
+static int attach_sockops(struct pw_session *s)
+{
+	int fd = pw_cgroup2_root_fd();
+
+	if (fd < 0)
+		return fd;
+	s->sockops = bpf_program__attach_cgroup(s->skel->progs.sockops_flows, fd);
+	close(fd);
+	return s->sockops ? 0 : -errno;
+}
+
 int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_buffer_sample_fn fn,
 		    void *ctx, char *err, size_t err_len)
 {
 	struct bpf_program *prog;
+	bool drops;
 	int ret;
 
 	memset(s, 0, sizeof(*s));
@@ -62,6 +75,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, o->optional_hooks, err, err_len);
 	if (ret)
 		return ret;
+	drops = s->ladder.chosen[PW_HOOK_KFREE_SKB] >= 0;
 
 	s->skel = portwatch_bpf__open();
 	if (!s->skel) {
@@ -72,10 +86,15 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
 		s->skel->rodata->hook_rung[hk] = s->ladder.chosen[hk];
 	s->skel->rodata->search_netns = o->search_netns;
+	s->skel->rodata->drop_records = o->drop_records;
+	s->skel->rodata->drop_rate = o->drop_rate;
 	bpf_object__for_each_program(prog, s->skel->obj)
 		bpf_program__set_autoload(prog,
 					  pw_ladder_wants(&s->ladder, bpf_program__name(prog)));
+	/* Flows are only needed to attribute drops. */
+	bpf_program__set_autoload(s->skel->progs.sockops_flows, drops);
 	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
+	bpf_program__set_autoattach(s->skel->progs.sockops_flows, false);
 	bpf_map__set_max_entries(s->skel->maps.sock_owner, o->owner_map_size);
 	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
 
@@ -90,6 +109,14 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	if (ret) {
 		snprintf(err, err_len, "attaching BPF programs: %s", strerror(-ret));
 		goto fail;
+	}
+	if (drops) {
+		ret = attach_sockops(s);
+		if (ret) {
+			snprintf(err, err_len, "attaching sockops to the cgroup v2 root: %s",
+				 strerror(-ret));
+			goto fail;
+		}
 	}
 	/* Seed after attaching, so no socket falls between the two. */
 	ret = seed_owners(s);
@@ -258,6 +285,7 @@ void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out)
 
 	out->records = __atomic_load_n(&c->ringbuf_drops, __ATOMIC_RELAXED);
 	out->drop_overflow = __atomic_load_n(&c->drop_overflow, __ATOMIC_RELAXED);
+	out->drops_suppressed = __atomic_load_n(&c->drops_suppressed, __ATOMIC_RELAXED);
 	out->owner_evictions = 0;
 	/*
 	 * The LRU map starts evicting when its global free list runs low, which
@@ -274,7 +302,9 @@ void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out)
 void pw_session_close(struct pw_session *s)
 {
 	ring_buffer__free(s->rb);
+	bpf_link__destroy(s->sockops);
 	portwatch_bpf__destroy(s->skel);
+	s->sockops = NULL;
 	s->rb = NULL;
 	s->skel = NULL;
 }

@@ -19,6 +19,8 @@ struct pw_session_opts {
 	__u32 ringbuf_size;	     /* ring buffer bytes, a power of two >= page size */
 	__u32 search_netns;	     /* port-search histogram: only this netns (0: all) */
 	unsigned int optional_hooks; /* bit (1 << enum pw_hook) per optional hook to attach */
+	__u8 drop_records;	     /* enum pw_drop_records: which drops get a record */
+	__u32 drop_rate;	     /* at most this many drop records per second, 0: no limit */
 };
 
 /* A row of the kernel's drop counts, summed over CPUs: packets since start. */
@@ -36,13 +38,15 @@ struct pw_loss {
 	__u64 records;	       /* ring-buffer reservations that failed */
 	__u64 owner_evictions; /* owners the LRU map evicted to make room */
 	__u64 drop_overflow;   /* drops counted without their key: drop_counts full */
+	__u64 drops_suppressed; /* drop records held back by the rate limit */
 };
 
 struct pw_session {
 	struct portwatch_bpf *skel;
 	struct ring_buffer *rb;
 	struct pw_ladder ladder;
-	__u64 seeded; /* sockets the start-up iterator attributed */
+	struct bpf_link *sockops; /* sockops_flows on the cgroup v2 root, with kfree_skb */
+	__u64 seeded;		  /* sockets the start-up iterator attributed */
 };
 
 /*

@@ -4,7 +4,9 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/magic.h>
+#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +75,32 @@ int pw_ensure_tracefs(void)
 	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL))
 		return -errno;
 	return 0;
+}
+
+int pw_cgroup2_root_fd(void)
+{
+	static const char fallback[] = "/run/portwatch/cgroup2";
+	FILE *f = setmntent("/proc/self/mounts", "r");
+	struct mntent *m;
+	int fd = -ENOENT;
+
+	while (f && (m = getmntent(f)))
+		if (!strcmp(m->mnt_type, "cgroup2")) {
+			fd = open(m->mnt_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (fd < 0)
+				fd = -errno;
+			break;
+		}
+	if (f)
+		endmntent(f);
+	if (fd != -ENOENT)
+		return fd;
+	if ((mkdir("/run/portwatch", 0700) && errno != EEXIST) ||
+	    (mkdir(fallback, 0700) && errno != EEXIST) ||
+	    mount("cgroup2", fallback, "cgroup2", 0, NULL))
+		return -errno;
+	fd = open(fallback, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
 }
 
 int pw_cgroup_id(const char *path, __u64 *id)

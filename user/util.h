@@ -38,6 +38,13 @@ const char *pw_errno_name(int err, char *buf, size_t len);
 int pw_ensure_tracefs(void);
 
 /*
+ * An O_RDONLY descriptor of the cgroup v2 root: the first cgroup2 mount in
+ * /proc/self/mounts, else a new mount at /run/portwatch/cgroup2 (left for
+ * the next run, like tracefs). Returns the fd or -errno.
+ */
+int pw_cgroup2_root_fd(void);
+
+/*
  * The cgroup v2 id of a cgroupfs directory (its inode number, what
  * bpf_get_current_cgroup_id() returns). Returns 0 or -errno.
  */
