@@ -34,7 +34,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 
 # Userspace: the library part (everything but main) is shared with the unit tests.
 USER_LIB_SRCS := user/record.c user/filter.c user/util.c user/rungs.c user/session.c user/cli.c \
-	user/hist.c user/dropreason.c user/ksyms.c
+	user/hist.c user/dropreason.c user/ksyms.c user/dropctx.c
 USER_CMD_SRCS := user/portwatch.c user/cmd_trace.c user/cmd_probes.c user/cmd_latency.c \
 	user/cmd_drops.c
 USER_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_LIB_SRCS))
@@ -42,13 +42,13 @@ USER_CMD_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_CMD_SRCS))
 SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
-TEST_HELPERS := $(OUTPUT)/tests/sockop
+TOOLS := $(OUTPUT)/sockop
 
 .PHONY: all clean deps run test vmtest vmlinux format
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(OUTPUT)/portwatch.bpf.o $(OUTPUT)/probe.bpf.o $(BPF_OBJS)
 
-all: portwatch
+all: portwatch $(TOOLS)
 
 $(OUTPUT)/bpf $(OUTPUT)/user $(OUTPUT)/tests:
 	mkdir -p $@
@@ -82,8 +82,9 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(USER_LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
-$(OUTPUT)/tests/sockop: tests/sockop.c | $(OUTPUT)/tests
-	$(call msg,TEST,$@)
+# sockop: scripted socket calls, for tools/natlab and the tests.
+$(OUTPUT)/sockop: tools/sockop.c | $(OUTPUT)/bpf
+	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
 
 # Install the Debian packages the build and the tests need (only those missing).
@@ -100,13 +101,13 @@ run:
 # then on stock Debian kernels under qemu per rung (PW_VMTEST=0 skips those).
 test:
 	tools/deps.sh
-	$(MAKE) portwatch $(UNIT_TESTS) $(TEST_HELPERS)
+	$(MAKE) all $(UNIT_TESTS)
 	tests/run $(UNIT_TESTS)
 
 # Only the integration tests on stock kernels under qemu (part of `make test`).
 vmtest:
 	tools/deps.sh
-	$(MAKE) portwatch $(TEST_HELPERS)
+	$(MAKE) all
 	tests/vmtest
 
 # Regenerate the committed vmlinux.h from the running kernel's BTF.

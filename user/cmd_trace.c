@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* portwatch trace: a live stream of port-allocation failures and failed connects. */
+/* portwatch trace: a live stream of port-allocation failures, failed connects and drops. */
 #define _GNU_SOURCE
 #include <argp.h>
 #include <errno.h>
@@ -8,8 +8,12 @@
 #include <time.h>
 #include "cli.h"
 #include "commands.h"
+#include "dropctx.h"
 #include "filter.h"
 #include "record.h"
+#include "util.h"
+
+#define DROP_RATE_DEFAULT 1000
 
 enum {
 	OPT_COMM = 0x200,
@@ -17,6 +21,8 @@ enum {
 	OPT_CGROUP,
 	OPT_DPORT,
 	OPT_DADDR,
+	OPT_DROPS,
+	OPT_DROP_RATE,
 };
 
 struct trace_env {
@@ -27,12 +33,15 @@ struct trace_env {
 	struct pw_clock clock;
 	struct pw_loss reported; /* losses already shown */
 	struct pw_session *session;
+	struct pw_dropctx drops; /* names for drop records, when drop_records */
 };
 
 static const char doc[] =
 	"Trace, live, which process fails to get a local port (connect, bind, listen or "
-	"send autobind) and which TCP connects fail after their SYN (timeout, refused, reset), "
-	"with the netns, destination and the netns's ephemeral port range.\n"
+	"send autobind), which TCP connects fail after their SYN (timeout, refused, reset), "
+	"with the netns, destination and the netns's ephemeral port range, and which packets "
+	"are dropped, with the drop reason, the conntrack/NAT tuples and the process they "
+	"belong to, even when they die in another netns after SNAT.\n"
 	"\v"
 	"EXAMPLES:\n"
 	"  portwatch trace                      # every failure, readable columns\n"
@@ -42,6 +51,9 @@ static const char doc[] =
 	"  portwatch trace --netns /run/netns/client --dport 443\n"
 	"  portwatch trace --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
 	"  portwatch trace --daddr 10.0.0.7     # failures toward one destination\n"
+	"  portwatch trace --drops=attributed   # only drops tied to a process\n"
+	"  portwatch trace --drops=none         # no drops: port and connect failures only\n"
+	"  portwatch trace --drop-rate=0        # every drop, no rate limit\n"
 	"  portwatch trace --attach=tracepoint  # force the rung that needs no ftrace";
 
 static const struct argp_option options[] = {
@@ -55,6 +67,13 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "dport", OPT_DPORT, "PORT", 0, "Only this destination port", 0 },
 	{ "daddr", OPT_DADDR, "ADDR", 0, "Only this destination address (IPv4 or IPv6)", 0 },
+	{ NULL, 0, NULL, 0, "Dropped packets:", 15 },
+	{ "drops", OPT_DROPS, "WHICH", 0,
+	  "all (default), attributed (only those tied to a process) or none", 0 },
+	{ "drop-rate", OPT_DROP_RATE, "N", 0,
+	  "At most N drop records per second (default 1000, 0: no limit); the rest are "
+	  "counted and reported as suppressed",
+	  0 },
 	{ NULL, 0, NULL, 0, "Output:", 20 },
 	{ "json", 'j', NULL, 0, "JSON lines, one object per event, flushed per line", 0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
@@ -85,6 +104,26 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (pw_filter_set(&env->filter, filter_of[key - OPT_COMM], arg, err, sizeof(err)))
 			argp_failure(state, 2, 0, "%s", err);
 		break;
+	case OPT_DROPS:
+		if (!strcmp(arg, "all"))
+			env->common.session.drop_records = PW_DROPREC_ALL;
+		else if (!strcmp(arg, "attributed"))
+			env->common.session.drop_records = PW_DROPREC_ATTRIBUTED;
+		else if (!strcmp(arg, "none"))
+			env->common.session.drop_records = PW_DROPREC_NONE;
+		else
+			argp_failure(state, 2, 0,
+				     "invalid --drops '%s': use all, attributed or none", arg);
+		break;
+	case OPT_DROP_RATE: {
+		unsigned long v;
+
+		if (pw_parse_ulong(arg, 0, 10000000, &v))
+			argp_failure(state, 2, 0,
+				     "invalid --drop-rate '%s': a number from 0 to 10000000", arg);
+		env->common.session.drop_rate = v;
+		break;
+	}
 	case 'j':
 		env->json = true;
 		break;
@@ -120,9 +159,15 @@ static int handle_record(void *ctx, void *data, size_t size)
 	pw_record_subject(data, &owner, &tuple);
 	if (type == PW_REC_CONNECT_FAIL)
 		known = ((struct pw_connect_fail *)data)->owner_src != PW_OWNER_NONE;
+	else if (type == PW_REC_DROP)
+		known = ((struct pw_drop *)data)->attribution != PW_ATTR_NONE;
 	if (!pw_filter_match(&env->filter, owner, known, tuple))
 		return 0;
-	if (env->json)
+	if (type == PW_REC_DROP && env->json)
+		print_json(pw_drop_json(&env->drops, data, &env->clock));
+	else if (type == PW_REC_DROP)
+		pw_drop_text(stdout, &env->drops, data, &env->clock);
+	else if (env->json)
 		print_json(pw_record_json(data, &env->clock));
 	else
 		pw_record_text(stdout, data, &env->clock);
@@ -142,24 +187,28 @@ static void report_loss(struct trace_env *env, bool final)
 {
 	struct pw_session *s = env->session;
 	struct pw_loss now;
-	__u64 records, evictions;
+	__u64 records, evictions, suppressed;
 
 	pw_session_loss(s, final, &now);
 	records = now.records - env->reported.records;
 	evictions = now.owner_evictions > env->reported.owner_evictions
 			    ? now.owner_evictions - env->reported.owner_evictions
 			    : 0;
-	if (!records && !evictions)
+	suppressed = now.drops_suppressed - env->reported.drops_suppressed;
+	if (!records && !evictions && !suppressed)
 		return;
 	env->reported.records = now.records;
 	env->reported.owner_evictions += evictions;
+	env->reported.drops_suppressed = now.drops_suppressed;
 	if (env->json)
-		print_json(pw_lost_json(&env->clock, boot_ns(), records, evictions));
+		print_json(pw_lost_json(&env->clock, boot_ns(), records, evictions, suppressed));
 	else
 		fprintf(stderr,
 			"WARNING: %llu records lost (ring buffer full), %llu socket owners evicted "
-			"(owner map full: raise --owner-map-size)\n",
-			(unsigned long long)records, (unsigned long long)evictions);
+			"(owner map full: raise --owner-map-size), %llu drop records suppressed "
+			"(over --drop-rate)\n",
+			(unsigned long long)records, (unsigned long long)evictions,
+			(unsigned long long)suppressed);
 }
 
 static void tick(void *ctx)
@@ -176,10 +225,20 @@ int cmd_trace(int argc, char **argv)
 	int ret;
 
 	pw_common_defaults(&env.common);
+	env.common.session.drop_records = PW_DROPREC_ALL;
+	env.common.session.drop_rate = DROP_RATE_DEFAULT;
 	ret = argp_parse(&argp, argc, argv, 0, NULL, &env);
 	if (ret)
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
+	if (env.common.session.drop_records != PW_DROPREC_NONE) {
+		ret = pw_dropctx_open(&env.drops, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "portwatch: %s\n", err);
+			return 1;
+		}
+		env.common.session.optional_hooks = 1u << PW_HOOK_KFREE_SKB;
+	}
 	pw_catch_signals();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -191,8 +250,9 @@ int cmd_trace(int argc, char **argv)
 	env.session = &s;
 	pw_clock_init(&env.clock);
 	fprintf(stderr,
-		"Tracing port-allocation failures and failed connects (%llu existing sockets "
+		"Tracing port-allocation failures, failed connects%s (%llu existing sockets "
 		"attributed)... Hit Ctrl-C to end.\n",
+		env.common.session.drop_records == PW_DROPREC_NONE ? "" : " and dropped packets",
 		(unsigned long long)s.seeded);
 	if (!env.json)
 		pw_text_header(stdout);
@@ -205,6 +265,7 @@ int cmd_trace(int argc, char **argv)
 	report_loss(&env, true);
 cleanup:
 	pw_session_close(&s);
+	pw_dropctx_close(&env.drops);
 	pw_filter_free(&env.filter);
 	return ret ? 1 : 0;
 }

@@ -79,6 +79,9 @@ const char *pw_drop_reason_name(const struct pw_drop_reasons *r, __u32 value, ch
 	}
 	if (value < r->count && r->names[value])
 		return r->names[value];
+	/* Before 5.17 there is no enum, and every drop is unspecified. */
+	if (!r->count)
+		return "NOT_SPECIFIED";
 	snprintf(buf, len, "UNKNOWN_%u", value);
 	return buf;
 }

@@ -26,7 +26,8 @@ int pw_drop_reasons_load(struct pw_drop_reasons *r);
 /*
  * The name of a reason value: "NETFILTER_DROP" (prefix SKB_DROP_REASON_
  * dropped), "SUBSYS:N" for a subsystem's reason (6.4+ encode the subsystem in
- * bits 16-31), "UNKNOWN_N" for a value the enum lacks.
+ * bits 16-31), "UNKNOWN_N" for a value the enum lacks, "NOT_SPECIFIED" when
+ * the kernel has no enum at all (before 5.17: reasons were not recorded).
  */
 const char *pw_drop_reason_name(const struct pw_drop_reasons *r, __u32 value, char *buf,
 				size_t len);

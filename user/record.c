@@ -57,7 +57,17 @@ const char *pw_op_name(__u8 op)
 
 const char *pw_proto_name(__u8 proto)
 {
-	return proto == IPPROTO_TCP ? "tcp" : proto == IPPROTO_UDP ? "udp" : "?";
+	switch (proto) {
+	case IPPROTO_TCP:
+		return "tcp";
+	case IPPROTO_UDP:
+		return "udp";
+	case IPPROTO_ICMP:
+		return "icmp";
+	case IPPROTO_ICMPV6:
+		return "icmpv6";
+	}
+	return "?";
 }
 
 const char *pw_family_name(__u16 family)
@@ -107,6 +117,8 @@ int pw_record_check(const void *data, size_t size)
 		return size >= sizeof(struct pw_port_alloc_fail) ? (int)hdr->type : -EINVAL;
 	case PW_REC_CONNECT_FAIL:
 		return size >= sizeof(struct pw_connect_fail) ? (int)hdr->type : -EINVAL;
+	case PW_REC_DROP:
+		return size >= sizeof(struct pw_drop) ? (int)hdr->type : -EINVAL;
 	}
 	return -EINVAL;
 }
@@ -121,6 +133,11 @@ void pw_record_subject(const void *data, const struct pw_owner **owner,
 
 		*owner = &e->owner;
 		*tuple = &e->tuple;
+	} else if (hdr->type == PW_REC_DROP) {
+		const struct pw_drop *e = data;
+
+		*owner = &e->owner;
+		*tuple = &e->pkt;
 	} else {
 		const struct pw_connect_fail *e = data;
 
@@ -209,7 +226,7 @@ struct json_object *pw_record_json(const void *data, const struct pw_clock *c)
 }
 
 struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 records,
-				 __u64 owner_evictions)
+				 __u64 owner_evictions, __u64 drops_suppressed)
 {
 	struct json_object *o = json_object_new_object();
 	char buf[64];
@@ -220,12 +237,12 @@ struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 re
 	json_add(o, "ts", json_object_new_string(pw_format_ts(c, ts_ns, 1, buf, sizeof(buf))));
 	json_add(o, "records", json_object_new_uint64(records));
 	json_add(o, "owner_evictions", json_object_new_uint64(owner_evictions));
+	json_add(o, "drops_suppressed", json_object_new_uint64(drops_suppressed));
 	return o;
 }
 
-/* "1.2.3.4:80" or "[::1]:80"; a zero port prints as "*". */
-static const char *format_endpoint(__u16 family, const __u8 addr[16], __u16 port, char *buf,
-				   size_t len)
+const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, char *buf,
+			       size_t len)
 {
 	char a[INET6_ADDRSTRLEN], p[8] = "*";
 
@@ -242,6 +259,13 @@ void pw_text_header(FILE *out)
 {
 	fprintf(out, TEXT_FMT, "TIME", "PID", "COMM", "NETNS", "PROTO", "LOCAL", "REMOTE",
 		"RESULT");
+}
+
+void pw_text_line(FILE *out, const char *ts, const char *pid, const char *comm,
+		  const char *netns, const char *proto, const char *local, const char *remote,
+		  const char *result)
+{
+	fprintf(out, TEXT_FMT, ts, pid, comm, netns, proto, local, remote, result);
 }
 
 void pw_record_text(FILE *out, const void *data, const struct pw_clock *c)
@@ -276,7 +300,6 @@ void pw_record_text(FILE *out, const void *data, const struct pw_clock *c)
 	}
 	snprintf(proto, sizeof(proto), "%s%c", pw_proto_name(t->proto),
 		 t->family == AF_INET6 ? '6' : '4');
-	fprintf(out, TEXT_FMT, pw_format_ts(c, hdr->ts_ns, 0, ts, sizeof(ts)), pid, comm, netns,
-		proto, format_endpoint(t->family, t->saddr, t->sport, local, sizeof(local)),
-		format_endpoint(t->family, t->daddr, t->dport, remote, sizeof(remote)), result);
+	pw_text_line(out, pw_format_ts(c, hdr->ts_ns, 0, ts, sizeof(ts)), pid, comm, netns, proto, pw_format_endpoint(t->family, t->saddr, t->sport, local, sizeof(local)),
+		pw_format_endpoint(t->family, t->daddr, t->dport, remote, sizeof(remote)), result);
 }

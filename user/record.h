@@ -26,7 +26,7 @@ void pw_clock_init(struct pw_clock *c);
 const char *pw_format_ts(const struct pw_clock *c, __u64 ts_ns, int iso, char *buf, size_t len);
 
 const char *pw_op_name(__u8 op);	  /* "connect", "bind", "autobind" */
-const char *pw_proto_name(__u8 proto);	  /* "tcp", "udp" */
+const char *pw_proto_name(__u8 proto);	  /* "tcp", "udp", "icmp", "icmpv6", "?" */
 const char *pw_family_name(__u16 family); /* "ipv4", "ipv6" */
 const char *pw_rung_name(__u8 rung);	  /* "fentry", "kprobe", "tracepoint", "classic-tp" */
 const char *pw_owner_src_name(__u8 src);  /* "none", "live", "seeded" */
@@ -45,20 +45,34 @@ void pw_record_subject(const void *data, const struct pw_owner **owner,
 		       const struct pw_tuple **tuple);
 
 /*
- * The JSON object of a checked record, field names as documented in the
- * README (trace --json). Returns NULL only when out of memory.
+ * The JSON object of a checked port-allocation or connect failure, field
+ * names as documented in the README (trace --json); drops are
+ * pw_drop_json()'s. Returns NULL only when out of memory.
  */
 struct json_object *pw_record_json(const void *data, const struct pw_clock *c);
 
 /*
- * A `lost` object: records the ring buffer could not take and owner-map
- * evictions since the last one, at boot-time `ts_ns`.
+ * A `lost` object: records the ring buffer could not take, owner-map
+ * evictions and drop records the rate limit held back, since the last one,
+ * at boot-time `ts_ns`.
  */
 struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 records,
-				 __u64 owner_evictions);
+				 __u64 owner_evictions, __u64 drops_suppressed);
+
+/*
+ * "1.2.3.4:80" or "[::1]:80" of an address in network byte order and a port
+ * in host byte order; a zero port prints as "*".
+ */
+const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, char *buf,
+			       size_t len);
 
 /* The text column header, then one line per record. */
 void pw_text_header(FILE *out);
+/* One line in the header's columns, from already formatted fields. */
+void pw_text_line(FILE *out, const char *ts, const char *pid, const char *comm,
+		  const char *netns, const char *proto, const char *local, const char *remote,
+		  const char *result);
+/* Port-allocation and connect failures; drops print through pw_drop_text(). */
 void pw_record_text(FILE *out, const void *data, const struct pw_clock *c);
 
 #endif /* PORTWATCH_RECORD_H */

@@ -4,7 +4,7 @@
 
 TOP=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)
 PORTWATCH=${PORTWATCH:-$TOP/portwatch}
-SOCKOP=${SOCKOP:-$TOP/build/tests/sockop}
+SOCKOP=${SOCKOP:-$TOP/build/sockop}
 # PW_ATTACH=fentry|kprobe|tracepoint runs the suite on one forced rung.
 PW_ATTACH_ARGS=()
 [ -n "${PW_ATTACH:-}" ] && PW_ATTACH_ARGS=(--attach="$PW_ATTACH")

@@ -154,13 +154,14 @@ static void test_connect_fail_json_unknown_owner(void **state)
 
 static void test_lost_json(void **state)
 {
-	struct json_object *o = pw_lost_json(&clk, 0, 12, 3);
+	struct json_object *o = pw_lost_json(&clk, 0, 12, 3, 5);
 
 	(void)state;
 	assert_string_equal(get_str(o, "type"), "lost");
 	assert_string_equal(get_str(o, "ts"), "2023-11-14T22:13:20.000000Z");
 	assert_int_equal(get_int(o, "records"), 12);
 	assert_int_equal(get_int(o, "owner_evictions"), 3);
+	assert_int_equal(get_int(o, "drops_suppressed"), 5);
 	json_object_put(o);
 }
 

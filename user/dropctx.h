@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What turns the numbers of a dropped packet into names: drop reasons (from
+ * the kernel's BTF), locations (/proc/kallsyms), interface names and the
+ * conntrack state of the netns the packet died in (found through /run/netns
+ * and /proc/PID/ns/net, cached per netns). Shared by `drops` and `trace`.
+ */
+#ifndef PORTWATCH_DROPCTX_H
+#define PORTWATCH_DROPCTX_H
+
+#include <stdio.h>
+#include <time.h>
+#include <json-c/json.h>
+#include "dropreason.h"
+#include "portwatch.h"
+#include "record.h"
+
+struct pw_ksyms;
+struct pw_netns_cache;
+
+struct pw_dropctx {
+	struct pw_drop_reasons reasons;
+	struct pw_ksyms *ksyms;	     /* NULL: locations stay addresses */
+	struct pw_netns_cache *netns; /* netns inode -> path, ifnames, conntrack state */
+};
+
+/*
+ * Load reason names and kernel symbols. Returns 0, or -errno with a one-line
+ * reason in err (BTF unreadable). A kernel without enum skb_drop_reason
+ * (before 5.17) names every reason NOT_SPECIFIED; a missing /proc/kallsyms is
+ * only warned about on stderr.
+ */
+int pw_dropctx_open(struct pw_dropctx *c, char *err, size_t err_len);
+void pw_dropctx_close(struct pw_dropctx *c);
+
+/* The name of interface ifindex in netns (inode): "eth0", "if7" when unknown, "-" for 0. */
+const char *pw_dropctx_ifname(struct pw_dropctx *c, __u32 netns, __u32 ifindex, char *buf,
+			      size_t len);
+
+/*
+ * The final enum pw_nat_class of a drop: PW_NF_NO_ENTRY becomes
+ * PW_NF_CONNTRACK_FULL when the netns's nf_conntrack_count is at
+ * nf_conntrack_max, PW_NF_INVALID when conntrack tracks flows there (count
+ * above 0), else PW_NF_FILTER (read at most once a second per netns; a netns
+ * not found stays PW_NF_FILTER). Other classes are returned as they are.
+ */
+__u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class);
+
+/* "nat_clash", "conntrack_full", "invalid", "filter"; NULL for PW_NF_NONE. */
+const char *pw_nat_class_name(__u8 nat_class);
+
+/* "drop" JSON object of a PW_REC_DROP record, fields as the README documents. */
+struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
+				 const struct pw_clock *clock);
+
+/* One text line of a PW_REC_DROP record, in trace's columns. */
+void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
+		  const struct pw_clock *clock);
+
+#endif /* PORTWATCH_DROPCTX_H */
