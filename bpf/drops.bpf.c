@@ -195,6 +195,7 @@ static __always_inline void count_drop(const struct drop *d)
 	};
 	__u64 one = 1, *count;
 
+	__builtin_memcpy(key.comm, d->rec.owner.comm, sizeof(key.comm));
 	count = bpf_map_lookup_elem(&drop_counts, &key);
 	if (count) {
 		(*count)++; /* per-CPU value: no other CPU writes it */

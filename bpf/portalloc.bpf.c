@@ -335,8 +335,9 @@ int tp_sys_enter_listen(struct syscall_trace_enter *ctx)
 
 /*
  * send*() runs on every datagram and segment on the host: only an unbound
- * UDP socket can fail its autobind, so everything else leaves here, and a
- * bound UDP socket only has its owner refreshed.
+ * UDP socket can fail its autobind, so everything else leaves here. The
+ * owner is refreshed before the send, so that a datagram dropped within the
+ * call (a local rule, a NAT in a netns reached through a veth) finds it.
  */
 static __always_inline void send_enter(long fd, const void *uaddr)
 {
@@ -344,11 +345,9 @@ static __always_inline void send_enter(long fd, const void *uaddr)
 
 	if (!sk || !sk_watched(sk) || sk_protocol(sk) != IPPROTO_UDP)
 		return;
-	if (BPF_CORE_READ(sk, __sk_common.skc_num)) {
-		owner_touch(sk);
-		return;
-	}
-	call_enter(PW_SYS_SEND, fd, uaddr);
+	owner_touch(sk);
+	if (!BPF_CORE_READ(sk, __sk_common.skc_num))
+		call_enter(PW_SYS_SEND, fd, uaddr);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendto")

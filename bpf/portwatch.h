@@ -216,6 +216,7 @@ struct pw_drop_key {
 	__u32 netns;	/* inode of the netns of skb->dev, else of skb->sk; 0 if neither */
 	__u32 ifindex;	/* skb->dev->ifindex, 0 without a device */
 	__u32 tgid;	/* attributed owner's process id, 0 when unattributed */
+	char comm[PW_COMM_LEN]; /* attributed owner's comm, zero when unattributed */
 	__u16 l3proto;	/* skb->protocol, host byte order (0x0800 IPv4, 0x86dd IPv6) */
 	__u8 l4proto;	/* IPPROTO_* of the IP header, 0 when there is none */
 	__u8 nat_class; /* enum pw_nat_class */

@@ -2,20 +2,16 @@
 /* portwatch drops: dropped packets by drop reason, counted in the kernel. */
 #define _GNU_SOURCE
 #include <argp.h>
-#include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
 #include "commands.h"
-#include "dropreason.h"
+#include "dropctx.h"
 #include "ksyms.h"
 #include "record.h"
 #include "util.h"
@@ -27,6 +23,8 @@ enum {
 	BY_NETNS = 1 << 2,
 	BY_IFNAME = 1 << 3,
 	BY_PROTO = 1 << 4,
+	BY_PROCESS = 1 << 5,
+	BY_NAT_CLASS = 1 << 6,
 };
 
 static const struct {
@@ -34,7 +32,8 @@ static const struct {
 	unsigned int bit;
 } by_keys[] = {
 	{ "reason", BY_REASON }, { "location", BY_LOCATION }, { "netns", BY_NETNS },
-	{ "ifname", BY_IFNAME }, { "proto", BY_PROTO },
+	{ "ifname", BY_IFNAME }, { "proto", BY_PROTO }, { "process", BY_PROCESS },
+	{ "nat_class", BY_NAT_CLASS },
 };
 
 #define BAR_WIDTH 30
@@ -48,8 +47,7 @@ struct drops_env {
 	bool list_reasons;
 	struct pw_clock clock;
 	struct pw_session *session;
-	struct pw_drop_reasons reasons;
-	struct pw_ksyms *ksyms;
+	struct pw_dropctx names;
 	struct pw_drop_row *prev; /* totals at the last report, sorted by key */
 	int nprev;
 	struct timespec last; /* time of the last report */
@@ -60,20 +58,24 @@ struct drops_env {
 static const char doc[] =
 	"Count dropped packets (skb:kfree_skb) by drop reason, in the kernel: every drop is "
 	"counted, with no per-packet record, so a drop storm is counted exactly. Reason names "
-	"come from the running kernel's BTF; locations are symbolized from /proc/kallsyms.\v"
+	"come from the running kernel's BTF; locations are symbolized from /proc/kallsyms. "
+	"Drops are attributed to the process behind them (through the socket, or through the "
+	"conntrack entry's original tuple when the packet died after SNAT in another netns), and "
+	"netfilter drops are classed: nat_clash, conntrack_full, invalid, filter.\v"
 	"EXAMPLES:\n"
 	"  portwatch drops                      # by reason, at Ctrl-C\n"
 	"  portwatch drops -i 1                 # every second: count and rate per reason\n"
 	"  portwatch drops --by reason,location # which kernel function dropped them\n"
 	"  portwatch drops --by reason,netns,ifname,proto -d 10 --json\n"
+	"  portwatch drops --by process,nat_class  # who loses packets at the NAT, and why\n"
 	"  portwatch drops --reasons            # this kernel's drop reasons and their numbers";
 
 enum { OPT_BY = 0x400, OPT_REASONS };
 
 static const struct argp_option options[] = {
 	{ "by", OPT_BY, "KEYS", 0,
-	  "Break down by these, comma-separated: reason, location, netns, ifname, proto "
-	  "(default: reason)",
+	  "Break down by these, comma-separated: reason, location, netns, ifname, proto, "
+	  "process, nat_class (default: reason)",
 	  0 },
 	{ "interval", 'i', "SEC", 0, "Report every SEC seconds, each report for its interval", 0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
@@ -116,7 +118,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (parse_by(arg, &env->by))
 			argp_failure(state, 2, 0,
 				     "invalid --by '%s': use reason, location, netns, ifname, "
-				     "proto",
+				     "proto, process, nat_class",
 				     arg);
 		break;
 	case 'i':
@@ -135,49 +137,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
-}
-
-/*
- * The name of interface `ifindex` in the netns whose inode is `netns`: found
- * among /run/netns/ and this process's own netns, else "if<N>".
- */
-static const char *ifname(__u32 netns, __u32 ifindex, char *buf, size_t len)
-{
-	char name[IF_NAMESIZE], path[300];
-	struct dirent *de;
-	__u32 self = 0;
-	int home, fd;
-	DIR *dir;
-
-	snprintf(buf, len, "if%u", ifindex);
-	if (!ifindex)
-		return "-";
-	pw_netns_inode("/proc/self/ns/net", &self);
-	if (netns == self)
-		return if_indextoname(ifindex, name) ? snprintf(buf, len, "%s", name), buf : buf;
-	dir = opendir("/run/netns");
-	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	while (dir && home >= 0 && (de = readdir(dir))) {
-		__u32 ino;
-
-		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
-		if (de->d_name[0] == '.' || pw_netns_inode(path, &ino) || ino != netns)
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0 && !setns(fd, CLONE_NEWNET)) {
-			if (if_indextoname(ifindex, name))
-				snprintf(buf, len, "%s", name);
-			setns(home, CLONE_NEWNET);
-		}
-		if (fd >= 0)
-			close(fd);
-		break;
-	}
-	if (home >= 0)
-		close(home);
-	if (dir)
-		closedir(dir);
-	return buf;
 }
 
 static const char *proto_name(const struct pw_drop_key *k, char *buf, size_t len)
@@ -226,12 +185,19 @@ static void project(struct pw_drop_key *k, unsigned int by)
 		k->reason = 0;
 	if (!(by & BY_LOCATION))
 		k->location = 0;
-	if (!(by & BY_NETNS))
+	/* An interface is only named within its netns. */
+	if (!(by & (BY_NETNS | BY_IFNAME)))
 		k->netns = 0;
 	if (!(by & BY_IFNAME))
 		k->ifindex = 0;
 	if (!(by & BY_PROTO))
 		k->l3proto = k->l4proto = 0;
+	if (!(by & BY_PROCESS)) {
+		k->tgid = 0;
+		memset(k->comm, 0, sizeof(k->comm));
+	}
+	if (!(by & BY_NAT_CLASS))
+		k->nat_class = 0;
 }
 
 /*
@@ -253,6 +219,9 @@ static int interval_rows(struct drops_env *env, struct pw_drop_row *now, int n,
 
 		d[i] = now[i];
 		d[i].count -= p ? p->count : 0;
+		/* Before projecting: telling invalid from a full table needs the netns. */
+		d[i].key.nat_class =
+			pw_dropctx_nat_class(&env->names, d[i].key.netns, d[i].key.nat_class);
 		project(&d[i].key, env->by);
 	}
 	qsort(d, n, sizeof(*d), by_key);
@@ -296,16 +265,26 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 			printf("%-16s ", "IFNAME");
 		if (env->by & BY_PROTO)
 			printf("%-12s ", "PROTO");
+		if (env->by & BY_PROCESS)
+			printf("%-7s %-15s ", "PID", "COMM");
+		if (env->by & BY_NAT_CLASS)
+			printf("%-14s ", "NAT_CLASS");
 		printf("%10s %10s\n", "COUNT", "RATE/s");
 	}
 	for (int i = 0; i < m && rows[i].count; i++) {
 		const struct pw_drop_key *k = &rows[i].key;
 		double rate = secs > 0 ? rows[i].count / secs : 0;
 		const char *reason =
-			pw_drop_reason_name(&env->reasons, k->reason, rbuf, sizeof(rbuf));
-		const char *ifn = ifname(k->netns, k->ifindex, ibuf, sizeof(ibuf));
+			pw_drop_reason_name(&env->names.reasons, k->reason, rbuf, sizeof(rbuf));
+		const char *ifn = env->by & BY_IFNAME ? pw_dropctx_ifname(&env->names, k->netns,
+									 k->ifindex, ibuf,
+									 sizeof(ibuf))
+						      : "";
+		const char *cls = pw_nat_class_name(k->nat_class) ?: "-";
+		char comm[PW_COMM_LEN + 1] = {};
 
-		pw_ksyms_format(env->ksyms, k->location, loc, sizeof(loc));
+		memcpy(comm, k->comm, PW_COMM_LEN);
+		pw_ksyms_format(env->names.ksyms, k->location, loc, sizeof(loc));
 		proto_name(k, proto, sizeof(proto));
 		if (env->json) {
 			struct json_object *o = json_object_new_object();
@@ -323,6 +302,18 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 				json_object_object_add(o, "ifname", json_object_new_string(ifn));
 			if (env->by & BY_PROTO)
 				json_object_object_add(o, "proto", json_object_new_string(proto));
+			if (env->by & BY_PROCESS) {
+				json_object_object_add(o, "pid",
+						       k->tgid ? json_object_new_int64(k->tgid)
+							       : NULL);
+				json_object_object_add(o, "comm",
+						       k->tgid ? json_object_new_string(comm)
+							       : NULL);
+			}
+			if (env->by & BY_NAT_CLASS)
+				json_object_object_add(o, "nat_class",
+						       k->nat_class ? json_object_new_string(cls)
+								    : NULL);
 			json_object_object_add(o, "count", json_object_new_uint64(rows[i].count));
 			json_object_object_add(o, "rate", json_object_new_double(rate));
 			puts(json_object_to_json_string_ext(
@@ -346,6 +337,14 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 			printf("%-16s ", ifn);
 		if (env->by & BY_PROTO)
 			printf("%-12s ", proto);
+		if (env->by & BY_PROCESS) {
+			if (k->tgid)
+				printf("%-7u %-15s ", k->tgid, comm);
+			else
+				printf("%-7s %-15s ", "-", "-");
+		}
+		if (env->by & BY_NAT_CLASS)
+			printf("%-14s ", cls);
 		printf("%10llu %10.1f |%s|\n", (unsigned long long)rows[i].count, rate, bar);
 	}
 	fflush(stdout);
@@ -395,6 +394,10 @@ static void report(void *ctx)
 
 static int list_reasons(const struct pw_drop_reasons *r)
 {
+	if (!r->count) {
+		fprintf(stderr, "portwatch: this kernel has no enum skb_drop_reason (before 5.17)\n");
+		return -ENOENT;
+	}
 	for (__u32 v = 0; v < r->count; v++)
 		if (r->names[v])
 			printf("%u %s\n", v, r->names[v]);
@@ -413,21 +416,15 @@ int cmd_drops(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
-	ret = pw_drop_reasons_load(&env.reasons);
+	ret = pw_dropctx_open(&env.names, err, sizeof(err));
 	if (ret) {
-		fprintf(stderr,
-			"portwatch: reading enum skb_drop_reason from the kernel's BTF: %s\n",
-			strerror(-ret));
+		fprintf(stderr, "portwatch: %s\n", err);
 		return 1;
 	}
 	if (env.list_reasons) {
-		ret = list_reasons(&env.reasons);
+		ret = list_reasons(&env.names.reasons);
 		goto cleanup;
 	}
-	env.ksyms = pw_ksyms_load("/proc/kallsyms");
-	if (!env.ksyms)
-		fprintf(stderr, "portwatch: /proc/kallsyms: %s; locations stay addresses\n",
-			strerror(errno));
 	pw_catch_signals();
 	env.common.session.optional_hooks = 1u << PW_HOOK_KFREE_SKB;
 	ret = pw_session_open(&s, &env.common.session, pw_ignore_record, NULL, err, sizeof(err));
@@ -448,8 +445,7 @@ int cmd_drops(int argc, char **argv)
 		fprintf(stderr, "portwatch: %s\n", strerror(-ret));
 cleanup:
 	pw_session_close(&s);
-	pw_ksyms_free(env.ksyms);
-	pw_drop_reasons_free(&env.reasons);
+	pw_dropctx_close(&env.names);
 	free(env.prev);
 	return ret ? 1 : 0;
 }

@@ -231,14 +231,8 @@ int cmd_trace(int argc, char **argv)
 	if (ret)
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
-	if (env.common.session.drop_records != PW_DROPREC_NONE) {
-		ret = pw_dropctx_open(&env.drops, err, sizeof(err));
-		if (ret) {
-			fprintf(stderr, "portwatch: %s\n", err);
-			return 1;
-		}
+	if (env.common.session.drop_records != PW_DROPREC_NONE)
 		env.common.session.optional_hooks = 1u << PW_HOOK_KFREE_SKB;
-	}
 	pw_catch_signals();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -248,6 +242,13 @@ int cmd_trace(int argc, char **argv)
 		goto cleanup;
 	}
 	env.session = &s;
+	if (env.common.session.drop_records != PW_DROPREC_NONE) {
+		ret = pw_dropctx_open(&env.drops, err, sizeof(err));
+		if (ret) {
+			fprintf(stderr, "portwatch: %s\n", err);
+			goto cleanup;
+		}
+	}
 	pw_clock_init(&env.clock);
 	fprintf(stderr,
 		"Tracing port-allocation failures, failed connects%s (%llu existing sockets "

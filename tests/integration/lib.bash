@@ -76,26 +76,60 @@ pw_start_cmd() {
 	wait_for_line "$PW_ERR" "Hit Ctrl-C to end." "$PW_PID"
 }
 
-# pw_stop: SIGINT; portwatch must exit within 30 s, with status 0.
+# pw_start_second COMMAND ARGS...: another portwatch next to the first one,
+# output in $PW2_OUT, pid in $PW2_PID; stop it with pw_stop "$PW2_PID" "$PW2_ERR".
+pw_start_second() {
+	local cmd=$1
+	shift
+	PW2_OUT=$BATS_TEST_TMPDIR/pw2.out
+	PW2_ERR=$BATS_TEST_TMPDIR/pw2.err
+	rm -f "$PW2_OUT" "$PW2_ERR"
+	"$PORTWATCH" "$cmd" --json "${PW_ATTACH_ARGS[@]}" "$@" >"$PW2_OUT" 2>"$PW2_ERR" &
+	PW2_PID=$!
+	PIDS+=("$PW2_PID")
+	wait_for_line "$PW2_ERR" "Hit Ctrl-C to end." "$PW2_PID"
+}
+
+# pw_stop [PID ERR]: SIGINT; portwatch must exit within 30 s, with status 0.
 pw_stop() {
-	local rc=0 i
-	kill -INT "$PW_PID"
+	local pid=${1:-$PW_PID} err=${2:-$PW_ERR} rc=0 i
+	kill -INT "$pid"
 	for ((i = 0; i < 600; i++)); do
-		kill -0 "$PW_PID" 2>/dev/null || break
+		kill -0 "$pid" 2>/dev/null || break
 		sleep 0.05
 	done
-	if kill -0 "$PW_PID" 2>/dev/null; then
+	if kill -0 "$pid" 2>/dev/null; then
 		echo "portwatch did not exit within 30 s of SIGINT; its stderr:" >&2
-		cat "$PW_ERR" >&2
-		kill -KILL "$PW_PID"
+		cat "$err" >&2
+		kill -KILL "$pid"
 		return 1
 	fi
-	wait "$PW_PID" || rc=$?
+	wait "$pid" || rc=$?
 	if [ "$rc" -ne 0 ]; then
 		echo "portwatch exited with $rc:" >&2
-		cat "$PW_ERR" >&2
+		cat "$err" >&2
 		return 1
 	fi
+}
+
+# natlab_up SCENARIO: tools/natlab's world under a prefix of this test run,
+# removed by pw_teardown. natlab_run SCENARIO: its client; output in $LAB_OUT,
+# natlab_value KEY reads a "KEY VALUE" line of it.
+NATLAB=$TOP/tools/natlab
+export NATLAB_PREFIX=pwt-lab-$$
+natlab_up() {
+	NATLAB_UP=1
+	SOCKOP=$SOCKOP "$NATLAB" up "$1"
+}
+
+natlab_run() {
+	LAB_OUT=$BATS_TEST_TMPDIR/natlab.out
+	SOCKOP=$SOCKOP "$NATLAB" run "$1" >"$LAB_OUT"
+	cat "$LAB_OUT"
+}
+
+natlab_value() {
+	awk -v k="$1" '$1 == k { print $2; exit }' "$LAB_OUT"
 }
 
 # sockop NS ARGS...: run sockop to completion in NS; output in $SOCKOP_OUT.
@@ -165,6 +199,7 @@ pw_teardown() {
 	for ns in "${NETNS[@]}"; do
 		ip netns del "$ns" 2>/dev/null || true
 	done
+	[ -z "${NATLAB_UP:-}" ] || "$NATLAB" down || true
 	for ((i = ${#CGROUPS[@]} - 1; i >= 0; i--)); do
 		rmdir "${CGROUPS[i]}" 2>/dev/null || true
 	done

@@ -1,0 +1,95 @@
+#!/usr/bin/env bats
+# tools/natlab's scenarios under portwatch: the drop class, reason and the
+# client's pid appear, and the counts equal the kernel's own counters.
+
+load lib
+
+teardown() {
+	pw_teardown
+}
+
+@test "nat-port-exhaustion: every SNAT clash drop == insert_failed, attributed to the client" {
+	# The world first: on kernels where conntrack is a module, its BTF (nf_conn)
+	# must be there when portwatch loads.
+	natlab_up nat-port-exhaustion
+	pw_start --drops=attributed --drop-rate=0
+	pw_start_second drops --by reason,process,nat_class
+	natlab_run nat-port-exhaustion
+	pw_stop
+	pw_stop "$PW2_PID" "$PW2_ERR"
+
+	pid=$(natlab_value client_pid)
+	insert_failed=$(natlab_value insert_failed)
+	# Two connects fit the 2-port SNAT range, the third times out.
+	[ "$(grep -c ' ok ' "$LAB_OUT")" -eq 2 ]
+	[ "$(grep -c ' err 110 ETIMEDOUT' "$LAB_OUT")" -eq 1 ]
+	[ "$insert_failed" -ge 1 ]
+	# The failed connect, with the local port its SYNs carried before SNAT.
+	[ "$(events ".type == \"connect_fail\" and .pid == $pid and .error == \"ETIMEDOUT\"")" -eq 1 ]
+	sport=$(jq -s "[.[] | select(.type == \"connect_fail\" and .pid == $pid)][0].sport" "$PW_OUT")
+	clash=".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .nat.class == \"nat_clash\""
+	[ "$(events "$clash")" -eq "$insert_failed" ]
+	[ "$(events "$clash and .pid == $pid and .comm == \"sockop\" and .attribution == \"conntrack\"
+		and .nat.orig.saddr == \"10.0.1.10\" and .nat.orig.sport == $sport
+		and .nat.orig.daddr == \"203.0.113.80\" and .nat.orig.dport == 443
+		and .saddr == \"203.0.113.1\" and .sport >= 50000 and .sport <= 50001
+		and .ifname == \"n1\"")" -eq "$insert_failed" ]
+	# drops agrees, from the kernel's aggregate.
+	ours=$(jq -s "[.[] | select(.type == \"drops\" and .nat_class == \"nat_clash\" and .pid == $pid
+		and .reason == \"NETFILTER_DROP\") | .count] | add" "$PW2_OUT")
+	[ "$ours" -eq "$insert_failed" ]
+}
+
+@test "acl-partial-ephemeral: replies the ACL drops == the rule's counter, attributed to the client" {
+	natlab_up acl-partial-ephemeral
+	pw_start --drop-rate=0
+	natlab_run acl-partial-ephemeral
+	pw_stop
+
+	pid=$(natlab_value client_pid)
+	denied=$(natlab_value acl_inbound_deny)
+	# 4 connects from 39998-40013 with 1024-40000 allowed: at least one fails.
+	failed=$(grep -c ' err 110 ETIMEDOUT' "$LAB_OUT")
+	[ "$failed" -ge 1 ]
+	[ "$denied" -ge "$failed" ]
+	acl=".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .nat.class == \"filter\" and .ifname == \"n1\""
+	[ "$(events "$acl")" -eq "$denied" ]
+	# Each is a reply toward a port the ACL leaves out, tied to the client's flow.
+	[ "$(events "$acl and .pid == $pid and .attribution == \"conntrack\" and .saddr == \"203.0.113.80\"
+		and .sport == 443 and .dport > 40000 and .nat.orig.saddr == \"10.0.1.10\"
+		and .nat.orig.sport == .dport")" -eq "$denied" ]
+	# Every failed connect is seen, and the dropped flows are exactly theirs (a
+	# later connect may reuse the port of a failed one: the same flow again).
+	[ "$(events ".type == \"connect_fail\" and .pid == $pid and .error == \"ETIMEDOUT\"")" -eq "$failed" ]
+	dropped=$(jq -s "[.[] | select($acl) | .nat.orig.sport] | unique" "$PW_OUT")
+	timedout=$(jq -s "[.[] | select(.type == \"connect_fail\" and .pid == $pid) | .sport] | unique" "$PW_OUT")
+	echo "dropped flows $dropped, timed-out connects $timedout"
+	[ "$dropped" = "$timedout" ]
+}
+
+@test "client-port-exhaustion: connect() fails for want of a port, nothing is dropped" {
+	natlab_up client-port-exhaustion
+	pw_start --drop-rate=0
+	natlab_run client-port-exhaustion
+	pw_stop
+
+	pid=$(natlab_value client_pid)
+	[ "$(grep -c ' err 99 EADDRNOTAVAIL' "$LAB_OUT")" -eq 1 ]
+	[ "$(events ".type == \"port_alloc_fail\" and .pid == $pid and .errno == 99 and .op == \"connect\"
+		and .port_range == [50000, 50001] and .daddr == \"203.0.113.80\" and .dport == 443")" -eq 1 ]
+	[ "$(events ".type == \"drop\" and .pid == $pid")" -eq 0 ]
+}
+
+@test "natlab: bad input gets one line and exit 2; down is idempotent" {
+	run "$NATLAB" run no-such-scenario
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == *"unknown scenario 'no-such-scenario'"* ]]
+	run "$NATLAB" frobnicate
+	[ "$status" -eq 2 ]
+	[[ "${lines[0]}" == *"unknown command 'frobnicate'"* ]]
+	run "$NATLAB" down
+	[ "$status" -eq 0 ]
+	run "$NATLAB" down
+	[ "$status" -eq 0 ]
+}
