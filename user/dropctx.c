@@ -309,6 +309,8 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 		json_object_object_add(nat, "status",
 				       e->has_ct ? json_object_new_int64(e->ct_status) : NULL);
 		json_object_object_add(o, "nat", nat);
+	} else {
+		json_object_object_add(o, "nat", NULL);
 	}
 	return o;
 }
