@@ -55,7 +55,8 @@ __pw_global struct {
  * by its conntrack ORIGINAL tuple. Written when the tuple is final: TCP at
  * BPF_SOCK_OPS_TCP_CONNECT_CB (before the SYN leaves), UDP at the exit of
  * connect() and of the send that autobound it. Stale entries are overwritten
- * by the next socket with the same tuple, or age out (LRU).
+ * by the next socket with the same tuple, or age out (LRU; sized like
+ * sock_owner, evictions counted as inserts - live entries).
  */
 __pw_global struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -251,8 +252,11 @@ static __always_inline void flow_record(struct pw_tuple *t, const struct pw_owne
 	cur = bpf_map_lookup_elem(&flow_owner, t);
 	if (cur && cur->tgid == o->tgid && cur->netns == o->netns)
 		return;
-	bpf_map_update_elem(&flow_owner, t, o, BPF_ANY);
-	__sync_fetch_and_add(&counters.flow_inserts, 1);
+	/* Count new keys only: evictions are then inserts - live entries. */
+	if (!bpf_map_update_elem(&flow_owner, t, o, BPF_NOEXIST))
+		__sync_fetch_and_add(&counters.flow_inserts, 1);
+	else
+		bpf_map_update_elem(&flow_owner, t, o, BPF_EXIST);
 }
 
 /*

@@ -16,7 +16,8 @@
 
 #define ETH_P_IP     0x0800
 #define ETH_P_IPV6   0x86DD
-#define IPPROTO_ICMP 1
+#define IPPROTO_ICMP   1
+#define IPPROTO_ICMPV6 58
 #define NFCT_PTRMASK (~7UL) /* skb->_nfct: nf_conn pointer | ip_conntrack_info */
 
 struct {
@@ -36,7 +37,7 @@ struct drop {
 	__u16 l3proto;
 };
 
-/* Read the IP and TCP/UDP headers of `skb` into d->rec.pkt. */
+/* Read the IP and TCP/UDP (or ICMP type and code) headers of `skb` into d->rec. */
 static __always_inline void decode_packet(const struct sk_buff *skb, struct drop *d)
 {
 	unsigned char *head = BPF_CORE_READ(skb, head);
@@ -74,6 +75,15 @@ static __always_inline void decode_packet(const struct sk_buff *skb, struct drop
 		__builtin_memcpy(t->saddr, &ip6.saddr, 16);
 		__builtin_memcpy(t->daddr, &ip6.daddr, 16);
 	} else {
+		return;
+	}
+	if (t->proto == IPPROTO_ICMP || t->proto == IPPROTO_ICMPV6) {
+		__u8 tc[2];
+
+		if (!bpf_probe_read_kernel(tc, sizeof(tc), head + th)) {
+			d->rec.icmp_type = tc[0];
+			d->rec.icmp_code = tc[1];
+		}
 		return;
 	}
 	if (t->proto != IPPROTO_TCP && t->proto != IPPROTO_UDP)

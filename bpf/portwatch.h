@@ -185,7 +185,9 @@ struct pw_drop {
 	__u8 attribution;	  /* enum pw_attribution */
 	__u8 nat_class;		  /* enum pw_nat_class */
 	__u8 has_ct;		  /* the skb carried a conntrack entry (not the untracked one) */
-	__u8 pad[5];
+	__u8 icmp_type;		  /* ICMP/ICMPv6 header's type, when pkt.proto is one of them */
+	__u8 icmp_code;		  /* ... and code */
+	__u8 pad[3];
 };
 
 #define PW_HIST_SLOTS 32 /* a power of two: the BPF side masks indexes with it */
@@ -232,7 +234,7 @@ struct pw_counters {
 	__u64 owner_deletes; /* keys removed by portwatch itself */
 	__u64 drop_overflow; /* drops counted without their key: drop_counts was full */
 	__u64 drops_suppressed; /* drop records trace wanted but drop_rate held back */
-	__u64 flow_inserts;	/* entries written to flow_owner (LRU: may evict) */
+	__u64 flow_inserts;	/* new keys added to flow_owner (never deleted by portwatch) */
 };
 
 #endif /* PORTWATCH_H */

@@ -22,7 +22,7 @@ static const struct argp_option options[] = {
 	  "classic-tp (kfree_skb only) (default: the best that works, see `portwatch probes`)",
 	  0 },
 	{ "owner-map-size", OPT_OWNER_MAP_SIZE, "N", 0,
-	  "Entries of the socket-owner LRU map (default 65536, at least 1024)", 0 },
+	  "Entries of each owner LRU map, by socket and by flow (default 65536, at least 1024)", 0 },
 	{ "ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
 	  "Ring-buffer size, a power of two (default 1048576)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output and verifier logs", 0 },

@@ -289,6 +289,10 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 						       e->pkt.family, e->pkt.daddr, addr, sizeof(addr)))
 					     : NULL);
 	json_object_object_add(o, "dport", json_object_new_int(e->pkt.dport));
+	if (e->pkt.proto == IPPROTO_ICMP || e->pkt.proto == IPPROTO_ICMPV6) {
+		json_object_object_add(o, "icmp_type", json_object_new_int(e->icmp_type));
+		json_object_object_add(o, "icmp_code", json_object_new_int(e->icmp_code));
+	}
 	json_object_object_add(o, "netns", json_object_new_int64(e->netns));
 	json_object_object_add(o, "ifname", json_object_new_string(pw_dropctx_ifname(
 						    c, e->netns, e->ifindex, buf, sizeof(buf))));

@@ -96,6 +96,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
 	bpf_program__set_autoattach(s->skel->progs.sockops_flows, false);
 	bpf_map__set_max_entries(s->skel->maps.sock_owner, o->owner_map_size);
+	bpf_map__set_max_entries(s->skel->maps.flow_owner, o->owner_map_size);
 	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
 
 	ret = portwatch_bpf__load(s->skel);
@@ -262,41 +263,52 @@ int pw_session_drop_rows(struct pw_session *s, struct pw_drop_row **rows)
 	return n;
 }
 
-static __u64 count_entries(int map_fd)
+static __u64 count_entries(struct bpf_map *map)
 {
-	__u64 key, next, n = 0;
+	char key[64], next[64];
+	int fd = bpf_map__fd(map);
 	void *prev = NULL;
+	__u64 n = 0;
 
-	while (!bpf_map_get_next_key(map_fd, prev, &next)) {
-		key = next;
-		prev = &key;
+	if (bpf_map__key_size(map) > sizeof(key))
+		return 0;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
 		n++;
 	}
 	return n;
 }
 
+/*
+ * Evictions of an LRU map portwatch fills (`held` = keys it added minus keys
+ * it removed). The LRU map starts evicting when its global free list runs
+ * low, which can be LRU_LOCAL_FREE_TARGET (128) nodes per CPU before it is
+ * full; below that no eviction is possible and, unless `exact`, the walk is
+ * skipped.
+ */
+static __u64 lru_evictions(struct bpf_map *map, __u64 held, bool exact)
+{
+	__u64 slack = 256ULL * libbpf_num_possible_cpus(), live;
+
+	if (!exact && held + slack < bpf_map__max_entries(map))
+		return 0;
+	live = count_entries(map);
+	return held > live ? held - live : 0;
+}
+
 void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out)
 {
 	const struct pw_counters *c = &s->skel->bss->counters;
-	__u64 max = bpf_map__max_entries(s->skel->maps.sock_owner);
-	__u64 held = __atomic_load_n(&c->owner_inserts, __ATOMIC_RELAXED) -
-		     __atomic_load_n(&c->owner_deletes, __ATOMIC_RELAXED);
-	__u64 live, slack;
+	__u64 owners = __atomic_load_n(&c->owner_inserts, __ATOMIC_RELAXED) -
+		       __atomic_load_n(&c->owner_deletes, __ATOMIC_RELAXED);
+	__u64 flows = __atomic_load_n(&c->flow_inserts, __ATOMIC_RELAXED);
 
 	out->records = __atomic_load_n(&c->ringbuf_drops, __ATOMIC_RELAXED);
 	out->drop_overflow = __atomic_load_n(&c->drop_overflow, __ATOMIC_RELAXED);
 	out->drops_suppressed = __atomic_load_n(&c->drops_suppressed, __ATOMIC_RELAXED);
-	out->owner_evictions = 0;
-	/*
-	 * The LRU map starts evicting when its global free list runs low, which
-	 * can be LRU_LOCAL_FREE_TARGET (128) nodes per CPU before it is full;
-	 * below that no eviction is possible and the walk is skipped.
-	 */
-	slack = 256ULL * libbpf_num_possible_cpus();
-	if (!exact && held + slack < max)
-		return;
-	live = count_entries(bpf_map__fd(s->skel->maps.sock_owner));
-	out->owner_evictions = held > live ? held - live : 0;
+	out->owner_evictions = lru_evictions(s->skel->maps.sock_owner, owners, exact) +
+			       lru_evictions(s->skel->maps.flow_owner, flows, exact);
 }
 
 void pw_session_close(struct pw_session *s)

@@ -36,7 +36,7 @@ struct pw_drop_row {
 /* What was lost since the session started. */
 struct pw_loss {
 	__u64 records;	       /* ring-buffer reservations that failed */
-	__u64 owner_evictions; /* owners the LRU map evicted to make room */
+	__u64 owner_evictions; /* owners the LRU maps (sockets, flows) evicted to make room */
 	__u64 drop_overflow;   /* drops counted without their key: drop_counts full */
 	__u64 drops_suppressed; /* drop records held back by the rate limit */
 };
@@ -65,9 +65,10 @@ int pw_ignore_record(void *ctx, void *data, size_t size);
 int pw_session_poll(struct pw_session *s, int timeout_ms);
 
 /*
- * Losses so far. Evictions are inserts - deletes - live entries; counting live
- * entries walks the map, so unless `exact` it is skipped while the map is too
- * far from full for the LRU to have evicted anything.
+ * Losses so far. Evictions are inserts - deletes - live entries, summed over
+ * sock_owner and flow_owner; counting live entries walks a map, so unless
+ * `exact` it is skipped while the map is too far from full for the LRU to
+ * have evicted anything.
  */
 void pw_session_loss(struct pw_session *s, bool exact, struct pw_loss *out);
 

@@ -210,3 +210,25 @@ bad_input() {
 	# 3000 owners entered a 1024-entry map; others' inserts never lower that.
 	[ "$evicted" -ge $((3000 - 1024)) ]
 }
+
+@test "flow-owner evictions are counted with the socket owners'" {
+	netns_new flowevict
+	ip netns exec "$NS" nft add table inet t
+	# On input: a drop on output would fail the send, and only sends that
+	# succeed record their flow.
+	ip netns exec "$NS" nft add chain inet t in '{ type filter hook input priority 0; }'
+	ip netns exec "$NS" nft add rule inet t in udp dport 9 drop
+	pw_start --netns "$(netns_inode "$NS")" --owner-map-size 1024 --drops=attributed
+	# 3000 sockets, each autobound by one datagram: 3000 socket owners and 3000 flows.
+	steps=$(for i in $(seq 3000); do echo sendto 127.0.0.1 9; done)
+	ulimit -n 8192
+	# shellcheck disable=SC2086
+	sockop "$NS" udp $steps
+	[ "$(grep -c ' ok ' "$SOCKOP_OUT")" -eq 3000 ]
+	pw_stop
+
+	evicted=$(jq -s '[.[] | select(.type == "lost") | .owner_evictions] | add' "$PW_OUT")
+	echo "evicted $evicted"
+	# Each 1024-entry map had 3000 new keys: both maps' evictions are in the sum.
+	[ "$evicted" -ge $((2 * (3000 - 1024))) ]
+}

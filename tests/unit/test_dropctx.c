@@ -123,6 +123,17 @@ static void test_unattributed_json(void **state)
 	assert_null(v);
 	assert_true(json_object_object_get_ex(o, "nat", &v));
 	assert_null(v);
+	assert_false(json_object_object_get_ex(o, "icmp_type", &v));
+	json_object_put(o);
+
+	/* An ICMP echo: type and code instead of ports. */
+	e.pkt.proto = 1;
+	e.pkt.sport = e.pkt.dport = 0;
+	e.icmp_type = 8;
+	o = pw_drop_json(&c, &e, &clk);
+	assert_string_equal(str_at(o, "proto", NULL), "icmp");
+	assert_string_equal(str_at(o, "icmp_type", NULL), "8");
+	assert_string_equal(str_at(o, "icmp_code", NULL), "0");
 	json_object_put(o);
 	pw_dropctx_close(&c);
 }
