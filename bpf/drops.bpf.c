@@ -243,6 +243,7 @@ static __always_inline bool rate_allows(void)
 
 static __always_inline void emit_drop(const struct drop *d)
 {
+	struct pw_rec_hdr hdr;
 	struct pw_drop *e;
 
 	if (drop_records == PW_DROPREC_NONE ||
@@ -253,8 +254,9 @@ static __always_inline void emit_drop(const struct drop *d)
 	e = record_reserve(sizeof(*e), PW_REC_DROP);
 	if (!e)
 		return;
-	__builtin_memcpy((void *)e + sizeof(e->hdr), (void *)&d->rec + sizeof(d->rec.hdr),
-			 sizeof(*e) - sizeof(e->hdr));
+	hdr = e->hdr;
+	*e = d->rec;
+	e->hdr = hdr;
 	bpf_ringbuf_submit(e, 0);
 }
 

@@ -250,10 +250,10 @@ int cmd_trace(int argc, char **argv)
 		}
 	}
 	pw_clock_init(&env.clock);
-	fprintf(stderr,
-		"Tracing port-allocation failures, failed connects%s (%llu existing sockets "
-		"attributed)... Hit Ctrl-C to end.\n",
-		env.common.session.drop_records == PW_DROPREC_NONE ? "" : " and dropped packets",
+	fprintf(stderr, "Tracing %s (%llu existing sockets attributed)... Hit Ctrl-C to end.\n",
+		env.common.session.drop_records == PW_DROPREC_NONE
+			? "port-allocation failures and failed connects"
+			: "port-allocation failures, failed connects and dropped packets",
 		(unsigned long long)s.seeded);
 	if (!env.json)
 		pw_text_header(stdout);

@@ -195,20 +195,27 @@ bad_input() {
 	[ $((reported + lost)) -eq 300 ]
 }
 
-@test "owner-map evictions are counted" {
-	netns_new evict
-	pw_start --netns "$(netns_inode "$NS")" --owner-map-size 1024
-	steps=$(for i in $(seq 3000); do echo bind 0.0.0.0 0; done)
+# evictions_after NS STEP PORTWATCH_ARGS...: trace with 1024-entry owner maps
+# while sockop runs STEP 3000 times (3000 sockets) in NS; sets EVICTED.
+evictions_after() {
+	local ns=$1 step=$2 steps
+	shift 2
+	pw_start --netns "$(netns_inode "$ns")" --owner-map-size 1024 "$@"
+	steps=$(for i in $(seq 3000); do echo "$step"; done)
 	ulimit -n 8192
 	# shellcheck disable=SC2086
-	sockop "$NS" udp $steps
+	sockop "$ns" udp $steps
 	[ "$(grep -c ' ok ' "$SOCKOP_OUT")" -eq 3000 ]
 	pw_stop
+	EVICTED=$(jq -s '[.[] | select(.type == "lost") | .owner_evictions] | add' "$PW_OUT")
+	echo "evicted $EVICTED"
+}
 
-	evicted=$(jq -s '[.[] | select(.type == "lost") | .owner_evictions] | add' "$PW_OUT")
-	echo "evicted $evicted"
+@test "owner-map evictions are counted" {
+	netns_new evict
+	evictions_after "$NS" "bind 0.0.0.0 0"
 	# 3000 owners entered a 1024-entry map; others' inserts never lower that.
-	[ "$evicted" -ge $((3000 - 1024)) ]
+	[ "$EVICTED" -ge $((3000 - 1024)) ]
 }
 
 @test "flow-owner evictions are counted with the socket owners'" {
@@ -218,17 +225,8 @@ bad_input() {
 	# succeed record their flow.
 	ip netns exec "$NS" nft add chain inet t in '{ type filter hook input priority 0; }'
 	ip netns exec "$NS" nft add rule inet t in udp dport 9 drop
-	pw_start --netns "$(netns_inode "$NS")" --owner-map-size 1024 --drops=attributed
-	# 3000 sockets, each autobound by one datagram: 3000 socket owners and 3000 flows.
-	steps=$(for i in $(seq 3000); do echo sendto 127.0.0.1 9; done)
-	ulimit -n 8192
-	# shellcheck disable=SC2086
-	sockop "$NS" udp $steps
-	[ "$(grep -c ' ok ' "$SOCKOP_OUT")" -eq 3000 ]
-	pw_stop
-
-	evicted=$(jq -s '[.[] | select(.type == "lost") | .owner_evictions] | add' "$PW_OUT")
-	echo "evicted $evicted"
+	# Each socket is autobound by one datagram: 3000 socket owners and 3000 flows.
+	evictions_after "$NS" "sendto 127.0.0.1 9" --drops=attributed
 	# Each 1024-entry map had 3000 new keys: both maps' evictions are in the sum.
-	[ "$evicted" -ge $((2 * (3000 - 1024))) ]
+	[ "$EVICTED" -ge $((2 * (3000 - 1024))) ]
 }

@@ -7,6 +7,25 @@ teardown() {
 	pw_teardown
 }
 
+# drop_rule_netns NAME: a netns $NS whose output hook drops UDP to port 9999,
+# counted by the rule; rule_count reads the counter.
+drop_rule_netns() {
+	netns_new "$1"
+	ip netns exec "$NS" nft -f - <<-NFT
+	table inet acl {
+		chain out {
+			type filter hook output priority 0;
+			udp dport 9999 counter drop
+		}
+	}
+	NFT
+}
+
+rule_count() {
+	ip netns exec "$1" nft -j list ruleset |
+		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'
+}
+
 @test "drop reason names from BTF match the kernel's own kfree_skb format" {
 	fmt=/sys/kernel/tracing/events/skb/kfree_skb/format
 	[ -r "$fmt" ] || mount -t tracefs nodev /sys/kernel/tracing
@@ -25,23 +44,14 @@ teardown() {
 }
 
 @test "drops by an nftables rule are counted exactly: == the rule's own counter" {
-	netns_new acl
-	ip netns exec "$NS" nft -f - <<-NFT
-	table inet acl {
-		chain out {
-			type filter hook output priority 0;
-			udp dport 9999 counter drop
-		}
-	}
-	NFT
+	drop_rule_netns acl
 	ino=$(netns_inode "$NS")
 	pw_start_cmd drops -i 1 --by reason,netns,proto
 	sockop "$NS" udp sendn 127.0.0.1 9999 5000
 	grep -q 'sendn 127.0.0.1 9999 sent 0 failed 5000' "$SOCKOP_OUT"
 	pw_stop
 
-	rule=$(ip netns exec "$NS" nft -j list ruleset |
-		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
+	rule=$(rule_count "$NS")
 	ours=$(jq -s "[.[] | select(.type == \"drops\" and .reason == \"NETFILTER_DROP\"
 		and .netns == $ino and .proto == \"ipv4/udp\") | .count] | add" "$PW_OUT")
 	echo "rule $rule portwatch $ours"
@@ -95,8 +105,7 @@ teardown() {
 	[ "$lost" -eq 0 ]
 	[ "$records" -lt "$packets" ]
 
-	rule=$(ip netns exec "$rx" nft -j list ruleset |
-		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
+	rule=$(rule_count "$rx")
 	ours=$(jq -s "[.[] | select(.type == \"drops\" and .reason == \"NETFILTER_DROP\"
 		and .netns == $(netns_inode "$rx") and .ifname == \"pwstorm1\") | .count] | add" "$PW_OUT")
 	echo "sent $packets, rule $rule, portwatch $ours"
@@ -104,25 +113,6 @@ teardown() {
 	# Every datagram reached the rule (veth does not drop on its own here).
 	[ "$rule" -eq "$packets" ]
 	[ "$(jq -s '[.[] | select(.type == "lost")] | length' "$PW_OUT")" -eq 0 ]
-}
-
-# drop_rule_netns NAME: a netns $NS whose output hook drops UDP to port 9999,
-# counted by the rule; rule_count reads the counter.
-drop_rule_netns() {
-	netns_new "$1"
-	ip netns exec "$NS" nft -f - <<-NFT
-	table inet acl {
-		chain out {
-			type filter hook output priority 0;
-			udp dport 9999 counter drop
-		}
-	}
-	NFT
-}
-
-rule_count() {
-	ip netns exec "$1" nft -j list ruleset |
-		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'
 }
 
 @test "histogram totals == the per-packet records trace gets without a rate limit" {

@@ -61,33 +61,36 @@ pw_start() {
 	pw_start_cmd trace "$@"
 }
 
-# pw_start_cmd COMMAND ARGS...: the same for any command that prints "Tracing".
-pw_start_cmd() {
-	local cmd=$1
-	shift
-	PW_OUT=$BATS_TEST_TMPDIR/pw.out
-	PW_ERR=$BATS_TEST_TMPDIR/pw.err
+# pw_launch NAME COMMAND ARGS...: portwatch COMMAND --json in the background,
+# output in $BATS_TEST_TMPDIR/NAME.out and .err, until it prints "Hit Ctrl-C";
+# sets LAUNCHED_PID.
+pw_launch() {
+	local out=$BATS_TEST_TMPDIR/$1.out err=$BATS_TEST_TMPDIR/$1.err cmd=$2
+	shift 2
 	# A previous run's "Hit Ctrl-C" must not be taken for this one's: the
 	# shell truncates the file only once the background job runs.
-	rm -f "$PW_OUT" "$PW_ERR"
-	"$PORTWATCH" "$cmd" --json "${PW_ATTACH_ARGS[@]}" "$@" >"$PW_OUT" 2>"$PW_ERR" &
-	PW_PID=$!
-	PIDS+=("$PW_PID")
-	wait_for_line "$PW_ERR" "Hit Ctrl-C to end." "$PW_PID"
+	rm -f "$out" "$err"
+	"$PORTWATCH" "$cmd" --json "${PW_ATTACH_ARGS[@]}" "$@" >"$out" 2>"$err" &
+	LAUNCHED_PID=$!
+	PIDS+=("$LAUNCHED_PID")
+	wait_for_line "$err" "Hit Ctrl-C to end." "$LAUNCHED_PID"
+}
+
+# pw_start_cmd COMMAND ARGS...: the same as pw_start for any command.
+pw_start_cmd() {
+	PW_OUT=$BATS_TEST_TMPDIR/pw.out
+	PW_ERR=$BATS_TEST_TMPDIR/pw.err
+	pw_launch pw "$@"
+	PW_PID=$LAUNCHED_PID
 }
 
 # pw_start_second COMMAND ARGS...: another portwatch next to the first one,
 # output in $PW2_OUT, pid in $PW2_PID; stop it with pw_stop "$PW2_PID" "$PW2_ERR".
 pw_start_second() {
-	local cmd=$1
-	shift
 	PW2_OUT=$BATS_TEST_TMPDIR/pw2.out
 	PW2_ERR=$BATS_TEST_TMPDIR/pw2.err
-	rm -f "$PW2_OUT" "$PW2_ERR"
-	"$PORTWATCH" "$cmd" --json "${PW_ATTACH_ARGS[@]}" "$@" >"$PW2_OUT" 2>"$PW2_ERR" &
-	PW2_PID=$!
-	PIDS+=("$PW2_PID")
-	wait_for_line "$PW2_ERR" "Hit Ctrl-C to end." "$PW2_PID"
+	pw_launch pw2 "$@"
+	PW2_PID=$LAUNCHED_PID
 }
 
 # pw_stop [PID ERR]: SIGINT; portwatch must exit within 30 s, with status 0.

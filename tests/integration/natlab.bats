@@ -8,9 +8,22 @@ teardown() {
 	pw_teardown
 }
 
+# traced SCENARIO TRACE_ARGS...: the scenario's world, then trace with these
+# arguments while its client runs; sets PID (the client's). The world comes
+# first: where conntrack is a module, its BTF (nf_conn) must be there when
+# portwatch loads.
+traced() {
+	local scenario=$1
+	shift
+	natlab_up "$scenario"
+	pw_start "$@"
+	natlab_run "$scenario"
+	pw_stop
+	PID=$(natlab_value client_pid)
+}
+
 @test "nat-port-exhaustion: every SNAT clash drop == insert_failed, attributed to the client" {
-	# The world first: on kernels where conntrack is a module, its BTF (nf_conn)
-	# must be there when portwatch loads.
+	# As traced, with drops next to trace.
 	natlab_up nat-port-exhaustion
 	pw_start --drops=attributed --drop-rate=0
 	pw_start_second drops --by reason,process,nat_class
@@ -41,12 +54,8 @@ teardown() {
 }
 
 @test "acl-partial-ephemeral: replies the ACL drops == the rule's counter, attributed to the client" {
-	natlab_up acl-partial-ephemeral
-	pw_start --drop-rate=0
-	natlab_run acl-partial-ephemeral
-	pw_stop
-
-	pid=$(natlab_value client_pid)
+	traced acl-partial-ephemeral --drop-rate=0
+	pid=$PID
 	denied=$(natlab_value acl_inbound_deny)
 	# 4 connects from 39998-40013 with 1024-40000 allowed: at least one fails.
 	failed=$(grep -c ' err 110 ETIMEDOUT' "$LAB_OUT")
@@ -68,12 +77,8 @@ teardown() {
 }
 
 @test "client-port-exhaustion: connect() fails for want of a port, nothing is dropped" {
-	natlab_up client-port-exhaustion
-	pw_start --drop-rate=0
-	natlab_run client-port-exhaustion
-	pw_stop
-
-	pid=$(natlab_value client_pid)
+	traced client-port-exhaustion --drop-rate=0
+	pid=$PID
 	[ "$(grep -c ' err 99 EADDRNOTAVAIL' "$LAB_OUT")" -eq 1 ]
 	[ "$(events ".type == \"port_alloc_fail\" and .pid == $pid and .errno == 99 and .op == \"connect\"
 		and .port_range == [50000, 50001] and .daddr == \"203.0.113.80\" and .dport == 443")" -eq 1 ]
