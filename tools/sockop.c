@@ -16,6 +16,8 @@
  *                          "sendn ADDR PORT sent S failed F"
  *     listen0              listen on a new, unbound socket (autobind)
  *     wait                 print "waiting", then wait for SIGUSR1 to go on
+ *     write                write one byte on the last socket; prints "write ok" or
+ *                          "write err <errno> <name>"
  *     hold                 print "holding", then wait for a signal
  *
  * Output, one line per call: "<step> <addr> <port> ok <local port>" or
@@ -90,7 +92,7 @@ int main(int argc, char **argv)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	sigset_t usr1;
-	int fd, sig;
+	int fd = -1, sig;
 
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
@@ -109,6 +111,11 @@ int main(int argc, char **argv)
 		} else if (!strcmp(step, "wait")) {
 			printf("waiting\n");
 			sigwait(&usr1, &sig);
+		} else if (!strcmp(step, "write")) {
+			if (write(fd, "x", 1) == 1)
+				printf("write ok\n");
+			else
+				printf("write err %d %s\n", errno, strerrorname_np(errno));
 		} else if (!strcmp(step, "hold")) {
 			printf("holding\n");
 			pause();

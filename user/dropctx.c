@@ -24,7 +24,8 @@ struct netns_entry {
 	char path[64];	  /* "/run/netns/x" or "/proc/PID/ns/net"; "" when not found */
 	time_t looked_up; /* when path was searched for */
 	time_t ct_read;	  /* when the conntrack fields were read, 0: never */
-	long ct_count;	  /* nf_conntrack_count, -1: unreadable */
+	long ct_count;	  /* conntrack entries of the netns, -1: unreadable */
+	long ct_invalid;  /* its `invalid` statistic, summed over CPUs */
 	long ct_max;	  /* nf_conntrack_max */
 	struct {
 		__u32 ifindex;
@@ -194,12 +195,34 @@ static long read_long(const char *path)
 	return v;
 }
 
-static int read_ct_count(void *p)
+/*
+ * /proc/net/stat/nf_conntrack of the calling thread's netns: a header, then
+ * one line of hexadecimal counters per CPU; `entries` is the netns's count
+ * on every line, `invalid` is per CPU.
+ */
+static int read_ct_stats(void *p)
 {
-	long *count = p;
+	struct netns_entry *e = p;
+	FILE *f = fopen("/proc/net/stat/nf_conntrack", "r");
+	unsigned long entries, clashres, found, new, invalid;
+	char line[512];
+	int cpus = 0;
 
-	*count = read_long("/proc/sys/net/netfilter/nf_conntrack_count");
-	return *count < 0 ? -ENOENT : 0;
+	if (!f)
+		return -errno;
+	e->ct_invalid = 0;
+	if (!fgets(line, sizeof(line), f))
+		cpus = -1;
+	while (cpus >= 0 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx %lx %lx %lx %lx", &entries, &clashres, &found, &new,
+			   &invalid) != 5)
+			break;
+		e->ct_count = entries;
+		e->ct_invalid += invalid;
+		cpus++;
+	}
+	fclose(f);
+	return cpus > 0 ? 0 : -EINVAL;
 }
 
 __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class)
@@ -214,14 +237,14 @@ __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class)
 		e->ct_read = now;
 		/* nf_conntrack_max is global: the init netns's value. */
 		e->ct_max = read_long("/proc/sys/net/netfilter/nf_conntrack_max");
-		if (in_netns(c->netns, e, read_ct_count, &e->ct_count))
+		if (in_netns(c->netns, e, read_ct_stats, e))
 			e->ct_count = -1;
 	}
 	if (e->ct_count < 0)
 		return PW_NF_FILTER;
 	if (e->ct_max > 0 && e->ct_count >= e->ct_max)
 		return PW_NF_CONNTRACK_FULL;
-	return e->ct_count > 0 ? PW_NF_INVALID : PW_NF_FILTER;
+	return e->ct_invalid > 0 ? PW_NF_INVALID : PW_NF_FILTER;
 }
 
 const char *pw_nat_class_name(__u8 nat_class)

@@ -39,10 +39,11 @@ const char *pw_dropctx_ifname(struct pw_dropctx *c, __u32 netns, __u32 ifindex, 
 
 /*
  * The final enum pw_nat_class of a drop: PW_NF_NO_ENTRY becomes
- * PW_NF_CONNTRACK_FULL when the netns's nf_conntrack_count is at
- * nf_conntrack_max, PW_NF_INVALID when conntrack tracks flows there (count
- * above 0), else PW_NF_FILTER (read at most once a second per netns; a netns
- * not found stays PW_NF_FILTER). Other classes are returned as they are.
+ * PW_NF_CONNTRACK_FULL when the netns's conntrack entries are at
+ * nf_conntrack_max, PW_NF_INVALID when conntrack there has counted invalid
+ * packets (its `invalid` statistic), else PW_NF_FILTER. Read from the
+ * netns's /proc/net/stat/nf_conntrack at most once a second, so at report
+ * time; a netns not found stays PW_NF_FILTER. Other classes pass unchanged.
  */
 __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class);
 

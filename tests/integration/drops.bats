@@ -5,6 +5,7 @@ load lib
 
 teardown() {
 	pw_teardown
+	[ -z "${CT_MAX_SAVED:-}" ] || sysctl -qw net.netfilter.nf_conntrack_max="$CT_MAX_SAVED"
 }
 
 # drop_rule_netns NAME: a netns $NS whose output hook drops UDP to port 9999,
@@ -167,4 +168,68 @@ rule_count() {
 	[ "$(rule_count "$NS")" -eq 1000 ]
 	[ "$(jq -s "[.[] | select(.type == \"drops\" and .netns == $ino and .reason == \"NETFILTER_DROP\"
 		and .pid == $SOCKOP_PID) | .count] | add" "$PW_OUT")" -eq 1000 ]
+}
+
+@test "conntrack_full: drops of a full conntrack table are classed so, == conntrack's drop counter" {
+	# nf_conntrack_max is global: lower it only on a host that tracks nothing.
+	[ -r /proc/sys/net/netfilter/nf_conntrack_max ] || skip "no conntrack in this kernel"
+	[ "$(cat /proc/sys/net/netfilter/nf_conntrack_count)" -eq 0 ] ||
+		skip "the host tracks connections: a lower nf_conntrack_max would hurt it"
+	netns_new ctfull
+	ino=$(netns_inode "$NS")
+	# A ct expression turns conntrack on in the netns.
+	ip netns exec "$NS" nft add table inet t
+	ip netns exec "$NS" nft add chain inet t out '{ type filter hook output priority 0; }'
+	ip netns exec "$NS" nft add rule inet t out ct state new counter
+	sockop_hold "$NS" listen 127.0.0.1 8080
+	pw_start --drop-rate=0
+	CT_MAX_SAVED=$(cat /proc/sys/net/netfilter/nf_conntrack_max)
+	sysctl -qw net.netfilter.nf_conntrack_max=2
+	# Two connections fill the table with assured entries (early drop spares
+	# those), the third one's SYNs find no room.
+	sockop "$NS" syncnt 1 connect 127.0.0.1 8080 3
+	sysctl -qw net.netfilter.nf_conntrack_max="$CT_MAX_SAVED"
+	pw_stop
+
+	[ "$(grep -c ' ok ' "$SOCKOP_OUT")" -eq 2 ]
+	ct_drop=$(ip netns exec "$NS" conntrack -S | tr ' ' '\n' | awk -F= '$1 == "drop" { n += $2 } END { print n + 0 }')
+	full=$(events ".type == \"drop\" and .netns == $ino and .nat.class == \"conntrack_full\"")
+	echo "conntrack drop $ct_drop, portwatch conntrack_full $full"
+	[ "$ct_drop" -ge 1 ]
+	[ "$full" -eq "$ct_drop" ]
+	[ "$(events ".type == \"drop\" and .netns == $ino and .nat.class == \"conntrack_full\"
+		and .pid == $SOCKOP_PID and .attribution == \"socket\" and .dport == 8080")" -eq "$full" ]
+}
+
+@test "invalid: segments conntrack refuses are classed so, == the rule's counter" {
+	[ -r /proc/sys/net/netfilter/nf_conntrack_max ] || skip "no conntrack in this kernel"
+	netns_new invalid
+	ino=$(netns_inode "$NS")
+	sockop_hold "$NS" listen 127.0.0.1 8080
+	# A connection established before conntrack runs in the netns: with
+	# nf_conntrack_tcp_loose 0 its next segment is invalid to conntrack.
+	out=$BATS_TEST_TMPDIR/client
+	ip netns exec "$NS" "$SOCKOP" connect 127.0.0.1 8080 1 wait write hold >"$out" &
+	client=$!
+	PIDS+=("$client")
+	wait_for_line "$out" "^waiting" "$client"
+	ip netns exec "$NS" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
+	ip netns exec "$NS" nft add table inet t
+	ip netns exec "$NS" nft add chain inet t out '{ type filter hook output priority 0; }'
+	ip netns exec "$NS" nft add rule inet t out ct state invalid counter drop
+	pw_start --drop-rate=0
+	kill -USR1 "$client"
+	wait_for_line "$out" "^holding" "$client"
+	grep -q "write ok" "$out"
+	# Abort the connection: its RST is the last packet it sends (dropped too).
+	ip netns exec "$NS" ss -K -t dst 127.0.0.1 dport = 8080 >/dev/null
+	pw_stop
+
+	rule=$(rule_count "$NS")
+	invalid=$(events ".type == \"drop\" and .netns == $ino and .nat.class == \"invalid\"")
+	echo "rule $rule, portwatch invalid $invalid"
+	[ "$rule" -ge 2 ]
+	[ "$invalid" -eq "$rule" ]
+	[ "$(events ".type == \"drop\" and .netns == $ino and .nat.class == \"invalid\"
+		and .pid == $client and .attribution == \"socket\" and .dport == 8080")" -eq "$rule" ]
 }
