@@ -28,15 +28,15 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS := -lbpf -lelf -lz -ljson-c
 
 BPF_SRCS := bpf/common.bpf.c bpf/portalloc.bpf.c bpf/connfail.bpf.c bpf/owner.bpf.c \
-	bpf/portsearch.bpf.c bpf/drops.bpf.c bpf/flows.bpf.c
+	bpf/portsearch.bpf.c bpf/drops.bpf.c bpf/flows.bpf.c bpf/ports.bpf.c
 BPF_HDRS := $(wildcard bpf/*.h) $(VMLINUX)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 
 # Userspace: the library part (everything but main) is shared with the unit tests.
 USER_LIB_SRCS := user/record.c user/filter.c user/util.c user/rungs.c user/session.c user/cli.c \
-	user/hist.c user/dropreason.c user/ksyms.c user/dropctx.c
+	user/hist.c user/dropreason.c user/ksyms.c user/dropctx.c user/ports.c
 USER_CMD_SRCS := user/portwatch.c user/cmd_trace.c user/cmd_probes.c user/cmd_latency.c \
-	user/cmd_drops.c
+	user/cmd_drops.c user/cmd_ports.c
 USER_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_LIB_SRCS))
 USER_CMD_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_CMD_SRCS))
 SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h

@@ -225,6 +225,32 @@ struct pw_drop_key {
 };
 
 /*
+ * Key of the port_rows map, filled by the ports iterators: one row per
+ * (netns, owner, protocol, destination) of the sockets that hold an
+ * ephemeral port (local port inside the netns's ip_local_port_range).
+ */
+struct pw_port_key {
+	__u32 netns;		/* inode of the socket's netns */
+	__u32 tgid;		/* owner's process id, 0: unowned (e.g. TIME_WAIT) */
+	char comm[PW_COMM_LEN]; /* owner's comm, zero when unowned */
+	__u8 daddr[16];		/* remote address, network byte order (IPv4: first 4) */
+	__u16 dport;		/* remote port, host byte order */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 pad[3];
+};
+
+/* Value of port_rows: sockets of the row by TCP state (UDP: established). */
+struct pw_port_counts {
+	__u64 established;
+	__u64 syn_sent;	  /* also SYN_RECV */
+	__u64 time_wait;
+	__u64 close_wait; /* also LAST_ACK */
+	__u64 fin_wait;	  /* FIN_WAIT1, FIN_WAIT2, CLOSING */
+	__u64 other;	  /* CLOSE and anything else */
+};
+
+/*
  * Loss and overflow counters, one copy in the BPF object's .bss, read by the
  * loader. Owner-map evictions are derived: inserts - deletes - live entries.
  */
@@ -235,6 +261,7 @@ struct pw_counters {
 	__u64 drop_overflow; /* drops counted without their key: drop_counts was full */
 	__u64 drops_suppressed; /* drop records trace wanted but drop_rate held back */
 	__u64 flow_inserts;	/* new keys added to flow_owner (never deleted by portwatch) */
+	__u64 port_rows_overflow; /* sockets not counted by ports: port_rows was full */
 };
 
 #endif /* PORTWATCH_H */

@@ -7,7 +7,7 @@
  *   sockop [STEP...]       steps run in order:
  *     tcp | udp            protocol of the steps that follow (default tcp)
  *     syncnt N             TCP_SYNCNT for the following connects
- *     listen ADDR PORT     bind and listen (backlog 1024)
+ *     listen ADDR PORT     bind and listen (backlog 4096)
  *     connect ADDR PORT N  N blocking connects
  *     nbconnect ADDR PORT  one non-blocking connect, left in progress
  *     bind ADDR PORT       bind a new socket (PORT 0: any)
@@ -16,8 +16,13 @@
  *                          "sendn ADDR PORT sent S failed F"
  *     listen0              listen on a new, unbound socket (autobind)
  *     wait                 print "waiting", then wait for SIGUSR1 to go on
+ *     accept N             accept N connections on the last listening socket;
+ *                          prints "accept N ok" or "accept err <errno> <name>"
  *     write                write one byte on the last socket; prints "write ok" or
  *                          "write err <errno> <name>"
+ *     close                close every socket so far, oldest first (a connect
+ *                          closed before its accepted peer ends in TIME_WAIT);
+ *                          prints "closed N"
  *     hold                 print "holding", then wait for a signal
  *
  * Output, one line per call: "<step> <addr> <port> ok <local port>" or
@@ -38,6 +43,8 @@
 
 static int proto = IPPROTO_TCP;
 static int syncnt;
+static int listener = -1; /* the last listening socket, for accept */
+static int max_fd = -1;	  /* sockets are never closed before `close`: 3..max_fd */
 
 static socklen_t make_addr(const char *host, const char *port, struct sockaddr_storage *ss)
 {
@@ -69,6 +76,8 @@ static int new_socket(int family)
 	}
 	if (proto == IPPROTO_TCP && syncnt)
 		setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syncnt, sizeof(syncnt));
+	if (fd > max_fd)
+		max_fd = fd;
 	return fd;
 }
 
@@ -111,6 +120,27 @@ int main(int argc, char **argv)
 		} else if (!strcmp(step, "wait")) {
 			printf("waiting\n");
 			sigwait(&usr1, &sig);
+		} else if (!strcmp(step, "accept") && i + 1 < argc) {
+			int n = atoi(argv[++i]), k;
+
+			for (k = 0; k < n; k++) {
+				fd = accept(listener, NULL, NULL);
+				if (fd < 0)
+					break;
+				if (fd > max_fd)
+					max_fd = fd;
+			}
+			if (k == n)
+				printf("accept %d ok\n", n);
+			else
+				printf("accept err %d %s\n", errno, strerrorname_np(errno));
+		} else if (!strcmp(step, "close")) {
+			int n = 0;
+
+			for (int k = 3; k <= max_fd; k++)
+				n += !close(k);
+			max_fd = -1;
+			printf("closed %d\n", n);
 		} else if (!strcmp(step, "write")) {
 			if (write(fd, "x", 1) == 1)
 				printf("write ok\n");
@@ -133,7 +163,8 @@ int main(int argc, char **argv)
 				setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 				ret = bind(fd, (struct sockaddr *)&ss, len);
 				if (!ret)
-					ret = listen(fd, 1024);
+					ret = listen(fd, 4096);
+				listener = fd;
 				report(step, host, port, ret, fd);
 			} else if (!strcmp(step, "connect") && i + 1 < argc) {
 				int n = atoi(argv[++i]);

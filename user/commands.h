@@ -7,5 +7,6 @@ int cmd_trace(int argc, char **argv);
 int cmd_probes(int argc, char **argv);
 int cmd_latency(int argc, char **argv);
 int cmd_drops(int argc, char **argv);
+int cmd_ports(int argc, char **argv);
 
 #endif /* PORTWATCH_COMMANDS_H */

@@ -16,7 +16,9 @@ static const struct {
 	int (*fn)(int argc, char **argv);
 	const char *help;
 } commands[] = {
-	{ "trace", cmd_trace, "live stream of port-allocation failures and failed connects" },
+	{ "trace", cmd_trace,
+	  "live stream of port-allocation failures, failed connects and dropped packets" },
+	{ "ports", cmd_ports, "snapshot of ephemeral ports in use per process and destination" },
 	{ "drops", cmd_drops, "dropped packets by drop reason, counted in the kernel" },
 	{ "latency", cmd_latency, "histogram of connect()'s search for a free local port" },
 	{ "probes", cmd_probes, "which attach rung each hook gets on this kernel, and why" },

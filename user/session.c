@@ -34,6 +34,29 @@ static int seed_owners(struct pw_session *s)
 	return ret;
 }
 
+static int check_basics(char *err, size_t err_len)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		snprintf(err, err_len,
+			 "kernel BTF not found (/sys/kernel/btf/vmlinux): "
+			 "portwatch needs CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOENT;
+	}
+	if (geteuid()) {
+		snprintf(err, err_len,
+			 "must run as root: loading BPF programs needs "
+			 "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The ports iterators: loaded only for port snapshots (ports, top, check). */
+static bool is_ports_prog(const struct bpf_program *prog)
+{
+	return !strncmp(bpf_program__name(prog), "iter_ports_", 11);
+}
+
 /* sockops sees a socket through the cgroup it was created in: attach at the root. */
 static int attach_sockops(struct pw_session *s)
 {
@@ -54,18 +77,9 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	int ret;
 
 	memset(s, 0, sizeof(*s));
-	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		snprintf(err, err_len,
-			 "kernel BTF not found (/sys/kernel/btf/vmlinux): "
-			 "portwatch needs CONFIG_DEBUG_INFO_BTF=y");
-		return -ENOENT;
-	}
-	if (geteuid()) {
-		snprintf(err, err_len,
-			 "must run as root: loading BPF programs needs "
-			 "CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN");
-		return -EPERM;
-	}
+	ret = check_basics(err, err_len);
+	if (ret)
+		return ret;
 	ret = pw_ensure_tracefs();
 	if (ret) {
 		snprintf(err, err_len, "cannot mount tracefs at /sys/kernel/tracing: %s",
@@ -88,9 +102,15 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	s->skel->rodata->search_netns = o->search_netns;
 	s->skel->rodata->drop_records = o->drop_records;
 	s->skel->rodata->drop_rate = o->drop_rate;
-	bpf_object__for_each_program(prog, s->skel->obj)
+	bpf_object__for_each_program(prog, s->skel->obj) {
 		bpf_program__set_autoload(prog,
-					  pw_ladder_wants(&s->ladder, bpf_program__name(prog)));
+					  is_ports_prog(prog)
+						  ? o->ports
+						  : pw_ladder_wants(&s->ladder, bpf_program__name(prog)));
+		if (is_ports_prog(prog))
+			bpf_program__set_autoattach(prog, false);
+	}
+	bpf_map__set_max_entries(s->skel->maps.port_rows, o->max_rows ?: 1);
 	/* Flows are only needed to attribute drops. */
 	bpf_program__set_autoload(s->skel->progs.sockops_flows, drops);
 	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
@@ -135,6 +155,44 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	return 0;
 fail:
 	pw_session_close(s);
+	return ret;
+}
+
+int pw_session_open_snapshot(struct pw_session *s, __u32 max_rows, char *err, size_t err_len)
+{
+	struct bpf_program *prog;
+	struct bpf_map *map;
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	ret = check_basics(err, err_len);
+	if (ret)
+		return ret;
+	s->skel = portwatch_bpf__open();
+	if (!s->skel) {
+		ret = -errno;
+		snprintf(err, err_len, "opening the BPF object: %s", strerror(errno));
+		return ret;
+	}
+	bpf_object__for_each_program(prog, s->skel->obj)
+		bpf_program__set_autoload(prog, is_ports_prog(prog));
+	/* The tracing maps are not used: keep their kernel memory minimal. */
+	bpf_object__for_each_map(map, s->skel->obj) {
+		if (bpf_map__is_internal(map) || map == s->skel->maps.port_rows ||
+		    map == s->skel->maps.ports_seen || map == s->skel->maps.netns_pid)
+			continue;
+		bpf_map__set_max_entries(map, bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF
+						      ? (__u32)sysconf(_SC_PAGESIZE)
+						      : 1);
+	}
+	bpf_map__set_max_entries(s->skel->maps.port_rows, max_rows);
+	ret = portwatch_bpf__load(s->skel);
+	if (ret) {
+		snprintf(err, err_len,
+			 "loading the socket iterators: %s (run with -v for the verifier log)",
+			 strerror(-ret));
+		pw_session_close(s);
+	}
 	return ret;
 }
 

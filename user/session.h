@@ -19,6 +19,8 @@ struct pw_session_opts {
 	__u32 ringbuf_size;	     /* ring buffer bytes, a power of two >= page size */
 	__u32 search_netns;	     /* port-search histogram: only this netns (0: all) */
 	unsigned int optional_hooks; /* bit (1 << enum pw_hook) per optional hook to attach */
+	bool ports;		     /* also load the ports iterators (pw_ports_snapshot) */
+	__u32 max_rows;		     /* port_rows entries when ports */
 	__u8 drop_records;	     /* enum pw_drop_records: which drops get a record */
 	__u32 drop_rate;	     /* at most this many drop records per second, 0: no limit */
 };
@@ -57,6 +59,13 @@ struct pw_session {
  */
 int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_buffer_sample_fn fn,
 		    void *ctx, char *err, size_t err_len);
+
+/*
+ * Load only the ports iterators (no tracing program, no ladder), with
+ * `max_rows` port_rows entries: what a one-off snapshot needs. Returns 0,
+ * or -errno with a one-line reason in `err` (no BTF, not root, load failure).
+ */
+int pw_session_open_snapshot(struct pw_session *s, __u32 max_rows, char *err, size_t err_len);
 
 /* A ring-buffer callback for commands that read only the kernel's aggregates. */
 int pw_ignore_record(void *ctx, void *data, size_t size);

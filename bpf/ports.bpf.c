@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The ports snapshot, counted in the kernel into port_rows by (netns, owner,
+ * protocol, destination) and TCP state, so userspace reads rows, never
+ * sockets. Only sockets holding an ephemeral port count: the local port is
+ * inside the netns's ip_local_port_range, and there is a destination.
+ *
+ * iter/task_file (5.8+) walks every task's files once, across all netns: it
+ * counts the TCP/UDP sockets that have a file, with the task as the owner.
+ * iter/tcp (5.9+) then walks the TCP sockets of the netns it is created in:
+ * it counts those without a file (TIME_WAIT, orphans closing), unowned.
+ */
+#include "common.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536); /* sized by the loader (--max-rows) */
+	__type(key, struct pw_port_key);
+	__type(value, struct pw_port_counts);
+} port_rows SEC(".maps");
+
+/* Sockets counted already: a socket shared by forked processes counts once. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory only for the sockets seen */
+	__uint(max_entries, 1 << 20);
+	__type(key, __u64);
+	__type(value, __u8);
+} ports_seen SEC(".maps");
+
+/* netns inode -> the tgid of a task with a socket there: how the loader enters it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} netns_pid SEC(".maps");
+
+static __always_inline void count_socket(const struct sock_common *skc, __u8 proto, int state,
+					 const struct task_struct *task)
+{
+	struct net *net = BPF_CORE_READ(skc, skc_net.net);
+	struct pw_port_counts zero = {}, *c;
+	struct pw_port_key key = {};
+	__u16 lport = BPF_CORE_READ(skc, skc_num), lo, hi;
+
+	netns_port_range(net, &lo, &hi);
+	key.dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	if (lport < lo || lport > hi || !key.dport)
+		return;
+	key.netns = BPF_CORE_READ(net, ns.inum);
+	key.family = BPF_CORE_READ(skc, skc_family);
+	key.proto = proto;
+	if (key.family == AF_INET)
+		bpf_core_read(key.daddr, 4, &skc->skc_daddr);
+	else
+		bpf_core_read(key.daddr, 16, &skc->skc_v6_daddr);
+	if (task) {
+		key.tgid = BPF_CORE_READ(task, tgid);
+		BPF_CORE_READ_STR_INTO(&key.comm, task, comm);
+	}
+	c = bpf_map_lookup_elem(&port_rows, &key);
+	if (!c) {
+		bpf_map_update_elem(&port_rows, &key, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&port_rows, &key);
+		if (!c) {
+			__sync_fetch_and_add(&counters.port_rows_overflow, 1);
+			return;
+		}
+	}
+	switch (state) {
+	case TCP_ESTABLISHED:
+		c->established++;
+		break;
+	case TCP_SYN_SENT:
+	case TCP_SYN_RECV:
+		c->syn_sent++;
+		break;
+	case TCP_TIME_WAIT:
+		c->time_wait++;
+		break;
+	case TCP_CLOSE_WAIT:
+	case TCP_LAST_ACK:
+		c->close_wait++;
+		break;
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSING:
+		c->fin_wait++;
+		break;
+	default:
+		c->other++;
+	}
+}
+
+/* Listeners and embryonic request sockets hold the service's port, not an ephemeral one. */
+static __always_inline bool tcp_counts(int state)
+{
+	return state != TCP_LISTEN && state != TCP_NEW_SYN_RECV;
+}
+
+SEC("iter/task_file")
+int iter_ports_files(struct bpf_iter__task_file *ctx)
+{
+	struct task_struct *task = ctx->task;
+	struct file *file = ctx->file;
+	struct socket *sock;
+	struct sock *sk;
+	__u32 netns, tgid;
+	__u64 key;
+	__u8 one = 1;
+	int state;
+
+	if (!task || !file)
+		return 0;
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return 0;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk || !sk_watched(sk))
+		return 0;
+	netns = sk_netns(sk);
+	tgid = BPF_CORE_READ(task, tgid);
+	bpf_map_update_elem(&netns_pid, &netns, &tgid, BPF_NOEXIST);
+	state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	if (sk_protocol(sk) == IPPROTO_TCP && !tcp_counts(state))
+		return 0;
+	key = (__u64)sk;
+	if (bpf_map_update_elem(&ports_seen, &key, &one, BPF_NOEXIST))
+		return 0;
+	count_socket(&sk->__sk_common, sk_protocol(sk),
+		     sk_protocol(sk) == IPPROTO_UDP ? TCP_ESTABLISHED : state, task);
+	return 0;
+}
+
+SEC("iter/tcp")
+int iter_ports_tcp(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	int state;
+
+	if (!skc)
+		return 0;
+	state = BPF_CORE_READ(skc, skc_state);
+	if (!tcp_counts(state))
+		return 0;
+	/* A full socket with a file was counted with its owner already. */
+	if (state != TCP_TIME_WAIT && BPF_CORE_READ((struct sock *)skc, sk_socket))
+		return 0;
+	count_socket(skc, IPPROTO_TCP, state, NULL);
+	return 0;
+}

@@ -1,0 +1,127 @@
+#!/usr/bin/env bats
+# portwatch ports: per (netns, owner, destination) counts against the kernel's own view (ss).
+
+load lib
+
+teardown() {
+	pw_teardown
+}
+
+# ports_json ARGS...: portwatch ports --json; output in $PORTS_OUT.
+ports_json() {
+	PORTS_OUT=$BATS_TEST_TMPDIR/ports.out
+	"$PORTWATCH" ports --json "$@" >"$PORTS_OUT"
+}
+
+# row JQ_CONDITION FIELD: FIELD of the one port row matching the condition.
+row() {
+	jq -s "[.[] | select(.type == \"port\" and $1)] | if length == 1 then .[0].$2 else \"rows: \\(length)\" end" "$PORTS_OUT"
+}
+
+@test "1000 connections to each of 3 destinations and TIME_WAIT toward a 4th: exact counts, owner, range" {
+	netns_new ports
+	ino=$(netns_inode "$NS")
+	port_range "$NS" 20000 29999
+	ulimit -n 8192
+	sockop_hold "$NS" listen 127.0.0.1 8080 listen 127.0.0.1 8081 listen 127.0.0.1 8082
+	sockop_hold "$NS" connect 127.0.0.1 8080 1000 connect 127.0.0.1 8081 1000 connect 127.0.0.1 8082 1000
+	client=$SOCKOP_PID
+	[ "$(grep -c ' ok ' "$SOCKOP_OUT")" -eq 3000 ]
+	# Closed before their accepted peers: 50 client sockets in TIME_WAIT toward 8083.
+	sockop "$NS" listen 127.0.0.1 8083 connect 127.0.0.1 8083 50 accept 50 close
+	grep -q "accept 50 ok" "$SOCKOP_OUT"
+	tw=$(ip netns exec "$NS" ss -Htan state time-wait dst 127.0.0.1:8083 | wc -l)
+	ports_json --netns "$ino"
+
+	for port in 8080 8081 8082; do
+		ss_estab=$(ip netns exec "$NS" ss -Htn state established dst "127.0.0.1:$port" | wc -l)
+		[ "$ss_estab" -eq 1000 ]
+		[ "$(row ".dport == $port" pid)" -eq "$client" ]
+		[ "$(row ".dport == $port" established)" -eq "$ss_estab" ]
+		[ "$(row ".dport == $port" comm)" = '"sockop"' ]
+		[ "$(row ".dport == $port" total)" -eq 1000 ]
+		[ "$(row ".dport == $port" netns)" -eq "$ino" ]
+		[ "$(row ".dport == $port" usable)" -eq 10000 ]
+		[ "$(row ".dport == $port" utilization)" = 10 ]
+	done
+	echo "TIME_WAIT: ss $tw, ports $(row ".dport == 8083" time_wait)"
+	[ "$tw" -eq 50 ]
+	[ "$(row ".dport == 8083" time_wait)" -eq "$tw" ]
+	[ "$(row ".dport == 8083" pid)" = null ]
+	[ "$(row ".dport == 8083" range_lo)" -eq 20000 ]
+	[ "$(row ".dport == 8083" range_hi)" -eq 29999 ]
+	# Listeners and the server side of the connections hold no ephemeral port.
+	[ "$(jq -s '[.[] | select(.type == "port")] | length' "$PORTS_OUT")" -eq 4 ]
+	[ "$(jq -s "[.[] | select(.type == \"process\" and .pid == $client)][0].sockets" "$PORTS_OUT")" -eq 3000 ]
+	[ "$(jq -s "[.[] | select(.type == \"netns\" and .netns == $ino)][0].sockets" "$PORTS_OUT")" -eq 3050 ]
+}
+
+@test "sockets in two namespaces at once are both reported and kept apart" {
+	netns_new porta
+	a=$NS
+	netns_new portb
+	b=$NS
+	port_range "$a" 30000 30099
+	port_range "$b" 40000 40199
+	sockop_hold "$a" listen 127.0.0.1 9000 connect 127.0.0.1 9000 7
+	pa=$SOCKOP_PID
+	sockop_hold "$b" listen 127.0.0.1 9000 connect 127.0.0.1 9000 11
+	pb=$SOCKOP_PID
+	ports_json
+
+	ia=$(netns_inode "$a")
+	ib=$(netns_inode "$b")
+	[ "$(row ".netns == $ia and .dport == 9000" established)" -eq 7 ]
+	[ "$(row ".netns == $ia and .dport == 9000" pid)" -eq "$pa" ]
+	[ "$(row ".netns == $ia and .dport == 9000" usable)" -eq 100 ]
+	[ "$(row ".netns == $ib and .dport == 9000" established)" -eq 11 ]
+	[ "$(row ".netns == $ib and .dport == 9000" pid)" -eq "$pb" ]
+	[ "$(row ".netns == $ib and .dport == 9000" usable)" -eq 200 ]
+	# 11 of 200 usable ports: 5.5 percent.
+	[ "$(row ".netns == $ib and .dport == 9000" utilization)" = 5.5 ]
+}
+
+@test "usable ports == what connect() really gets: the range minus reserved ports inside it" {
+	netns_new reserved
+	ino=$(netns_inode "$NS")
+	port_range "$NS" 20000 20100
+	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_reserved_ports="20010-20019,20050,30000"
+	# The kernel's own answer: connect until no port is left toward the destination.
+	sockop_hold "$NS" listen 127.0.0.1 9000 connect 127.0.0.1 9000 101
+	connected=$(grep -c '^connect .* ok ' "$SOCKOP_OUT")
+	ports_json --netns "$ino"
+	# 101 ports, 11 reserved inside the range (30000 is outside).
+	echo "kernel: $connected connects, ports: usable $(row ".dport == 9000" usable)"
+	[ "$connected" -eq 90 ]
+	[ "$(row ".dport == 9000" usable)" -eq "$connected" ]
+	[ "$(row ".dport == 9000" utilization)" = 100 ]
+}
+
+@test "ports: bad --netns and --max-rows name the problem" {
+	run "$PORTWATCH" ports --netns /nonexistent
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "${lines[0]}" == *"invalid --netns '/nonexistent'"* ]]
+	run "$PORTWATCH" ports --max-rows 3
+	[ "$status" -eq 2 ]
+	[[ "${lines[0]}" == *"invalid --max-rows '3'"* ]]
+	run "$PORTWATCH" ports --netns 4242
+	[ "$status" -eq 1 ]
+	[[ "${lines[0]}" == *"netns 4242: no task, socket or /run/netns entry has it"* ]]
+}
+
+@test "ports: a full row map is reported, not silent" {
+	netns_new rows
+	ino=$(netns_inode "$NS")
+	port_range "$NS" 20000 29999
+	# 20 destinations, 16 rows: 4 destinations' sockets are lost and counted.
+	steps=$(for p in $(seq 9000 9019); do echo "listen 127.0.0.1 $p connect 127.0.0.1 $p 1"; done)
+	# shellcheck disable=SC2086
+	sockop_hold "$NS" $steps
+	ports_json --netns "$ino" --max-rows 16
+	rows=$(jq -s '[.[] | select(.type == "port" and .dport >= 9000 and .dport <= 9019)] | length' "$PORTS_OUT")
+	lost=$(jq -s '[.[] | select(.type == "lost")][0].sockets' "$PORTS_OUT")
+	echo "rows $rows lost $lost"
+	[ "$lost" -ge 4 ]
+	[ "$((rows + lost))" -ge 20 ]
+}

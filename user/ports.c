@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0
+#define _GNU_SOURCE
+#include "ports.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "portwatch.skel.h"
+#include "util.h"
+
+#define RESERVED_LEN 4096
+
+/* What a snapshot knows of one netns. */
+struct netns_info {
+	__u32 inode;
+	char path[64];	   /* how to enter it: /proc/PID/ns/net or /run/netns/NAME */
+	__u16 lo, hi;	   /* ip_local_port_range */
+	__u32 usable;	   /* pw_usable_ports() of it */
+	bool walked;	   /* the iterators ran there */
+};
+
+struct netns_list {
+	struct netns_info *v;
+	size_t n, cap;
+};
+
+__u32 pw_usable_ports(__u16 lo, __u16 hi, const char *reserved)
+{
+	const char *p = reserved;
+	__u32 usable;
+
+	if (hi < lo)
+		return 0;
+	usable = (__u32)hi - lo + 1;
+	while (p && *p) {
+		char *next;
+		unsigned long a = strtoul(p, &next, 10), b = a;
+
+		if (next == p)
+			break;
+		if (*next == '-')
+			b = strtoul(next + 1, &next, 10);
+		for (unsigned long port = a < lo ? lo : a; port <= b && port <= hi; port++)
+			usable--;
+		p = next + (*next == ',');
+	}
+	return usable;
+}
+
+static struct netns_info *netns_add(struct netns_list *l, __u32 inode, const char *path)
+{
+	struct netns_info *grown;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (l->v[i].inode == inode)
+			return NULL;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		grown = realloc(l->v, l->cap * sizeof(*l->v));
+		if (!grown)
+			return NULL;
+		l->v = grown;
+	}
+	memset(&l->v[l->n], 0, sizeof(l->v[0]));
+	l->v[l->n].inode = inode;
+	snprintf(l->v[l->n].path, sizeof(l->v[0].path), "%s", path);
+	return &l->v[l->n++];
+}
+
+/*
+ * Every netns to walk: ours, those of /run/netns (namespaces without a task
+ * can still hold TIME_WAIT sockets), and those the owner iterator saw a task
+ * with a socket in.
+ */
+static void list_netns(struct portwatch_bpf *skel, struct netns_list *l)
+{
+	int fd = bpf_map__fd(skel->maps.netns_pid);
+	char path[300];
+	__u32 key, next, pid, ino;
+	struct dirent *de;
+	void *prev = NULL;
+	DIR *dir;
+
+	if (!pw_netns_inode("/proc/self/ns/net", &ino))
+		netns_add(l, ino, "/proc/self/ns/net");
+	dir = opendir("/run/netns");
+	while (dir && (de = readdir(dir))) {
+		snprintf(path, sizeof(path), "/run/netns/%s", de->d_name);
+		if (de->d_name[0] != '.' && !pw_netns_inode(path, &ino))
+			netns_add(l, ino, path);
+	}
+	if (dir)
+		closedir(dir);
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &pid))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+		netns_add(l, key, path);
+	}
+}
+
+static int run_iter(struct bpf_link *link)
+{
+	char buf[64];
+	int fd = bpf_iter_create(bpf_link__fd(link)), n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}
+
+static void read_range(struct netns_info *ns)
+{
+	char reserved[RESERVED_LEN] = "";
+	unsigned int lo = 0, hi = 0;
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+
+	if (f) {
+		if (fscanf(f, "%u %u", &lo, &hi) != 2)
+			lo = hi = 0;
+		fclose(f);
+	}
+	f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "r");
+	if (f) {
+		if (!fgets(reserved, sizeof(reserved), f))
+			reserved[0] = '\0';
+		fclose(f);
+	}
+	ns->lo = lo;
+	ns->hi = hi;
+	ns->usable = pw_usable_ports(lo, hi, reserved);
+}
+
+/* Enter ns, run the TCP iterator and read its port range there, come back home. */
+static int walk_netns(struct netns_info *ns, int home, struct bpf_link *tcp)
+{
+	int fd = open(ns->path, O_RDONLY | O_CLOEXEC), ret;
+	__u32 ino;
+
+	if (fd < 0)
+		return -errno;
+	/* A pid may have been reused since the iterator saw it. */
+	if (pw_netns_inode(ns->path, &ino) || ino != ns->inode) {
+		close(fd);
+		return -ESRCH;
+	}
+	if (setns(fd, CLONE_NEWNET)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	close(fd);
+	ret = run_iter(tcp);
+	read_range(ns);
+	if (setns(home, CLONE_NEWNET))
+		return -errno; /* cannot happen for our own netns: fatal for the caller */
+	ns->walked = !ret;
+	return ret;
+}
+
+static void clear_map(int fd, size_t key_size)
+{
+	char key[128];
+
+	if (key_size > sizeof(key))
+		return;
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		bpf_map_delete_elem(fd, key);
+}
+
+static int by_dest(const void *a, const void *b)
+{
+	const struct pw_port_key *x = &((const struct pw_port_row *)a)->key,
+				 *y = &((const struct pw_port_row *)b)->key;
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->proto != y->proto)
+		return x->proto < y->proto ? -1 : 1;
+	if (x->family != y->family)
+		return x->family < y->family ? -1 : 1;
+	if (x->dport != y->dport)
+		return x->dport < y->dport ? -1 : 1;
+	return memcmp(x->daddr, y->daddr, sizeof(x->daddr));
+}
+
+static int by_utilization(const void *a, const void *b)
+{
+	const struct pw_port_row *x = a, *y = b;
+
+	if (x->utilization != y->utilization)
+		return x->utilization > y->utilization ? -1 : 1;
+	if (x->total != y->total)
+		return x->total > y->total ? -1 : 1;
+	return by_dest(a, b);
+}
+
+static __u64 row_total(const struct pw_port_counts *c)
+{
+	return c->established + c->syn_sent + c->time_wait + c->close_wait + c->fin_wait +
+	       c->other;
+}
+
+/*
+ * Read port_rows, add each row's netns range and the destination's totals.
+ * A row of a netns not walked (gone meanwhile) keeps range and usable 0.
+ */
+static int collect(struct portwatch_bpf *skel, const struct netns_list *l, __u32 only,
+		   struct pw_ports_snapshot *out)
+{
+	int fd = bpf_map__fd(skel->maps.port_rows);
+	struct pw_port_key key, next;
+	struct pw_port_row *rows = NULL, *grown;
+	size_t n = 0, cap = 0, i, j;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			grown = realloc(rows, cap * sizeof(*rows));
+			if (!grown) {
+				free(rows);
+				return -ENOMEM;
+			}
+			rows = grown;
+		}
+		/* The file iterator counts every netns; --netns keeps one. */
+		if (only && key.netns != only)
+			continue;
+		memset(&rows[n], 0, sizeof(rows[n]));
+		rows[n].key = key;
+		if (bpf_map_lookup_elem(fd, &key, &rows[n].counts))
+			continue;
+		rows[n].total = row_total(&rows[n].counts);
+		for (j = 0; j < l->n; j++)
+			if (l->v[j].inode == key.netns) {
+				rows[n].range_lo = l->v[j].lo;
+				rows[n].range_hi = l->v[j].hi;
+				rows[n].usable = l->v[j].usable;
+			}
+		n++;
+	}
+	if (n)
+		qsort(rows, n, sizeof(*rows), by_dest);
+	/* Rows of one destination are adjacent now: sum them. */
+	for (i = 0; i < n; i = j) {
+		__u64 sum = 0;
+
+		for (j = i; j < n && !by_dest(&rows[i], &rows[j]); j++)
+			sum += rows[j].total;
+		for (size_t k = i; k < j; k++) {
+			rows[k].dest_total = sum;
+			rows[k].utilization = rows[k].usable ? 100.0 * sum / rows[k].usable : 0;
+		}
+	}
+	if (n)
+		qsort(rows, n, sizeof(*rows), by_utilization);
+	out->rows = rows;
+	out->n = n;
+	return 0;
+}
+
+int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_snapshot *out,
+		      char *err, size_t err_len)
+{
+	struct bpf_link *files = NULL, *tcp = NULL;
+	struct netns_list l = {};
+	int home = -1, ret;
+
+	memset(out, 0, sizeof(*out));
+	clear_map(bpf_map__fd(skel->maps.port_rows), sizeof(struct pw_port_key));
+	clear_map(bpf_map__fd(skel->maps.ports_seen), sizeof(__u64));
+	clear_map(bpf_map__fd(skel->maps.netns_pid), sizeof(__u32));
+	skel->bss->counters.port_rows_overflow = 0;
+	files = bpf_program__attach_iter(skel->progs.iter_ports_files, NULL);
+	tcp = bpf_program__attach_iter(skel->progs.iter_ports_tcp, NULL);
+	if (!files || !tcp) {
+		ret = -errno;
+		snprintf(err, err_len, "attaching the socket iterators: %s", strerror(errno));
+		goto out;
+	}
+	/* Sockets with a file first, in every netns at once. */
+	ret = run_iter(files);
+	if (ret) {
+		snprintf(err, err_len, "iterating task files: %s", strerror(-ret));
+		goto out;
+	}
+	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home < 0) {
+		ret = -errno;
+		snprintf(err, err_len, "/proc/self/ns/net: %s", strerror(errno));
+		goto out;
+	}
+	list_netns(skel, &l);
+	for (size_t i = 0; i < l.n; i++) {
+		if (only && l.v[i].inode != only)
+			continue;
+		ret = walk_netns(&l.v[i], home, tcp);
+		if (ret && setns(home, CLONE_NEWNET)) {
+			ret = -errno;
+			snprintf(err, err_len, "returning to our netns: %s", strerror(errno));
+			goto out;
+		}
+		if (ret)
+			out->netns_failed++;
+		else
+			out->netns++;
+	}
+	if (only && !out->netns) {
+		ret = -ENOENT;
+		snprintf(err, err_len, "netns %u: no task, socket or /run/netns entry has it", only);
+		goto out;
+	}
+	ret = collect(skel, &l, only, out);
+	if (ret)
+		snprintf(err, err_len, "reading port rows: %s", strerror(-ret));
+	out->overflow = skel->bss->counters.port_rows_overflow;
+out:
+	if (home >= 0)
+		close(home);
+	free(l.v);
+	bpf_link__destroy(files);
+	bpf_link__destroy(tcp);
+	return ret;
+}
+
+void pw_ports_free(struct pw_ports_snapshot *s)
+{
+	free(s->rows);
+	memset(s, 0, sizeof(*s));
+}

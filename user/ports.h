@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Port usage snapshots: the ports iterators (bpf/ports.bpf.c) run in every
+ * network namespace and count sockets into rows in the kernel; this turns
+ * the rows into per-destination usage against what connect() can use.
+ * Shared by `ports`, `top` and `check`.
+ */
+#ifndef PORTWATCH_PORTS_H
+#define PORTWATCH_PORTS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "portwatch.h"
+
+struct portwatch_bpf;
+
+/* One (netns, owner, protocol, destination) row of a snapshot. */
+struct pw_port_row {
+	struct pw_port_key key;
+	struct pw_port_counts counts;
+	__u64 total;	    /* sockets of this row, all states */
+	__u64 dest_total;   /* sockets of the netns toward this destination and protocol, all owners */
+	__u16 range_lo;	    /* the netns's net.ipv4.ip_local_port_range, inclusive */
+	__u16 range_hi;
+	__u32 usable;	    /* ports connect() can use toward one destination (pw_usable_ports) */
+	double utilization; /* dest_total / usable, percent (0 when usable is 0) */
+};
+
+struct pw_ports_snapshot {
+	struct pw_port_row *rows; /* malloc'd, sorted by utilization, then total, descending */
+	size_t n;
+	unsigned int netns;	     /* namespaces walked */
+	unsigned int netns_failed;   /* namespaces that could not be entered (gone meanwhile) */
+	__u64 overflow;		     /* sockets not counted: port_rows full (--max-rows) */
+};
+
+/*
+ * The ports connect() can use toward one destination: those of [lo, hi]
+ * that are not in `reserved` (net.ipv4.ip_local_reserved_ports syntax:
+ * "8080,9000-9010"; may be empty or NULL). __inet_hash_connect() scans an
+ * even-sized window per search from an offset that moves after each
+ * success, so over many connects every such port is used (tested against
+ * the kernel); with an odd range one search can still miss the last port.
+ */
+__u32 pw_usable_ports(__u16 lo, __u16 hi, const char *reserved);
+
+/*
+ * Take a snapshot with the loaded iterators of `skel` (iter_ports_files,
+ * iter_ports_tcp): count the sockets that have a file, in every netns at
+ * once, then those without (TIME_WAIT) in every netns that has a task with
+ * a socket, every /run/netns entry and our own; or only netns `only` (an
+ * inode; 0: all). Enters namespaces with setns(2), so the caller must be
+ * single-threaded. Returns 0, or -errno with a one-line reason in err
+ * (-ENOENT: `only` was not found).
+ */
+int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_snapshot *out,
+		      char *err, size_t err_len);
+
+void pw_ports_free(struct pw_ports_snapshot *s);
+
+#endif /* PORTWATCH_PORTS_H */
