@@ -28,6 +28,9 @@ struct {
 	__type(value, __u8);
 } ports_seen SEC(".maps");
 
+/* Set by the loader between snapshots: a network ACL's allowed local ports (0, 0: none). */
+__u16 acl_lo = 0, acl_hi = 0;
+
 /* netns inode -> the tgid of a task with a socket there: how the loader enters it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -68,6 +71,8 @@ static __always_inline void count_socket(const struct sock_common *skc, __u8 pro
 			return;
 		}
 	}
+	if (acl_hi && (lport < acl_lo || lport > acl_hi))
+		c->outside_acl++;
 	switch (state) {
 	case TCP_ESTABLISHED:
 		c->established++;

@@ -15,19 +15,8 @@
 #include "portwatch.skel.h"
 #include "util.h"
 
-#define RESERVED_LEN 4096
-
-/* What a snapshot knows of one netns. */
-struct netns_info {
-	__u32 inode;
-	char path[64];	   /* how to enter it: /proc/PID/ns/net or /run/netns/NAME */
-	__u16 lo, hi;	   /* ip_local_port_range */
-	__u32 usable;	   /* pw_usable_ports() of it */
-	bool walked;	   /* the iterators ran there */
-};
-
 struct netns_list {
-	struct netns_info *v;
+	struct pw_netns *v;
 	size_t n, cap;
 };
 
@@ -54,9 +43,9 @@ __u32 pw_usable_ports(__u16 lo, __u16 hi, const char *reserved)
 	return usable;
 }
 
-static struct netns_info *netns_add(struct netns_list *l, __u32 inode, const char *path)
+static struct pw_netns *netns_add(struct netns_list *l, __u32 inode, const char *path)
 {
-	struct netns_info *grown;
+	struct pw_netns *grown;
 
 	for (size_t i = 0; i < l->n; i++)
 		if (l->v[i].inode == inode)
@@ -122,9 +111,22 @@ static int run_iter(struct bpf_link *link)
 	return n;
 }
 
-static void read_range(struct netns_info *ns)
+static long read_sysctl(const char *path)
 {
-	char reserved[RESERVED_LEN] = "";
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* The netns's port settings, read from /proc/sys inside it. */
+static void read_port_settings(struct pw_netns *ns)
+{
 	unsigned int lo = 0, hi = 0;
 	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
 
@@ -133,19 +135,23 @@ static void read_range(struct netns_info *ns)
 			lo = hi = 0;
 		fclose(f);
 	}
+	ns->reserved[0] = '\0';
 	f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "r");
 	if (f) {
-		if (!fgets(reserved, sizeof(reserved), f))
-			reserved[0] = '\0';
+		if (!fgets(ns->reserved, sizeof(ns->reserved), f))
+			ns->reserved[0] = '\0';
+		ns->reserved[strcspn(ns->reserved, "\n")] = '\0';
 		fclose(f);
 	}
 	ns->lo = lo;
 	ns->hi = hi;
-	ns->usable = pw_usable_ports(lo, hi, reserved);
+	ns->usable = pw_usable_ports(lo, hi, ns->reserved);
+	ns->tw_reuse = read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse");
 }
 
-/* Enter ns, run the TCP iterator and read its port range there, come back home. */
-static int walk_netns(struct netns_info *ns, int home, struct bpf_link *tcp)
+/* Run fn inside ns and come back home. */
+static int in_netns(struct pw_netns *ns, int home, int (*fn)(void *ctx, struct pw_netns *ns),
+		    void *ctx)
 {
 	int fd = open(ns->path, O_RDONLY | O_CLOEXEC), ret;
 	__u32 ino;
@@ -163,11 +169,38 @@ static int walk_netns(struct netns_info *ns, int home, struct bpf_link *tcp)
 		return ret;
 	}
 	close(fd);
-	ret = run_iter(tcp);
-	read_range(ns);
+	ret = fn(ctx, ns);
 	if (setns(home, CLONE_NEWNET))
-		return -errno; /* cannot happen for our own netns: fatal for the caller */
-	ns->walked = !ret;
+		return -EFAULT; /* cannot stay in another netns: the caller stops */
+	return ret;
+}
+
+int pw_netns_each(struct pw_netns *ns, size_t n, int (*fn)(void *ctx, struct pw_netns *ns),
+		  void *ctx, unsigned int *failed)
+{
+	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (home < 0)
+		return -errno;
+	*failed = 0;
+	for (size_t i = 0; i < n; i++) {
+		ret = in_netns(&ns[i], home, fn, ctx);
+		if (ret == -EFAULT)
+			break;
+		ns[i].walked = !ret;
+		*failed += !!ret;
+		ret = 0;
+	}
+	close(home);
+	return ret;
+}
+
+static int walk_one(void *ctx, struct pw_netns *ns)
+{
+	struct bpf_link *tcp = ctx;
+	int ret = run_iter(tcp);
+
+	read_port_settings(ns);
 	return ret;
 }
 
@@ -280,7 +313,8 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
 {
 	struct bpf_link *files = NULL, *tcp = NULL;
 	struct netns_list l = {};
-	int home = -1, ret;
+	size_t kept = 0;
+	int ret;
 
 	memset(out, 0, sizeof(*out));
 	clear_map(bpf_map__fd(skel->maps.port_rows), sizeof(struct pw_port_key));
@@ -300,47 +334,46 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
 		snprintf(err, err_len, "iterating task files: %s", strerror(-ret));
 		goto out;
 	}
-	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (home < 0) {
-		ret = -errno;
-		snprintf(err, err_len, "/proc/self/ns/net: %s", strerror(errno));
-		goto out;
-	}
 	list_netns(skel, &l);
-	for (size_t i = 0; i < l.n; i++) {
-		if (only && l.v[i].inode != only)
-			continue;
-		ret = walk_netns(&l.v[i], home, tcp);
-		if (ret && setns(home, CLONE_NEWNET)) {
-			ret = -errno;
-			snprintf(err, err_len, "returning to our netns: %s", strerror(errno));
-			goto out;
-		}
-		if (ret)
-			out->netns_failed++;
-		else
-			out->netns++;
-	}
-	if (only && !out->netns) {
+	for (size_t i = 0; i < l.n; i++)
+		if (!only || l.v[i].inode == only)
+			l.v[kept++] = l.v[i];
+	l.n = kept;
+	if (!l.n) {
 		ret = -ENOENT;
 		snprintf(err, err_len, "netns %u: no task, socket or /run/netns entry has it", only);
 		goto out;
 	}
+	ret = pw_netns_each(l.v, l.n, walk_one, tcp, &out->netns_failed);
+	if (ret) {
+		snprintf(err, err_len, "returning to our netns: %s", strerror(-ret));
+		goto out;
+	}
 	ret = collect(skel, &l, only, out);
-	if (ret)
+	if (ret) {
 		snprintf(err, err_len, "reading port rows: %s", strerror(-ret));
+		goto out;
+	}
 	out->overflow = skel->bss->counters.port_rows_overflow;
+	out->ns = l.v;
+	out->n_ns = l.n;
+	l.v = NULL;
 out:
-	if (home >= 0)
-		close(home);
 	free(l.v);
 	bpf_link__destroy(files);
 	bpf_link__destroy(tcp);
 	return ret;
 }
 
+void pw_ports_set_acl(struct portwatch_bpf *skel, __u16 lo, __u16 hi)
+{
+	skel->bss->acl_lo = lo;
+	skel->bss->acl_hi = hi;
+}
+
 void pw_ports_free(struct pw_ports_snapshot *s)
 {
 	free(s->rows);
+	free(s->ns);
 	memset(s, 0, sizeof(*s));
 }

@@ -26,12 +26,24 @@ struct pw_port_row {
 	double utilization; /* dest_total / usable, percent (0 when usable is 0) */
 };
 
+/* A network namespace a snapshot walked, and its port settings. */
+struct pw_netns {
+	__u32 inode;
+	char path[64];	     /* how it was entered: /proc/PID/ns/net, /run/netns/NAME */
+	bool walked;	     /* entered (false: gone meanwhile; the fields below are 0) */
+	__u16 lo, hi;	     /* net.ipv4.ip_local_port_range */
+	char reserved[1024]; /* net.ipv4.ip_local_reserved_ports, "" for none */
+	__u32 usable;	     /* pw_usable_ports(lo, hi, reserved) */
+	long tw_reuse;	     /* net.ipv4.tcp_tw_reuse (0, 1, 2: loopback only), -1 unread */
+};
+
 struct pw_ports_snapshot {
 	struct pw_port_row *rows; /* malloc'd, sorted by utilization, then total, descending */
 	size_t n;
-	unsigned int netns;	     /* namespaces walked */
-	unsigned int netns_failed;   /* namespaces that could not be entered (gone meanwhile) */
-	__u64 overflow;		     /* sockets not counted: port_rows full (--max-rows) */
+	struct pw_netns *ns;	   /* malloc'd: the namespaces walked */
+	size_t n_ns;
+	unsigned int netns_failed; /* namespaces that could not be entered (gone meanwhile) */
+	__u64 overflow;		   /* sockets not counted: port_rows full (--max-rows) */
 };
 
 /*
@@ -56,6 +68,21 @@ __u32 pw_usable_ports(__u16 lo, __u16 hi, const char *reserved);
 int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_snapshot *out,
 		      char *err, size_t err_len);
 
+/*
+ * Count, in the next snapshots, the sockets whose local port is outside
+ * [lo, hi] (a network ACL's allowed ephemeral ports) in counts.outside_acl;
+ * 0, 0 turns it off.
+ */
+void pw_ports_set_acl(struct portwatch_bpf *skel, __u16 lo, __u16 hi);
+
 void pw_ports_free(struct pw_ports_snapshot *s);
+
+/*
+ * Call fn(ctx, ns) inside each of the n namespaces (setns), back in ours
+ * after each; ns->walked says which could be entered, *failed how many could
+ * not. Returns 0, or -EFAULT when our own netns could not be re-entered.
+ */
+int pw_netns_each(struct pw_netns *ns, size_t n, int (*fn)(void *ctx, struct pw_netns *ns),
+		  void *ctx, unsigned int *failed);
 
 #endif /* PORTWATCH_PORTS_H */
