@@ -34,15 +34,16 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 
 # Userspace: the library part (everything but main) is shared with the unit tests.
 USER_LIB_SRCS := user/record.c user/filter.c user/util.c user/rungs.c user/session.c user/cli.c \
-	user/hist.c user/dropreason.c user/ksyms.c user/dropctx.c user/ports.c
+	user/hist.c user/dropreason.c user/ksyms.c user/dropctx.c user/ports.c user/conntrack.c user/ethtool.c
 USER_CMD_SRCS := user/portwatch.c user/cmd_trace.c user/cmd_probes.c user/cmd_latency.c \
-	user/cmd_drops.c user/cmd_ports.c
+	user/cmd_drops.c user/cmd_ports.c user/cmd_check.c
 USER_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_LIB_SRCS))
 USER_CMD_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_CMD_SRCS))
 SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS := $(OUTPUT)/sockop
+TEST_HELPERS := $(OUTPUT)/tests/ethstat
 
 .PHONY: all clean deps run test vmtest vmlinux format
 .DELETE_ON_ERROR:
@@ -82,6 +83,10 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(USER_LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+$(OUTPUT)/tests/ethstat: tests/ethstat.c $(OUTPUT)/user/ethtool.o | $(OUTPUT)/tests
+	$(call msg,TEST,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
+
 # sockop: scripted socket calls, for tools/natlab and the tests.
 $(OUTPUT)/sockop: tools/sockop.c | $(OUTPUT)/bpf
 	$(call msg,CC,$@)
@@ -101,13 +106,13 @@ run:
 # then on stock Debian kernels under qemu per rung (PW_VMTEST=0 skips those).
 test:
 	tools/deps.sh
-	$(MAKE) all $(UNIT_TESTS)
+	$(MAKE) all $(UNIT_TESTS) $(TEST_HELPERS)
 	tests/run $(UNIT_TESTS)
 
 # Only the integration tests on stock kernels under qemu (part of `make test`).
 vmtest:
 	tools/deps.sh
-	$(MAKE) all
+	$(MAKE) all $(TEST_HELPERS)
 	tests/vmtest
 
 # Regenerate the committed vmlinux.h from the running kernel's BTF.

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "conntrack.h"
 #include "ksyms.h"
 #include "util.h"
 
@@ -182,47 +183,15 @@ const char *pw_dropctx_ifname(struct pw_dropctx *c, __u32 netns, __u32 ifindex, 
 	return buf;
 }
 
-static long read_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
-/*
- * /proc/net/stat/nf_conntrack of the calling thread's netns: a header, then
- * one line of hexadecimal counters per CPU; `entries` is the netns's count
- * on every line, `invalid` is per CPU.
- */
 static int read_ct_stats(void *p)
 {
 	struct netns_entry *e = p;
-	FILE *f = fopen("/proc/net/stat/nf_conntrack", "r");
-	unsigned long entries, clashres, found, new, invalid;
-	char line[512];
-	int cpus = 0;
+	struct pw_ct_stats st;
+	int ret = pw_conntrack_stats(&st);
 
-	if (!f)
-		return -errno;
-	e->ct_invalid = 0;
-	if (!fgets(line, sizeof(line), f))
-		cpus = -1;
-	while (cpus >= 0 && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx %lx %lx %lx %lx", &entries, &clashres, &found, &new,
-			   &invalid) != 5)
-			break;
-		e->ct_count = entries;
-		e->ct_invalid += invalid;
-		cpus++;
-	}
-	fclose(f);
-	return cpus > 0 ? 0 : -EINVAL;
+	e->ct_count = st.entries;
+	e->ct_invalid = st.invalid;
+	return ret;
 }
 
 __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class)
@@ -236,7 +205,7 @@ __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class)
 	if (!e->ct_read || now - e->ct_read >= CONNTRACK_EVERY_S) {
 		e->ct_read = now;
 		/* nf_conntrack_max is global: the init netns's value. */
-		e->ct_max = read_long("/proc/sys/net/netfilter/nf_conntrack_max");
+		e->ct_max = pw_conntrack_max();
 		if (in_netns(c->netns, e, read_ct_stats, e))
 			e->ct_count = -1;
 	}
