@@ -25,7 +25,7 @@ HARDENING := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror $(HARDENING) -I$(OUTPUT) -Ibpf -Iuser
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LDLIBS := -lbpf -lelf -lz -ljson-c
+LDLIBS := -lbpf -lelf -lz -ljson-c -lncurses
 
 BPF_SRCS := bpf/common.bpf.c bpf/portalloc.bpf.c bpf/connfail.bpf.c bpf/owner.bpf.c \
 	bpf/portsearch.bpf.c bpf/drops.bpf.c bpf/flows.bpf.c bpf/ports.bpf.c
@@ -36,7 +36,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 USER_LIB_SRCS := user/record.c user/filter.c user/util.c user/rungs.c user/session.c user/cli.c \
 	user/hist.c user/dropreason.c user/ksyms.c user/dropctx.c user/ports.c user/conntrack.c user/ethtool.c
 USER_CMD_SRCS := user/portwatch.c user/cmd_trace.c user/cmd_probes.c user/cmd_latency.c \
-	user/cmd_drops.c user/cmd_ports.c user/cmd_check.c
+	user/cmd_drops.c user/cmd_ports.c user/cmd_check.c user/cmd_top.c
 USER_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_LIB_SRCS))
 USER_CMD_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_CMD_SRCS))
 SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h

@@ -79,6 +79,17 @@ __pw_global const volatile __u32 search_netns __pw_init(0);
 /* Set by the loader before load: the rung that serves each enum pw_hook. */
 __pw_global const volatile __u8 hook_rung[PW_HOOK_COUNT] __pw_init({});
 
+/* Set by the loader (top): count TCP connects per process in connect_counts. */
+__pw_global const volatile bool count_connects __pw_init(false);
+
+/* tgid -> TCP connects since start (entering SYN_SENT), when count_connects. */
+__pw_global struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} connect_counts SEC(".maps");
+
 /* Set by the loader: which drops get a ring-buffer record (enum pw_drop_records). */
 __pw_global const volatile __u8 drop_records __pw_init(PW_DROPREC_NONE);
 /* Set by the loader: at most this many drop records per second, 0: no limit. */

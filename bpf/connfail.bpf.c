@@ -47,6 +47,17 @@ static __always_inline void emit_connect_fail(const struct sock *sk, int err)
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* One more connect of process tgid; a full map drops the count, as top says. */
+static __always_inline void count_connect(__u32 tgid)
+{
+	__u64 one = 1, *n = bpf_map_lookup_elem(&connect_counts, &tgid);
+
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	else if (bpf_map_update_elem(&connect_counts, &tgid, &one, BPF_NOEXIST))
+		__sync_fetch_and_add(&counters.connect_overflow, 1);
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int newstate)
 {
@@ -56,6 +67,8 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 		return 0;
 	if (newstate == TCP_SYN_SENT) {
 		owner_record(sk, bpf_ktime_get_boot_ns());
+		if (count_connects)
+			count_connect(bpf_get_current_pid_tgid() >> 32);
 		return 0;
 	}
 	if (newstate != TCP_CLOSE)

@@ -263,6 +263,7 @@ struct pw_counters {
 	__u64 drops_suppressed; /* drop records trace wanted but drop_rate held back */
 	__u64 flow_inserts;	/* new keys added to flow_owner (never deleted by portwatch) */
 	__u64 port_rows_overflow; /* sockets not counted by ports: port_rows was full */
+	__u64 connect_overflow;	  /* connects top could not count: connect_counts was full */
 };
 
 #endif /* PORTWATCH_H */

@@ -164,12 +164,6 @@ static const char *proto_name(const struct pw_drop_key *k, char *buf, size_t len
 	return buf;
 }
 
-static int by_key(const void *a, const void *b)
-{
-	return memcmp(&((const struct pw_drop_row *)a)->key, &((const struct pw_drop_row *)b)->key,
-		      sizeof(struct pw_drop_key));
-}
-
 static int by_count_desc(const void *a, const void *b)
 {
 	__u64 x = ((const struct pw_drop_row *)a)->count,
@@ -214,7 +208,7 @@ static int interval_rows(struct drops_env *env, struct pw_drop_row *now, int n,
 		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		struct pw_drop_row *p =
-			env->nprev ? bsearch(&now[i], env->prev, env->nprev, sizeof(*p), by_key)
+			env->nprev ? bsearch(&now[i], env->prev, env->nprev, sizeof(*p), pw_drop_row_cmp)
 				   : NULL;
 
 		d[i] = now[i];
@@ -224,9 +218,9 @@ static int interval_rows(struct drops_env *env, struct pw_drop_row *now, int n,
 			pw_dropctx_nat_class(&env->names, d[i].key.netns, d[i].key.nat_class);
 		project(&d[i].key, env->by);
 	}
-	qsort(d, n, sizeof(*d), by_key);
+	qsort(d, n, sizeof(*d), pw_drop_row_cmp);
 	for (int i = 0; i < n; i++) {
-		if (m && !by_key(&d[m - 1], &d[i]))
+		if (m && !pw_drop_row_cmp(&d[m - 1], &d[i]))
 			d[m - 1].count += d[i].count;
 		else
 			d[m++] = d[i];

@@ -9,5 +9,6 @@ int cmd_latency(int argc, char **argv);
 int cmd_drops(int argc, char **argv);
 int cmd_ports(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_top(int argc, char **argv);
 
 #endif /* PORTWATCH_COMMANDS_H */

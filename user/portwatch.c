@@ -20,6 +20,7 @@ static const struct {
 	  "live stream of port-allocation failures, failed connects and dropped packets" },
 	{ "ports", cmd_ports, "snapshot of ephemeral ports in use per process and destination" },
 	{ "check", cmd_check, "the causes of failing connections behind a NAT, with remedies" },
+	{ "top", cmd_top, "live per-process rates of connects, failures and drops, with port use" },
 	{ "drops", cmd_drops, "dropped packets by drop reason, counted in the kernel" },
 	{ "latency", cmd_latency, "histogram of connect()'s search for a free local port" },
 	{ "probes", cmd_probes, "which attach rung each hook gets on this kernel, and why" },

@@ -102,6 +102,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	s->skel->rodata->search_netns = o->search_netns;
 	s->skel->rodata->drop_records = o->drop_records;
 	s->skel->rodata->drop_rate = o->drop_rate;
+	s->skel->rodata->count_connects = o->count_connects;
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		bpf_program__set_autoload(prog,
 					  is_ports_prog(prog)
@@ -274,7 +275,7 @@ out:
 	return ret;
 }
 
-static int by_drop_key(const void *a, const void *b)
+int pw_drop_row_cmp(const void *a, const void *b)
 {
 	return memcmp(&((const struct pw_drop_row *)a)->key, &((const struct pw_drop_row *)b)->key,
 		      sizeof(struct pw_drop_key));
@@ -316,7 +317,7 @@ int pw_session_drop_rows(struct pw_session *s, struct pw_drop_row **rows)
 	}
 	free(per_cpu);
 	if (n)
-		qsort(out, n, sizeof(*out), by_drop_key);
+		qsort(out, n, sizeof(*out), pw_drop_row_cmp);
 	*rows = out;
 	return n;
 }

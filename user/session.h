@@ -20,6 +20,7 @@ struct pw_session_opts {
 	__u32 search_netns;	     /* port-search histogram: only this netns (0: all) */
 	unsigned int optional_hooks; /* bit (1 << enum pw_hook) per optional hook to attach */
 	bool ports;		     /* also load the ports iterators (pw_ports_snapshot) */
+	bool count_connects;	     /* count TCP connects per process (connect_counts) */
 	__u32 max_rows;		     /* port_rows entries when ports */
 	__u8 drop_records;	     /* enum pw_drop_records: which drops get a record */
 	__u32 drop_rate;	     /* at most this many drop records per second, 0: no limit */
@@ -98,6 +99,9 @@ int pw_session_search_hist(struct pw_session *s, struct pw_search_hist *out);
  * the number of rows or -errno.
  */
 int pw_session_drop_rows(struct pw_session *s, struct pw_drop_row **rows);
+
+/* The order of pw_session_drop_rows()'s rows (by key), for qsort and bsearch. */
+int pw_drop_row_cmp(const void *a, const void *b);
 
 void pw_session_close(struct pw_session *s);
 

@@ -230,3 +230,57 @@ evictions_after() {
 	# Each 1024-entry map had 3000 new keys: both maps' evictions are in the sum.
 	[ "$EVICTED" -ge $((2 * (3000 - 1024))) ]
 }
+
+@test "top in an 80x24 terminal (tmux): a row for the process failing connects; q exits cleanly" {
+	command -v tmux >/dev/null || skip "no tmux"
+	netns_new top
+	port_range "$NS" 20000 20009
+	sockop_hold "$NS" listen 127.0.0.1 9000
+	sockop_gated "$NS" connect 127.0.0.1 9000 15
+	client=$GATED_PID
+	TMUX_SESSION=pwt-top-$$
+	screen=$BATS_TEST_TMPDIR/screen
+	tmux new-session -d -s "$TMUX_SESSION" -x 80 -y 24 \
+		"$PORTWATCH top -i 1 --pid $client; echo \$? >$BATS_TEST_TMPDIR/top.rc"
+	# Attached once its first screen is drawn; then the client runs.
+	for ((i = 0; i < 300; i++)); do
+		tmux capture-pane -p -t "$TMUX_SESSION" >"$screen"
+		grep -q '^PID ' "$screen" && break
+		sleep 0.1
+	done
+	release "$client"
+	[ "$(grep -c ' err 99 EADDRNOTAVAIL' "$BATS_TEST_TMPDIR/gated.$client")" -eq 5 ]
+	# Its row: 5 failures since top started, the 10 ports of the range, 100% full.
+	for ((i = 0; i < 300; i++)); do
+		tmux capture-pane -p -t "$TMUX_SESSION" >"$screen"
+		row=$(grep "^$client " "$screen" || true)
+		[ "$(awk '{ print $5, $7, $8, $9 }' <<<"$row")" = "5 10 100.0 127.0.0.1:9000" ] && break
+		sleep 0.1
+	done
+	cat "$screen"
+	[ "$(awk '{ print $2, $5, $7, $8, $9 }' <<<"$row")" = "sockop 5 10 100.0 127.0.0.1:9000" ]
+	tmux send-keys -t "$TMUX_SESSION" q
+	for ((i = 0; i < 300; i++)); do
+		[ -s "$BATS_TEST_TMPDIR/top.rc" ] && break
+		sleep 0.1
+	done
+	[ "$(cat "$BATS_TEST_TMPDIR/top.rc")" -eq 0 ]
+}
+
+@test "top without a terminal prints interval snapshots" {
+	netns_new toppipe
+	port_range "$NS" 20000 20009
+	sockop_hold "$NS" listen 127.0.0.1 9000 connect 127.0.0.1 9000 4
+	client=$SOCKOP_PID
+	out=$BATS_TEST_TMPDIR/top.out
+	"$PORTWATCH" top -i 1 --pid "$client" >"$out" 2>"$BATS_TEST_TMPDIR/top.err" &
+	PIDS+=("$!")
+	top=$!
+	wait_for_line "$out" "^$client " "$top"
+	kill -INT "$top"
+	wait "$top"
+	[ "$(grep "^$client " "$out" | head -1 | awk '{ print $2, $7, $8 }')" = "sockop 4 40.0" ]
+	grep -q '^--- ' "$out"
+	# Laid out for 80 columns (IPv4 destinations), so logs read well in a terminal.
+	[ "$(awk 'length > 80' "$out" | wc -l)" -eq 0 ]
+}
