@@ -71,7 +71,8 @@ static __always_inline void count_socket(const struct sock_common *skc, __u8 pro
 			return;
 		}
 	}
-	if (acl_hi && (lport < acl_lo || lport > acl_hi))
+	/* TIME_WAIT sockets expect no reply any more: only live ones count. */
+	if (acl_hi && state != TCP_TIME_WAIT && (lport < acl_lo || lport > acl_hi))
 		c->outside_acl++;
 	switch (state) {
 	case TCP_ESTABLISHED:

@@ -248,7 +248,8 @@ struct pw_port_counts {
 	__u64 close_wait; /* also LAST_ACK */
 	__u64 fin_wait;	  /* FIN_WAIT1, FIN_WAIT2, CLOSING */
 	__u64 other;	  /* CLOSE and anything else */
-	__u64 outside_acl; /* of those, sockets whose local port is outside [acl_lo, acl_hi] */
+	__u64 outside_acl; /* of those, live (not TIME_WAIT) sockets whose local port is outside
+			    * [acl_lo, acl_hi] */
 };
 
 /*

@@ -343,12 +343,18 @@ static void check_ports(struct check_env *env, const struct pw_port_row *rows, s
 				memcpy(comm, r->key.comm, PW_COMM_LEN);
 				pw_format_endpoint(r->key.family, r->key.daddr, r->key.dport, dest,
 						   sizeof(dest));
-				append(evidence, sizeof(evidence), "%spid %u (%s) -> %s: %llu",
-				       evidence[0] ? "; " : "", r->key.tgid, r->key.tgid ? comm : "-",
-				       dest, (unsigned long long)r->counts.outside_acl);
+				if (r->key.tgid)
+					append(evidence, sizeof(evidence), "%spid %u (%s) -> %s: %llu",
+					       evidence[0] ? "; " : "", r->key.tgid, comm, dest,
+					       (unsigned long long)r->counts.outside_acl);
+				else
+					append(evidence, sizeof(evidence), "%sunowned -> %s: %llu",
+					       evidence[0] ? "; " : "", dest,
+					       (unsigned long long)r->counts.outside_acl);
 			}
 			report(env, SEV_ERROR, ns->inode, "acl_sockets", summary, evidence,
-			       "the same: every local port connect() may pick must be allowed");
+			       "these connections hang or fail: allow the whole ephemeral range in the "
+			       "ACL, or narrow ip_local_port_range to inside it");
 		}
 	}
 }
