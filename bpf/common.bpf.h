@@ -65,6 +65,22 @@ __pw_global struct {
 	__type(value, struct pw_owner);
 } flow_owner SEC(".maps");
 
+/*
+ * TIME_WAIT owners: the last owner of a TCP socket that left FIN_WAIT1/2 or
+ * CLOSING for CLOSE (tcp_time_wait() hands the connection to a TIME_WAIT
+ * socket, then closes the original), so that port snapshots of a live
+ * session can name who holds a TIME_WAIT port. Only when track_tw_owners.
+ */
+__pw_global struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pw_tw_key);
+	__type(value, struct pw_owner);
+} tw_owner SEC(".maps");
+
+/* Set by the loader (top): fill tw_owner. */
+__pw_global const volatile bool track_tw_owners __pw_init(false);
+
 /* Port-search time histogram: a single per-CPU element. */
 __pw_global struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

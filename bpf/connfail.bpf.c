@@ -47,6 +47,20 @@ static __always_inline void emit_connect_fail(const struct sock *sk, int err)
 	bpf_ringbuf_submit(e, 0);
 }
 
+/* The socket's owner, for the TIME_WAIT socket that takes its tuple over. */
+static __always_inline void remember_tw_owner(const struct sock *sk)
+{
+	__u64 addr = (__u64)sk;
+	struct pw_sock_owner *so = bpf_map_lookup_elem(&sock_owner, &addr);
+	struct pw_tw_key key = {};
+
+	if (!so)
+		return;
+	key.netns = sk_netns(sk);
+	tuple_from_sk(&key.tuple, sk);
+	bpf_map_update_elem(&tw_owner, &key, &so->owner, BPF_ANY);
+}
+
 /* One more connect of process tgid; a full map drops the count, as top says. */
 static __always_inline void count_connect(__u32 tgid)
 {
@@ -78,6 +92,9 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 		if (err || syn_was_sent(sk))
 			emit_connect_fail(sk, err);
 	}
+	if (track_tw_owners && (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
+				oldstate == TCP_CLOSING))
+		remember_tw_owner(sk);
 	owner_forget(sk);
 	return 0;
 }

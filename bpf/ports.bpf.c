@@ -8,7 +8,8 @@
  * iter/task_file (5.8+) walks every task's files once, across all netns: it
  * counts the TCP/UDP sockets that have a file, with the task as the owner.
  * iter/tcp (5.9+) then walks the TCP sockets of the netns it is created in:
- * it counts those without a file (TIME_WAIT, orphans closing), unowned.
+ * it counts those without a file (TIME_WAIT, orphans closing): unowned, but
+ * for TIME_WAIT sockets whose connection a live session (top) saw close.
  */
 #include "common.bpf.h"
 
@@ -39,6 +40,29 @@ struct {
 	__type(value, __u32);
 } netns_pid SEC(".maps");
 
+/* A TIME_WAIT socket's last owner, if a live session saw its connection close. */
+static __always_inline void tw_owner_of(const struct sock_common *skc, struct pw_port_key *k)
+{
+	struct pw_tw_key tk = {};
+	struct pw_owner *o;
+
+	tk.netns = k->netns;
+	tk.tuple.family = k->family;
+	tk.tuple.proto = IPPROTO_TCP;
+	tk.tuple.sport = BPF_CORE_READ(skc, skc_num);
+	tk.tuple.dport = k->dport;
+	__builtin_memcpy(tk.tuple.daddr, k->daddr, sizeof(tk.tuple.daddr));
+	if (k->family == AF_INET)
+		bpf_core_read(tk.tuple.saddr, 4, &skc->skc_rcv_saddr);
+	else
+		bpf_core_read(tk.tuple.saddr, 16, &skc->skc_v6_rcv_saddr);
+	o = bpf_map_lookup_elem(&tw_owner, &tk);
+	if (o) {
+		k->tgid = o->tgid;
+		__builtin_memcpy(k->comm, o->comm, sizeof(k->comm));
+	}
+}
+
 static __always_inline void count_socket(const struct sock_common *skc, __u8 proto, int state,
 					 const struct task_struct *task)
 {
@@ -61,6 +85,8 @@ static __always_inline void count_socket(const struct sock_common *skc, __u8 pro
 	if (task) {
 		key.tgid = BPF_CORE_READ(task, tgid);
 		BPF_CORE_READ_STR_INTO(&key.comm, task, comm);
+	} else if (state == TCP_TIME_WAIT) {
+		tw_owner_of(skc, &key);
 	}
 	c = bpf_map_lookup_elem(&port_rows, &key);
 	if (!c) {

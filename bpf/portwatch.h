@@ -240,6 +240,16 @@ struct pw_port_key {
 	__u8 pad[3];
 };
 
+/*
+ * Key of the tw_owner map: a TCP connection that closed into TIME_WAIT, by
+ * netns and 5-tuple (the TIME_WAIT socket is a new object, with no file).
+ */
+struct pw_tw_key {
+	__u32 netns;
+	__u32 pad;
+	struct pw_tuple tuple;
+};
+
 /* Value of port_rows: sockets of the row by TCP state (UDP: established). */
 struct pw_port_counts {
 	__u64 established;

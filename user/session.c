@@ -103,6 +103,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	s->skel->rodata->drop_records = o->drop_records;
 	s->skel->rodata->drop_rate = o->drop_rate;
 	s->skel->rodata->count_connects = o->count_connects;
+	s->skel->rodata->track_tw_owners = o->ports;
 	bpf_object__for_each_program(prog, s->skel->obj) {
 		bpf_program__set_autoload(prog,
 					  is_ports_prog(prog)
@@ -118,6 +119,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	bpf_program__set_autoattach(s->skel->progs.sockops_flows, false);
 	bpf_map__set_max_entries(s->skel->maps.sock_owner, o->owner_map_size);
 	bpf_map__set_max_entries(s->skel->maps.flow_owner, o->owner_map_size);
+	bpf_map__set_max_entries(s->skel->maps.tw_owner, o->ports ? o->owner_map_size : 1);
 	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
 
 	ret = portwatch_bpf__load(s->skel);

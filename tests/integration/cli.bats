@@ -284,3 +284,26 @@ evictions_after() {
 	# Laid out for 80 columns (IPv4 destinations), so logs read well in a terminal.
 	[ "$(awk 'length > 80' "$out" | wc -l)" -eq 0 ]
 }
+
+@test "top names the owner of TIME_WAIT ports it saw close (ports alone cannot)" {
+	netns_new toptw
+	ino=$(netns_inode "$NS")
+	port_range "$NS" 20000 20009
+	# 5 connections closed by the client first: 5 client sockets in TIME_WAIT.
+	sockop_gated "$NS" listen 127.0.0.1 9000 connect 127.0.0.1 9000 5 accept 5 close
+	client=$GATED_PID
+	out=$BATS_TEST_TMPDIR/top.out
+	"$PORTWATCH" top -i 1 --pid "$client" >"$out" 2>"$BATS_TEST_TMPDIR/top.err" &
+	PIDS+=("$!")
+	top=$!
+	wait_for_line "$BATS_TEST_TMPDIR/top.err" "Hit Ctrl-C" "$top"
+	release "$client"
+	[ "$(ip netns exec "$NS" ss -Htan state time-wait | wc -l)" -eq 5 ]
+	wait_for_line "$out" "^$client .* 5  50.0 127.0.0.1:9000" "$top"
+	kill -INT "$top"
+	wait "$top"
+	# A snapshot of its own has no history: the same ports are unowned there.
+	"$PORTWATCH" ports --json --netns "$ino" >"$BATS_TEST_TMPDIR/ports.out"
+	[ "$(jq -s '[.[] | select(.type == "port" and .dport == 9000)][0] | [.pid, .time_wait] | tostring' \
+		"$BATS_TEST_TMPDIR/ports.out")" = '"[null,5]"' ]
+}
