@@ -143,6 +143,19 @@ static __always_inline bool sk_watched(const struct sock *sk)
 	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
 }
 
+/* The socket behind `file` when it is one portwatch watches, else NULL. */
+static __always_inline struct sock *file_watched_sock(const struct file *file)
+{
+	struct socket *sock;
+	struct sock *sk;
+
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	sk = BPF_CORE_READ(sock, sk);
+	return sk && sk_watched(sk) ? sk : NULL;
+}
+
 /*
  * The socket's own view of its 5-tuple. The local port is inet_sport, not
  * skc_num: inet_sock_set_state fires for CLOSE after inet_put_port() has

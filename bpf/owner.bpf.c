@@ -17,17 +17,13 @@ int iter_seed_owners(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct pw_sock_owner v = {};
-	struct socket *sock;
 	struct sock *sk;
 	__u64 key;
 
 	if (!task || !file)
 		return 0;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return 0;
-	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || !sk_watched(sk))
+	sk = file_watched_sock(file);
+	if (!sk)
 		return 0;
 
 	v.owner.tgid = BPF_CORE_READ(task, tgid);

@@ -136,7 +136,6 @@ int iter_ports_files(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
-	struct socket *sock;
 	struct sock *sk;
 	__u32 netns, tgid;
 	__u64 key;
@@ -145,11 +144,8 @@ int iter_ports_files(struct bpf_iter__task_file *ctx)
 
 	if (!task || !file)
 		return 0;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return 0;
-	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
-	if (!sk || !sk_watched(sk))
+	sk = file_watched_sock(file);
+	if (!sk)
 		return 0;
 	netns = sk_netns(sk);
 	tgid = BPF_CORE_READ(task, tgid);

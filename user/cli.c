@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 #include "record.h"
 #include "util.h"
@@ -120,3 +121,63 @@ void pw_set_libbpf_print(bool verbose)
 	verbose_print = verbose;
 	libbpf_set_print(libbpf_print);
 }
+
+enum { OPT_SNAP_NETNS = 0x800, OPT_SNAP_MAX_ROWS };
+
+static const struct argp_option snapshot_options[] = {
+	{ NULL, 0, NULL, 0, "Snapshot:", 50 },
+	{ "netns", OPT_SNAP_NETNS, "NETNS", 0,
+	  "Only this network namespace: inode number or file (/proc/PID/ns/net, /run/netns/NAME)",
+	  0 },
+	{ "max-rows", OPT_SNAP_MAX_ROWS, "N", 0,
+	  "(netns, owner, destination) rows the kernel can hold (default 65536); sockets beyond "
+	  "are counted as lost",
+	  0 },
+	{ "json", 'j', NULL, 0, "JSON lines, one object each", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf debug output and verifier logs", 0 },
+	{},
+};
+
+void pw_snapshot_defaults(struct pw_snapshot_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->max_rows = PW_MAX_ROWS_DEFAULT;
+}
+
+static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
+{
+	struct pw_snapshot_opts *o = state->input;
+	char err[160];
+
+	switch (key) {
+	case OPT_SNAP_NETNS:
+		if (pw_filter_set(&o->filter, PW_FILTER_NETNS, arg, err, sizeof(err)))
+			argp_failure(state, 2, 0, "%s", err);
+		break;
+	case OPT_SNAP_MAX_ROWS:
+		if (pw_parse_ulong(arg, 16, 1u << 24, &o->max_rows))
+			argp_failure(state, 2, 0, "invalid --max-rows '%s': a number from 16 to %u",
+				     arg, 1u << 24);
+		break;
+	case 'j':
+		o->json = true;
+		break;
+	case 'v':
+		o->verbose = true;
+		break;
+	case ARGP_KEY_ARG:
+		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp snapshot_argp = { snapshot_options, parse_snapshot_opt, NULL, NULL,
+					   NULL, NULL, NULL };
+
+const struct argp_child pw_snapshot_children[] = {
+	{ &snapshot_argp, 0, NULL, 0 },
+	{},
+};

@@ -6,6 +6,7 @@
 #include <argp.h>
 #include <signal.h>
 #include <stdbool.h>
+#include "filter.h"
 #include "session.h"
 
 struct pw_common_opts {
@@ -22,6 +23,25 @@ void pw_common_defaults(struct pw_common_opts *o);
  * reject positional arguments.
  */
 extern const struct argp_child pw_common_children[];
+
+/* Options of the snapshot commands (ports, check). */
+struct pw_snapshot_opts {
+	struct pw_filter filter; /* --netns only */
+	unsigned long max_rows;	 /* --max-rows: port_rows entries */
+	bool json;		 /* -j/--json */
+	bool verbose;		 /* -v */
+};
+
+#define PW_MAX_ROWS_DEFAULT 65536
+
+void pw_snapshot_defaults(struct pw_snapshot_opts *o);
+
+/*
+ * --netns, --max-rows, --json and -v as argp children of a snapshot
+ * command's parser, which passes a struct pw_snapshot_opts * as
+ * child_inputs[0] on ARGP_KEY_INIT. They also reject positional arguments.
+ */
+extern const struct argp_child pw_snapshot_children[];
 
 /*
  * Parse whole seconds in [1, max] for `option` ("--duration"); otherwise end

@@ -18,7 +18,6 @@
 #include "commands.h"
 #include "conntrack.h"
 #include "ethtool.h"
-#include "filter.h"
 #include "ports.h"
 #include "record.h"
 #include "util.h"
@@ -27,7 +26,7 @@ enum severity { SEV_INFO, SEV_WARNING, SEV_ERROR };
 
 static const char *const severity_names[] = { "info", "warning", "error" };
 
-enum { OPT_NETNS = 0x600, OPT_ACL, OPT_THRESHOLD, OPT_INTERVAL, OPT_MAX_ROWS };
+enum { OPT_ACL = 0x600, OPT_THRESHOLD };
 
 #define MAX_OWNERS 5 /* owners named per destination */
 #define TEXT_LEN   1536
@@ -41,12 +40,10 @@ static const char *const ena_allowances[] = {
 #define ENA_ALLOWANCES (sizeof(ena_allowances) / sizeof(ena_allowances[0]))
 
 struct check_env {
-	struct pw_filter filter; /* only its netns */
+	struct pw_snapshot_opts snap;
 	unsigned long acl_lo, acl_hi;
 	unsigned long threshold;  /* percent */
 	unsigned long interval_s; /* between the two samples of counters */
-	unsigned long max_rows;
-	bool json, verbose;
 	enum severity worst;
 	unsigned int findings;
 };
@@ -84,30 +81,23 @@ static const char doc[] =
 	"  portwatch check --json -i 5          # counters sampled 5 s apart, JSON lines";
 
 static const struct argp_option options[] = {
-	{ "netns", OPT_NETNS, "NETNS", 0,
-	  "Only this network namespace: inode number or file (/proc/PID/ns/net, /run/netns/NAME)",
-	  0 },
 	{ "acl", OPT_ACL, "LO-HI", 0,
 	  "The local ports a network ACL lets replies reach (the article: 1024-65535)", 0 },
 	{ "threshold", OPT_THRESHOLD, "PCT", 0,
 	  "Warn about destinations whose ports are this full (default 80)", 0 },
 	{ "interval", 'i', "SEC", 0, "Seconds between the two samples of counters (default 1)",
 	  0 },
-	{ "max-rows", OPT_MAX_ROWS, "N", 0, "Port rows the kernel can hold (default 65536)", 0 },
-	{ "json", 'j', NULL, 0, "One JSON object per finding, then a summary", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf debug output and verifier logs", 0 },
 	{},
 };
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct check_env *env = state->input;
-	char err[160], *dash;
+	char *dash;
 
 	switch (key) {
-	case OPT_NETNS:
-		if (pw_filter_set(&env->filter, PW_FILTER_NETNS, arg, err, sizeof(err)))
-			argp_failure(state, 2, 0, "%s", err);
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &env->snap;
 		break;
 	case OPT_ACL:
 		dash = strchr(arg, '-');
@@ -131,20 +121,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case 'i':
 		pw_argp_seconds(state, "--interval", arg, 3600, &env->interval_s);
 		break;
-	case OPT_MAX_ROWS:
-		if (pw_parse_ulong(arg, 16, 1u << 24, &env->max_rows))
-			argp_failure(state, 2, 0, "invalid --max-rows '%s': a number from 16 to %u",
-				     arg, 1u << 24);
-		break;
-	case 'j':
-		env->json = true;
-		break;
-	case 'v':
-		env->verbose = true;
-		break;
-	case ARGP_KEY_ARG:
-		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
-		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -157,7 +133,7 @@ static void report(struct check_env *env, enum severity sev, __u32 netns, const 
 	if (sev > env->worst)
 		env->worst = sev;
 	env->findings++;
-	if (env->json) {
+	if (env->snap.json) {
 		struct json_object *o = json_object_new_object();
 
 		json_object_object_add(o, "type", json_object_new_string("finding"));
@@ -451,8 +427,8 @@ static void check_ena(struct check_env *env, const struct pw_netns *ns, const st
 
 int cmd_check(int argc, char **argv)
 {
-	const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
-	struct check_env env = { .threshold = 80, .interval_s = 1, .max_rows = 65536 };
+	const struct argp argp = { options, parse_opt, NULL, doc, pw_snapshot_children, NULL, NULL };
+	struct check_env env = { .threshold = 80, .interval_s = 1 };
 	struct pw_ports_snapshot snap = {};
 	struct sampler sp = {};
 	struct pw_session s = {};
@@ -461,13 +437,14 @@ int cmd_check(int argc, char **argv)
 	long max;
 	int ret;
 
+	pw_snapshot_defaults(&env.snap);
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
-	pw_set_libbpf_print(env.verbose);
-	ret = pw_session_open_snapshot(&s, env.max_rows, err, sizeof(err));
+	pw_set_libbpf_print(env.snap.verbose);
+	ret = pw_session_open_snapshot(&s, env.snap.max_rows, err, sizeof(err));
 	if (!ret) {
 		pw_ports_set_acl(s.skel, env.acl_lo, env.acl_hi);
-		ret = pw_ports_snapshot(s.skel, env.filter.netns, &snap, err, sizeof(err));
+		ret = pw_ports_snapshot(s.skel, env.snap.filter.netns, &snap, err, sizeof(err));
 	}
 	if (ret) {
 		fprintf(stderr, "portwatch: %s\n", err);
@@ -504,7 +481,7 @@ int cmd_check(int argc, char **argv)
 	if (snap.overflow)
 		report(&env, SEV_WARNING, 0, "port_rows", "some sockets were not counted",
 		       "more (netns, owner, destination) rows than --max-rows", "raise --max-rows");
-	if (env.json)
+	if (env.snap.json)
 		printf("{\"type\":\"summary\",\"findings\":%u,\"worst\":\"%s\",\"exit\":%d}\n",
 		       env.findings, severity_names[env.worst], env.worst >= SEV_WARNING);
 	else
@@ -513,7 +490,7 @@ cleanup:
 	free(sp.s);
 	pw_ports_free(&snap);
 	pw_session_close(&s);
-	pw_filter_free(&env.filter);
+	pw_filter_free(&env.snap.filter);
 	if (ret)
 		return 2;
 	return env.worst >= SEV_WARNING ? 1 : 0;

@@ -10,20 +10,12 @@
 #include <json-c/json.h>
 #include "cli.h"
 #include "commands.h"
-#include "filter.h"
 #include "ports.h"
 #include "record.h"
 #include "util.h"
 
-#define MAX_ROWS_DEFAULT 65536
-
-enum { OPT_NETNS = 0x500, OPT_MAX_ROWS };
-
 struct ports_env {
-	struct pw_filter filter; /* only its netns is used */
-	unsigned long max_rows;
-	bool json;
-	bool verbose;
+	struct pw_snapshot_opts snap;
 };
 
 static const char doc[] =
@@ -38,44 +30,14 @@ static const char doc[] =
 	"  portwatch ports --netns /run/netns/client\n"
 	"  portwatch ports --json | jq 'select(.type == \"port\" and .utilization > 80)'";
 
-static const struct argp_option options[] = {
-	{ "netns", OPT_NETNS, "NETNS", 0,
-	  "Only this network namespace: inode number or file (/proc/PID/ns/net, /run/netns/NAME)",
-	  0 },
-	{ "json", 'j', NULL, 0, "One JSON object per row, then per process and per netns", 0 },
-	{ "max-rows", OPT_MAX_ROWS, "N", 0,
-	  "Rows the kernel can hold (default 65536); sockets beyond are counted as lost", 0 },
-	{ "verbose", 'v', NULL, 0, "Show libbpf debug output and verifier logs", 0 },
-	{},
-};
-
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
 {
 	struct ports_env *env = state->input;
-	char err[160];
 
-	switch (key) {
-	case OPT_NETNS:
-		if (pw_filter_set(&env->filter, PW_FILTER_NETNS, arg, err, sizeof(err)))
-			argp_failure(state, 2, 0, "%s", err);
-		break;
-	case OPT_MAX_ROWS:
-		if (pw_parse_ulong(arg, 16, 1u << 24, &env->max_rows))
-			argp_failure(state, 2, 0, "invalid --max-rows '%s': a number from 16 to %u",
-				     arg, 1u << 24);
-		break;
-	case 'j':
-		env->json = true;
-		break;
-	case 'v':
-		env->verbose = true;
-		break;
-	case ARGP_KEY_ARG:
-		argp_failure(state, 2, 0, "unexpected argument '%s'", arg);
-		break;
-	default:
+	(void)arg;
+	if (key != ARGP_KEY_INIT)
 		return ARGP_ERR_UNKNOWN;
-	}
+	state->child_inputs[0] = &env->snap;
 	return 0;
 }
 
@@ -253,31 +215,32 @@ static void print_rows(const struct pw_ports_snapshot *s)
 
 int cmd_ports(int argc, char **argv)
 {
-	const struct argp argp = { options, parse_opt, NULL, doc, NULL, NULL, NULL };
-	struct ports_env env = { .max_rows = MAX_ROWS_DEFAULT };
+	const struct argp argp = { NULL, parse_opt, NULL, doc, pw_snapshot_children, NULL, NULL };
+	struct ports_env env;
 	struct pw_ports_snapshot snap = {};
 	struct pw_session s = {};
 	char err[256];
 	int ret;
 
+	pw_snapshot_defaults(&env.snap);
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
-	pw_set_libbpf_print(env.verbose);
-	ret = pw_session_open_snapshot(&s, env.max_rows, err, sizeof(err));
+	pw_set_libbpf_print(env.snap.verbose);
+	ret = pw_session_open_snapshot(&s, env.snap.max_rows, err, sizeof(err));
 	if (!ret)
-		ret = pw_ports_snapshot(s.skel, env.filter.netns, &snap, err, sizeof(err));
+		ret = pw_ports_snapshot(s.skel, env.snap.filter.netns, &snap, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "portwatch: %s\n", err);
 		goto cleanup;
 	}
-	if (env.json) {
+	if (env.snap.json) {
 		for (size_t i = 0; i < snap.n; i++)
 			row_json(&snap.rows[i]);
 	} else {
 		print_rows(&snap);
 	}
-	print_totals(&snap, env.json);
-	if (snap.overflow && env.json)
+	print_totals(&snap, env.snap.json);
+	if (snap.overflow && env.snap.json)
 		printf("{\"type\":\"lost\",\"sockets\":%llu}\n", (unsigned long long)snap.overflow);
 	else if (snap.overflow)
 		fprintf(stderr, "WARNING: %llu sockets not counted: more rows than --max-rows\n",
@@ -285,6 +248,6 @@ int cmd_ports(int argc, char **argv)
 cleanup:
 	pw_ports_free(&snap);
 	pw_session_close(&s);
-	pw_filter_free(&env.filter);
+	pw_filter_free(&env.snap.filter);
 	return ret ? 1 : 0;
 }
