@@ -44,8 +44,9 @@ SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS := $(OUTPUT)/sockop
 TEST_HELPERS := $(OUTPUT)/tests/ethstat
+BENCH_HELPERS := $(OUTPUT)/bench/connloop
 
-.PHONY: all clean deps run test vmtest vmlinux format
+.PHONY: all clean deps run test vmtest vmlinux format bench bench-smoke
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(OUTPUT)/portwatch.bpf.o $(OUTPUT)/probe.bpf.o $(BPF_OBJS)
 
@@ -87,6 +88,13 @@ $(OUTPUT)/tests/ethstat: tests/ethstat.c $(OUTPUT)/user/ethtool.o | $(OUTPUT)/te
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@
 
+$(OUTPUT)/bench:
+	mkdir -p $@
+
+$(OUTPUT)/bench/connloop: bench/connloop.c | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -lpthread -o $@
+
 # sockop: scripted socket calls, for tools/natlab and the tests.
 $(OUTPUT)/sockop: tools/sockop.c | $(OUTPUT)/bpf
 	$(call msg,CC,$@)
@@ -106,7 +114,7 @@ run:
 # then on stock Debian kernels under qemu per rung (PW_VMTEST=0 skips those).
 test:
 	tools/deps.sh
-	$(MAKE) all $(UNIT_TESTS) $(TEST_HELPERS)
+	$(MAKE) all $(UNIT_TESTS) $(TEST_HELPERS) $(BENCH_HELPERS)
 	tests/run $(UNIT_TESTS)
 
 # Only the integration tests on stock kernels under qemu (part of `make test`).
@@ -114,6 +122,17 @@ vmtest:
 	tools/deps.sh
 	$(MAKE) all $(TEST_HELPERS)
 	tests/vmtest
+
+# The benchmarks (BENCHMARKS.md): full, rewriting its results; or tiny, once.
+bench:
+	tools/deps.sh
+	$(MAKE) all $(BENCH_HELPERS)
+	bench/run --update
+
+bench-smoke:
+	tools/deps.sh
+	$(MAKE) all $(BENCH_HELPERS)
+	bench/run --quick --out $(OUTPUT)/bench/smoke
 
 # Regenerate the committed vmlinux.h from the running kernel's BTF.
 vmlinux:

@@ -1,0 +1,44 @@
+#!/usr/bin/env bats
+# make bench-smoke: the benchmark harness, tiny and once, so that it cannot
+# rot. It checks that every figure was produced, not how fast.
+
+load lib
+
+teardown() {
+	pw_teardown
+}
+
+@test "bench smoke: every figure is produced, and the storm is counted exactly" {
+	[ -x "$TOP/bench/run" ] && [ -x "$TOP/build/bench/connloop" ] ||
+		skip "no benchmark harness here (qemu guests carry only the integration suite)"
+	out=$BATS_TEST_TMPDIR/bench
+	"$TOP/bench/run" --quick --out "$out"
+	tsv=$out/results.tsv
+	cat "$out/results.md"
+	for row in "connect none rate" "connect trace rate" "connect top rate" \
+		"storm sender rate" "storm rule counted" "storm drops counted" \
+		"storm drops cpu_per_million" "storm drops exit_after_sigint" \
+		"storm trace suppressed" "startup portwatch attached" "memory trace rss" \
+		"memory trace bpf_maps" "snapshot ports time@1000" "snapshot ss time@1000" \
+		"snapshot netstat time@1000" "snapshot ports rss@1000"; do
+		read -r fig cfg metric <<<"$row"
+		[ "$(awk -F'\t' -v f="$fig" -v c="$cfg" -v m="$metric" \
+			'$1 == f && $2 == c && $3 == m' "$tsv" | wc -l)" -eq 1 ] || {
+			echo "missing: $row"
+			return 1
+		}
+	done
+	if command -v bpftrace >/dev/null; then
+		[ "$(grep -c $'^connect\tbpftrace\t' "$tsv")" -eq 1 ]
+		[ "$(grep -c $'^connect\tnoop\t' "$tsv")" -eq 1 ]
+		[ "$(grep -c $'^startup\tbpftrace\t' "$tsv")" -eq 1 ]
+	fi
+	# The drop counts must be exact even here.
+	rule=$(awk -F'\t' '$1 == "storm" && $2 == "rule" { print $4 }' "$tsv")
+	ours=$(awk -F'\t' '$1 == "storm" && $2 == "drops" && $3 == "counted" { print $4 }' "$tsv")
+	[ "$rule" -eq 20000 ]
+	[ "$ours" -eq "$rule" ]
+	[ -s "$out/snapshot.png" ]
+	# The results section of BENCHMARKS.md is left alone without --update.
+	grep -q '<!-- results start -->' "$TOP/BENCHMARKS.md"
+}
