@@ -3,8 +3,10 @@
 #include "rungs.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
 #include "probe.skel.h"
@@ -70,6 +72,86 @@ static void fail(struct pw_rung_result *r, const char *stage, int err)
 		 strerrorname_np(-r->err) ?: "?");
 }
 
+/* What a rung attaches to for hook h: "fexit/tcp_v4_connect", "tp_btf/kfree_skb". */
+static void rung_target(const struct hook_desc *h, int rung, char *buf, size_t len)
+{
+	switch (rung) {
+	case PW_RUNG_FENTRY:
+		snprintf(buf, len, "fexit/%s", h->kfunc);
+		break;
+	case PW_RUNG_KPROBE:
+		snprintf(buf, len, "kretprobe/%s", h->kfunc);
+		break;
+	case PW_RUNG_TRACEPOINT:
+		snprintf(buf, len, "%s/%s", h->tp_btf ? "tp_btf" : "tracepoint", h->tp);
+		break;
+	default:
+		snprintf(buf, len, "tracepoint/%s", h->tp_classic);
+		break;
+	}
+}
+
+/*
+ * Detaching a tracepoint or trampoline link waits for an RCU grace period
+ * (tens of ms each): probes that attached are detached by a thread after the
+ * ladder is done, off the start-up path. Until then they run as no-ops.
+ */
+#define DEFERRED_MAX (PW_HOOK_COUNT * PW_RUNG_COUNT)
+
+static struct deferred {
+	struct bpf_link *link;
+	struct probe_bpf *skel;
+} deferred[DEFERRED_MAX];
+static size_t n_deferred;
+
+static bool defer_detach(struct bpf_link *link, struct probe_bpf *skel)
+{
+	if (n_deferred == DEFERRED_MAX)
+		return false;
+	deferred[n_deferred].link = link;
+	deferred[n_deferred].skel = skel;
+	n_deferred++;
+	return true;
+}
+
+static void *detach_deferred(void *arg)
+{
+	struct deferred *d = arg;
+
+	for (size_t i = 0; d[i].skel; i++) {
+		bpf_link__destroy(d[i].link);
+		probe_bpf__destroy(d[i].skel);
+	}
+	free(d);
+	return NULL;
+}
+
+/* Hand the probes that attached to a detached thread (inline if none can start). */
+static void reap_deferred(void)
+{
+	struct deferred *d = calloc(n_deferred + 1, sizeof(*d));
+	pthread_t t;
+
+	if (!n_deferred) {
+		free(d);
+		return;
+	}
+	if (d) {
+		memcpy(d, deferred, n_deferred * sizeof(*d));
+		n_deferred = 0;
+		if (!pthread_create(&t, NULL, detach_deferred, d)) {
+			pthread_detach(t);
+			return;
+		}
+		free(d);
+	}
+	for (size_t i = 0; i < n_deferred; i++) {
+		bpf_link__destroy(deferred[i].link);
+		probe_bpf__destroy(deferred[i].skel);
+	}
+	n_deferred = 0;
+}
+
 /* Load `prog` alone from a fresh probe object, then attach it. */
 static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_rung_result *r)
 {
@@ -84,27 +166,23 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 		fail(r, "open", errno);
 		return;
 	}
+	rung_target(h, rung, r->target, sizeof(r->target));
 	switch (rung) {
 	case PW_RUNG_FENTRY:
 		prog = skel->progs.probe_fexit;
-		snprintf(r->target, sizeof(r->target), "fexit/%s", h->kfunc);
 		err = bpf_program__set_attach_target(prog, 0, h->kfunc);
 		break;
 	case PW_RUNG_KPROBE:
 		prog = skel->progs.probe_kprobe;
-		snprintf(r->target, sizeof(r->target), "kretprobe/%s", h->kfunc);
 		err = 0;
 		break;
 	case PW_RUNG_TRACEPOINT:
 		prog = h->tp_btf ? skel->progs.probe_tp_btf : skel->progs.probe_tracepoint;
-		snprintf(r->target, sizeof(r->target), "%s/%s", h->tp_btf ? "tp_btf" : "tracepoint",
-			 h->tp);
 		err = h->tp_btf ? bpf_program__set_attach_target(prog, 0, h->tp) : 0;
 		tp = h->tp_btf ? NULL : h->tp;
 		break;
 	default:
 		prog = skel->progs.probe_tracepoint;
-		snprintf(r->target, sizeof(r->target), "tracepoint/%s", h->tp_classic);
 		err = 0;
 		tp = h->tp_classic;
 		break;
@@ -133,6 +211,8 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 		goto out;
 	}
 	r->err = 0;
+	if (defer_detach(link, skel))
+		return;
 out:
 	bpf_link__destroy(link);
 	probe_bpf__destroy(skel);
@@ -148,6 +228,27 @@ static bool offers(const struct hook_desc *h, int rung)
 	default:
 		return h->kfunc;
 	}
+}
+
+/*
+ * Hooks that share a target (sys_exit_connect serves three) share the
+ * outcome of trying it: true when an earlier hook of this ladder tried the
+ * same rung on the same target, whose result is then copied to r.
+ */
+static bool reuse_result(const struct pw_ladder *l, int hk, int rung, struct pw_rung_result *r)
+{
+	char target[sizeof(r->target)];
+
+	rung_target(&hooks[hk], rung, target, sizeof(target));
+	for (int prev = 0; prev < hk; prev++) {
+		const struct pw_rung_result *p = &l->res[prev][rung];
+
+		if (p->offered && p->err != -ECANCELED && !strcmp(p->target, target)) {
+			*r = *p;
+			return true;
+		}
+	}
+	return false;
 }
 
 int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, char *err,
@@ -171,7 +272,8 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 				res[rung].err = -ECANCELED; /* not tried */
 				continue;
 			}
-			try_rung(h, rung, &res[rung]);
+			if (!reuse_result(l, hk, rung, &res[rung]))
+				try_rung(h, rung, &res[rung]);
 			if (!res[rung].err && l->chosen[hk] < 0 && (!force || rung == forced))
 				l->chosen[hk] = rung;
 		}
@@ -189,6 +291,7 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 		}
 	}
 	libbpf_set_print(old);
+	reap_deferred();
 	return ret;
 }
 
