@@ -23,11 +23,15 @@ struct netns_list {
 __u32 pw_usable_ports(__u16 lo, __u16 hi, const char *reserved)
 {
 	const char *p = reserved;
-	__u32 usable;
+	__u32 window, last, usable;
 
 	if (hi < lo)
 		return 0;
-	usable = (__u32)hi - lo + 1;
+	window = (__u32)hi - lo + 1;
+	if (window > 1)
+		window &= ~1U;
+	last = lo + window - 1;
+	usable = window;
 	while (p && *p) {
 		char *next;
 		unsigned long a = strtoul(p, &next, 10), b = a;
@@ -36,7 +40,7 @@ __u32 pw_usable_ports(__u16 lo, __u16 hi, const char *reserved)
 			break;
 		if (*next == '-')
 			b = strtoul(next + 1, &next, 10);
-		for (unsigned long port = a < lo ? lo : a; port <= b && port <= hi; port++)
+		for (unsigned long port = a < lo ? lo : a; port <= b && port <= last; port++)
 			usable--;
 		p = next + (*next == ',');
 	}

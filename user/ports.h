@@ -47,12 +47,13 @@ struct pw_ports_snapshot {
 };
 
 /*
- * The ports connect() can use toward one destination: those of [lo, hi]
- * that are not in `reserved` (net.ipv4.ip_local_reserved_ports syntax:
- * "8080,9000-9010"; may be empty or NULL). __inet_hash_connect() scans an
- * even-sized window per search from an offset that moves after each
- * success, so over many connects every such port is used (tested against
- * the kernel); with an odd range one search can still miss the last port.
+ * The ports connect() can count on toward one destination: each search of
+ * __inet_hash_connect() scans an even-sized window of the range [lo, hi]
+ * (an odd range loses a port) and skips the ports of `reserved`
+ * (net.ipv4.ip_local_reserved_ports syntax: "8080,9000-9010"; may be empty
+ * or NULL), counted here in the window [lo, lo + window). Kernels whose
+ * search offset moves after a failure (6.18, not 6.1) can still hand out the
+ * odd port over many connects.
  */
 __u32 pw_usable_ports(__u16 lo, __u16 hi, const char *reserved);
 

@@ -84,15 +84,17 @@ row() {
 @test "usable ports == what connect() really gets: the range minus reserved ports inside it" {
 	netns_new reserved
 	ino=$(netns_inode "$NS")
-	port_range "$NS" 20000 20100
+	# An even range, so every kernel's search covers all of it (an odd one
+	# loses a port per search: 6.1 never hands it out, 6.18 sometimes does).
+	port_range "$NS" 20000 20099
 	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_reserved_ports="20010-20019,20050,30000"
 	# The kernel's own answer: connect until no port is left toward the destination.
 	sockop_hold "$NS" listen 127.0.0.1 9000 connect 127.0.0.1 9000 101
 	connected=$(grep -c '^connect .* ok ' "$SOCKOP_OUT")
 	ports_json --netns "$ino"
-	# 101 ports, 11 reserved inside the range (30000 is outside).
+	# 100 ports, 11 reserved inside the range (30000 is outside).
 	echo "kernel: $connected connects, ports: usable $(row ".dport == 9000" usable)"
-	[ "$connected" -eq 90 ]
+	[ "$connected" -eq 89 ]
 	[ "$(row ".dport == 9000" usable)" -eq "$connected" ]
 	[ "$(row ".dport == 9000" utilization)" = 100 ]
 }
