@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "util.h"
 
 #define MAX_COLUMNS 32
 
@@ -64,13 +65,5 @@ int pw_conntrack_stats(struct pw_ct_stats *out)
 
 long pw_conntrack_max(void)
 {
-	FILE *f = fopen("/proc/sys/net/netfilter/nf_conntrack_max", "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
+	return pw_read_long("/proc/sys/net/netfilter/nf_conntrack_max");
 }

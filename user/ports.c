@@ -115,19 +115,6 @@ static int run_iter(struct bpf_link *link)
 	return n;
 }
 
-static long read_sysctl(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	if (f) {
-		if (fscanf(f, "%ld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 /* The netns's port settings, read from /proc/sys inside it. */
 static void read_port_settings(struct pw_netns *ns)
 {
@@ -150,7 +137,7 @@ static void read_port_settings(struct pw_netns *ns)
 	ns->lo = lo;
 	ns->hi = hi;
 	ns->usable = pw_usable_ports(lo, hi, ns->reserved);
-	ns->tw_reuse = read_sysctl("/proc/sys/net/ipv4/tcp_tw_reuse");
+	ns->tw_reuse = pw_read_long("/proc/sys/net/ipv4/tcp_tw_reuse");
 }
 
 /* Run fn inside ns and come back home. */

@@ -68,6 +68,19 @@ static bool is_tracefs(const char *path)
 	return !statfs(path, &st) && st.f_type == TRACEFS_MAGIC;
 }
 
+long pw_read_long(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	if (f) {
+		if (fscanf(f, "%ld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
 int pw_ensure_tracefs(void)
 {
 	if (is_tracefs("/sys/kernel/tracing") || is_tracefs("/sys/kernel/debug/tracing"))

@@ -31,6 +31,9 @@ const char *pw_format_addr(__u16 family, const __u8 bytes[16], char *buf, size_t
 /* "EADDRNOTAVAIL" for 99; "E<n>" for numbers glibc does not name. */
 const char *pw_errno_name(int err, char *buf, size_t len);
 
+/* The first number in a file such as /proc/sys/..., or -1 when unreadable. */
+long pw_read_long(const char *path);
+
 /*
  * Mount tracefs at /sys/kernel/tracing if no tracefs is reachable: libbpf
  * attaches classic tracepoints through it. Returns 0 or -errno.
