@@ -17,7 +17,7 @@ teardown() {
 	cat "$out/results.md"
 	for row in "connect none rate" "connect trace rate" "connect top rate" \
 		"storm sender rate" "storm rule counted" "storm drops counted" \
-		"storm drops cpu_per_million" "storm drops exit_after_sigint" \
+		"storm drops cpu_per_million" "storm drops bpf_ns_per_drop" "storm drops exit_after_sigint" \
 		"storm trace suppressed" "startup portwatch attached" "memory trace rss" \
 		"memory trace bpf_maps" "snapshot ports time@1000" "snapshot ss time@1000" \
 		"snapshot netstat time@1000" "snapshot ports rss@1000"; do
@@ -38,6 +38,8 @@ teardown() {
 	ours=$(awk -F'\t' '$1 == "storm" && $2 == "drops" && $3 == "counted" { print $4 }' "$tsv")
 	[ "$rule" -eq 20000 ]
 	[ "$ours" -eq "$rule" ]
+	# The kernel's run-time statistics saw drops' program run.
+	[ "$(awk -F'\t' '$3 == "bpf_ns_per_drop" { print ($4 > 0) }' "$tsv")" -eq 1 ]
 	[ -s "$out/snapshot.png" ]
 	# The results section of BENCHMARKS.md is left alone without --update.
 	grep -q '<!-- results start -->' "$TOP/BENCHMARKS.md"
