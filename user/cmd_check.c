@@ -183,7 +183,7 @@ static void check_range(struct check_env *env, const struct pw_netns *ns)
 	report(env, SEV_INFO, ns->inode, "port_range", summary, evidence, NULL);
 }
 
-/* One destination: its n rows, adjacent after by_dest_then_total. */
+/* One destination: its n rows, biggest owner first. */
 static void check_destination(struct check_env *env, const struct pw_port_row *rows, size_t n)
 {
 	char summary[TEXT_LEN], evidence[TEXT_LEN], dest[INET6_ADDRSTRLEN + 10];
@@ -223,34 +223,7 @@ static void check_destination(struct check_env *env, const struct pw_port_row *r
 	       "(the article: 1024 65535)");
 }
 
-/* Rows of one destination adjacent, its biggest owner first. */
-static int by_dest_then_total(const void *a, const void *b)
-{
-	const struct pw_port_row *x = a, *y = b;
-	int c;
-
-	if (x->key.netns != y->key.netns)
-		return x->key.netns < y->key.netns ? -1 : 1;
-	if (x->key.proto != y->key.proto)
-		return x->key.proto < y->key.proto ? -1 : 1;
-	if (x->key.family != y->key.family)
-		return x->key.family < y->key.family ? -1 : 1;
-	if (x->key.dport != y->key.dport)
-		return x->key.dport < y->key.dport ? -1 : 1;
-	c = memcmp(x->key.daddr, y->key.daddr, sizeof(x->key.daddr));
-	if (c)
-		return c;
-	return x->total > y->total ? -1 : x->total < y->total;
-}
-
-static bool same_dest(const struct pw_port_row *a, const struct pw_port_row *b)
-{
-	return a->key.netns == b->key.netns && a->key.proto == b->key.proto &&
-	       a->key.family == b->key.family && a->key.dport == b->key.dport &&
-	       !memcmp(a->key.daddr, b->key.daddr, sizeof(a->key.daddr));
-}
-
-/* Rows sorted by by_dest_then_total. */
+/* Rows in snapshot order: a destination's rows together, biggest owner first. */
 static void check_ports(struct check_env *env, const struct pw_port_row *rows, size_t n,
 			const struct pw_netns *ns)
 {
@@ -259,7 +232,7 @@ static void check_ports(struct check_env *env, const struct pw_port_row *rows, s
 	size_t i, j;
 
 	for (i = 0; i < n; i = j) {
-		for (j = i; j < n && same_dest(&rows[i], &rows[j]); j++)
+		for (j = i; j < n && !pw_port_row_dest_cmp(&rows[i], &rows[j]); j++)
 			;
 		if (rows[i].key.netns == ns->inode)
 			check_destination(env, &rows[i], j - i);
@@ -468,8 +441,6 @@ int cmd_check(int argc, char **argv)
 		goto cleanup;
 	}
 	max = pw_conntrack_max();
-	if (snap.n)
-		qsort(snap.rows, snap.n, sizeof(*snap.rows), by_dest_then_total);
 	for (size_t i = 0; i < snap.n_ns; i++) {
 		if (!snap.ns[i].walked)
 			continue;

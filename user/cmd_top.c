@@ -398,11 +398,8 @@ static void refresh_data(struct top_env *env, double secs)
 		const struct pw_port_row *r = &env->snap.rows[i];
 		char dest[INET6_ADDRSTRLEN + 10];
 
-		/* One line per destination: its first row (rows of it share the totals). */
-		if (i && env->snap.rows[i - 1].dest_total == r->dest_total &&
-		    !memcmp(env->snap.rows[i - 1].key.daddr, r->key.daddr, 16) &&
-		    env->snap.rows[i - 1].key.dport == r->key.dport &&
-		    env->snap.rows[i - 1].key.netns == r->key.netns)
+		/* One line per destination: its rows are together and share the totals. */
+		if (i && !pw_port_row_dest_cmp(&env->snap.rows[i - 1], r))
 			continue;
 		line(env, "%-11u %-5s %-28s %8llu %7u %6.1f", r->key.netns,
 		     pw_proto_name(r->key.proto),
@@ -496,7 +493,7 @@ int cmd_top(int argc, char **argv)
 	env.common.session.optional_hooks = 1u << PW_HOOK_KFREE_SKB;
 	env.common.session.drop_records = PW_DROPREC_NONE;
 	env.common.session.ports = true;
-	env.common.session.max_rows = 65536;
+	env.common.session.max_rows = PW_MAX_ROWS_DEFAULT;
 	env.common.session.count_connects = true;
 	pw_catch_signals();
 	ret = pw_session_open(&s, &env.common.session, handle_record, &env, err, sizeof(err));

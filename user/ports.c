@@ -205,7 +205,7 @@ static void clear_map(int fd, size_t key_size)
 		bpf_map_delete_elem(fd, key);
 }
 
-static int by_dest(const void *a, const void *b)
+int pw_port_row_dest_cmp(const void *a, const void *b)
 {
 	const struct pw_port_key *x = &((const struct pw_port_row *)a)->key,
 				 *y = &((const struct pw_port_row *)b)->key;
@@ -221,15 +221,18 @@ static int by_dest(const void *a, const void *b)
 	return memcmp(x->daddr, y->daddr, sizeof(x->daddr));
 }
 
+/* Fullest destination first; its rows together, biggest owner first. */
 static int by_utilization(const void *a, const void *b)
 {
 	const struct pw_port_row *x = a, *y = b;
+	int c;
 
 	if (x->utilization != y->utilization)
 		return x->utilization > y->utilization ? -1 : 1;
-	if (x->total != y->total)
-		return x->total > y->total ? -1 : 1;
-	return by_dest(a, b);
+	c = pw_port_row_dest_cmp(a, b);
+	if (c)
+		return c;
+	return x->total > y->total ? -1 : x->total < y->total;
 }
 
 static __u64 row_total(const struct pw_port_counts *c)
@@ -280,12 +283,12 @@ static int collect(struct portwatch_bpf *skel, const struct netns_list *l, __u32
 		n++;
 	}
 	if (n)
-		qsort(rows, n, sizeof(*rows), by_dest);
+		qsort(rows, n, sizeof(*rows), pw_port_row_dest_cmp);
 	/* Rows of one destination are adjacent now: sum them. */
 	for (i = 0; i < n; i = j) {
 		__u64 sum = 0;
 
-		for (j = i; j < n && !by_dest(&rows[i], &rows[j]); j++)
+		for (j = i; j < n && !pw_port_row_dest_cmp(&rows[i], &rows[j]); j++)
 			sum += rows[j].total;
 		for (size_t k = i; k < j; k++) {
 			rows[k].dest_total = sum;

@@ -38,7 +38,8 @@ struct pw_netns {
 };
 
 struct pw_ports_snapshot {
-	struct pw_port_row *rows; /* malloc'd, sorted by utilization, then total, descending */
+	struct pw_port_row *rows; /* malloc'd: fullest destination first, the rows of one
+				   * destination together, biggest owner first */
 	size_t n;
 	struct pw_netns *ns;	   /* malloc'd: the namespaces walked */
 	size_t n_ns;
@@ -77,6 +78,9 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
 void pw_ports_set_acl(struct portwatch_bpf *skel, __u16 lo, __u16 hi);
 
 void pw_ports_free(struct pw_ports_snapshot *s);
+
+/* Order of rows by destination (netns, proto, family, dport, daddr): 0 for the same one. */
+int pw_port_row_dest_cmp(const void *a, const void *b);
 
 /*
  * Call fn(ctx, ns) inside each of the n namespaces (setns), back in ours
