@@ -20,9 +20,14 @@
 #define IPPROTO_ICMPV6 58
 #define NFCT_PTRMASK (~7UL) /* skb->_nfct: nf_conn pointer | ip_conntrack_info */
 
+/*
+ * Not preallocated: a preallocated per-CPU hash of this size took ~10 ms of
+ * start-up to allocate, and new keys are rare (a key is an aggregate).
+ */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
 	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct pw_drop_key);
 	__type(value, __u64);
 } drop_counts SEC(".maps");

@@ -12,7 +12,6 @@
 #include "cli.h"
 #include "commands.h"
 #include "dropctx.h"
-#include "ksyms.h"
 #include "record.h"
 #include "util.h"
 
@@ -278,7 +277,7 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 		char comm[PW_COMM_LEN + 1] = {};
 
 		memcpy(comm, k->comm, PW_COMM_LEN);
-		pw_ksyms_format(env->names.ksyms, k->location, loc, sizeof(loc));
+		pw_dropctx_location(&env->names, k->location, loc, sizeof(loc));
 		proto_name(k, proto, sizeof(proto));
 		if (env->json) {
 			struct json_object *o = json_object_new_object();

@@ -59,11 +59,19 @@ int pw_dropctx_open(struct pw_dropctx *c, char *err, size_t err_len)
 		return -ENOMEM;
 	}
 	pw_netns_inode("/proc/self/ns/net", &c->netns->self);
-	c->ksyms = pw_ksyms_load("/proc/kallsyms");
-	if (!c->ksyms)
-		fprintf(stderr, "portwatch: /proc/kallsyms: %s; locations stay addresses\n",
-			strerror(errno));
 	return 0;
+}
+
+const char *pw_dropctx_location(struct pw_dropctx *c, __u64 addr, char *buf, size_t len)
+{
+	if (!c->ksyms_tried) {
+		c->ksyms_tried = true;
+		c->ksyms = pw_ksyms_load("/proc/kallsyms");
+		if (!c->ksyms)
+			fprintf(stderr, "portwatch: /proc/kallsyms: %s; locations stay addresses\n",
+				strerror(errno));
+	}
+	return pw_ksyms_format(c->ksyms, addr, buf, len);
 }
 
 void pw_dropctx_close(struct pw_dropctx *c)
@@ -266,8 +274,8 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 						clock, e->hdr.ts_ns, 1, buf, sizeof(buf))));
 	json_object_object_add(o, "reason", json_object_new_string(pw_drop_reason_name(
 						    &c->reasons, e->reason, buf, sizeof(buf))));
-	json_object_object_add(o, "location", json_object_new_string(pw_ksyms_format(
-						      c->ksyms, e->location, buf, sizeof(buf))));
+	json_object_object_add(o, "location", json_object_new_string(pw_dropctx_location(
+						      c, e->location, buf, sizeof(buf))));
 	json_object_object_add(o, "proto", json_object_new_string(pw_proto_name(e->pkt.proto)));
 	json_object_object_add(o, "family",
 			       json_object_new_string(pw_family_name(e->pkt.family)));
@@ -329,7 +337,7 @@ void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
 		 e->pkt.family == AF_INET6 ? '6' : '4');
 	n = snprintf(result, sizeof(result), "drop %s at %s on %s",
 		     pw_drop_reason_name(&c->reasons, e->reason, reason, sizeof(reason)),
-		     pw_ksyms_format(c->ksyms, e->location, loc, sizeof(loc)),
+		     pw_dropctx_location(c, e->location, loc, sizeof(loc)),
 		     pw_dropctx_ifname(c, e->netns, e->ifindex, ifn, sizeof(ifn)));
 	if (cls)
 		n += snprintf(result + n, sizeof(result) - n, " [%s]", cls);

@@ -8,6 +8,7 @@
 #ifndef PORTWATCH_DROPCTX_H
 #define PORTWATCH_DROPCTX_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <time.h>
 #include <json-c/json.h>
@@ -20,18 +21,26 @@ struct pw_netns_cache;
 
 struct pw_dropctx {
 	struct pw_drop_reasons reasons;
-	struct pw_ksyms *ksyms;	     /* NULL: locations stay addresses */
+	struct pw_ksyms *ksyms;	     /* loaded at the first location; NULL: addresses */
+	bool ksyms_tried;
 	struct pw_netns_cache *netns; /* netns inode -> path, ifnames, conntrack state */
 };
 
 /*
- * Load reason names and kernel symbols. Returns 0, or -errno with a one-line
- * reason in err (BTF unreadable). A kernel without enum skb_drop_reason
- * (before 5.17) names every reason NOT_SPECIFIED; a missing /proc/kallsyms is
- * only warned about on stderr.
+ * Load reason names. Returns 0, or -errno with a one-line reason in err (BTF
+ * unreadable). A kernel without enum skb_drop_reason (before 5.17) names
+ * every reason NOT_SPECIFIED. Kernel symbols wait for the first location.
  */
 int pw_dropctx_open(struct pw_dropctx *c, char *err, size_t err_len);
 void pw_dropctx_close(struct pw_dropctx *c);
+
+/*
+ * A drop location as "symbol+0xoff" (an address when /proc/kallsyms cannot
+ * tell). The symbols are read at the first call, not at start-up: parsing
+ * /proc/kallsyms takes tens of ms, and a quiet host may never need them; a
+ * missing /proc/kallsyms is warned about once on stderr.
+ */
+const char *pw_dropctx_location(struct pw_dropctx *c, __u64 addr, char *buf, size_t len);
 
 /* The name of interface ifindex in netns (inode): "eth0", "if7" when unknown, "-" for 0. */
 const char *pw_dropctx_ifname(struct pw_dropctx *c, __u32 netns, __u32 ifindex, char *buf,

@@ -121,6 +121,15 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	bpf_map__set_max_entries(s->skel->maps.flow_owner, o->owner_map_size);
 	bpf_map__set_max_entries(s->skel->maps.tw_owner, o->ports ? o->owner_map_size : 1);
 	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
+	/* Maps this session never writes cost start-up time: keep them minimal. */
+	if (!o->ports) {
+		bpf_map__set_max_entries(s->skel->maps.ports_seen, 1);
+		bpf_map__set_max_entries(s->skel->maps.netns_pid, 1);
+	}
+	if (!o->count_connects)
+		bpf_map__set_max_entries(s->skel->maps.connect_counts, 1);
+	if (!drops)
+		bpf_map__set_max_entries(s->skel->maps.drop_counts, 1);
 
 	ret = portwatch_bpf__load(s->skel);
 	if (ret) {
