@@ -77,6 +77,9 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 {
 	int err;
 
+	/* Most transitions matter to nobody here: leave before reading sk. */
+	if (newstate != TCP_SYN_SENT && newstate != TCP_CLOSE)
+		return 0;
 	if (sk_protocol(sk) != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_SYN_SENT) {
@@ -85,8 +88,6 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 			count_connect(bpf_get_current_pid_tgid() >> 32);
 		return 0;
 	}
-	if (newstate != TCP_CLOSE)
-		return 0;
 	if (oldstate == TCP_SYN_SENT) {
 		err = BPF_CORE_READ(sk, sk_err);
 		if (err || syn_was_sent(sk))

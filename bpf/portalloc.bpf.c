@@ -22,22 +22,34 @@ enum pw_sys {
 
 /* A socket syscall between its sys_enter and sys_exit tracepoints. */
 struct pw_call {
-	__u8 sys;      /* enum pw_sys */
-	__u8 has_addr; /* addr holds the call's sockaddr */
+	__u8 sys;    /* enum pw_sys */
+	__u8 active; /* between sys_enter and sys_exit */
 	__u8 pad[2];
 	__s32 fd;
-	__u8 addr[PW_SOCKADDR_LEN];
+	/*
+	 * The caller's sockaddr, read at sys_exit and only when a report needs
+	 * it: copying it on every connect() cost more than the rest of sys_enter.
+	 */
+	__u64 uaddr;
 	__u64 start_ns; /* bpf_ktime_get_ns() at sys_enter */
 };
 
+/* The call's sockaddr into sa[PW_SOCKADDR_LEN]; false if it has none. */
+static __always_inline bool call_sockaddr(const struct pw_call *c, __u8 *sa)
+{
+	return c->uaddr && !bpf_probe_read_user(sa, PW_SOCKADDR_LEN, (const void *)c->uaddr);
+}
+
 /*
- * LRU: a thread that dies between sys_enter and sys_exit leaves its entry
- * behind; old ones must make room rather than block new calls.
+ * The thread's call in flight, in task local storage (tracing programs since
+ * 5.11): found without hashing or locks once the thread has one, and freed
+ * with the thread. A hash keyed by tid cost ~200 ns per connect() for its
+ * bucket lock, and an LRU to reclaim the entries of threads that died.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct pw_call);
 } calls SEC(".maps");
 
@@ -212,12 +224,18 @@ static __always_inline struct sock *sock_from_fd(int fd)
 
 static __always_inline void call_enter(enum pw_sys sys, long fd, const void *uaddr)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pw_call c = { .sys = sys, .fd = fd, .start_ns = bpf_ktime_get_ns() };
+	struct pw_call *c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
 
-	if (uaddr && !bpf_probe_read_user(c.addr, sizeof(c.addr), uaddr))
-		c.has_addr = 1;
-	bpf_map_update_elem(&calls, &tid, &c, BPF_ANY);
+	if (!c)
+		return;
+	c->sys = sys;
+	c->fd = fd;
+	c->uaddr = (__u64)uaddr;
+	/* Only the tracepoint rung's port-search estimate needs the time. */
+	c->start_ns = served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT) ? bpf_ktime_get_ns()
+									       : 0;
+	c->active = 1;
 }
 
 /*
@@ -265,13 +283,14 @@ static __always_inline void udp_seen(const struct sock *sk, const struct pw_call
 {
 	struct pw_tuple t = {};
 	struct pw_owner o = {};
+	__u8 sa[PW_SOCKADDR_LEN];
 
 	owner_touch(sk);
 	if (c->sys == PW_SYS_BIND || !BPF_CORE_READ(sk, __sk_common.skc_num))
 		return;
 	tuple_from_sk(&t, sk);
-	if (c->sys == PW_SYS_SEND && c->has_addr)
-		tuple_set_sockaddr(&t, c->addr, false);
+	if (c->sys == PW_SYS_SEND && call_sockaddr(c, sa))
+		tuple_set_sockaddr(&t, sa, false);
 	if (!t.dport)
 		return;
 	owner_from_current(&o, sk);
@@ -280,36 +299,40 @@ static __always_inline void udp_seen(const struct sock *sk, const struct pw_call
 
 static __always_inline void call_exit(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct pw_call *c = bpf_map_lookup_elem(&calls, &tid);
+	struct pw_call *c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0, 0);
+	__u8 sa[PW_SOCKADDR_LEN];
 	struct pw_tuple t = {};
 	struct sock *sk;
-	__u8 op;
+	__u8 op, proto;
 
-	if (!c)
+	if (!c || !c->active)
 		return;
 	sk = sock_from_fd(c->fd);
-	if (!sk || !sk_watched(sk))
+	/* The protocol first: a TCP connect() that succeeded needs nothing more. */
+	proto = sk ? sk_protocol(sk) : 0;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		goto out;
 	/* The tracepoint rung's estimate of the port search: the whole connect(). */
-	if (c->sys == PW_SYS_CONNECT && sk_protocol(sk) == IPPROTO_TCP &&
-	    served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT))
+	if (c->sys == PW_SYS_CONNECT && proto == IPPROTO_TCP &&
+	    served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT) && sk_watched(sk))
 		search_record(sk, bpf_ktime_get_ns() - c->start_ns, ret == -EADDRNOTAVAIL);
 	if (ret >= 0 || ret == -EINPROGRESS) {
 		/* TCP owners are recorded on entering SYN_SENT; UDP ones here. */
-		if (sk_protocol(sk) == IPPROTO_UDP)
+		if (proto == IPPROTO_UDP && sk_watched(sk))
 			udp_seen(sk, c);
 		goto out;
 	}
+	if (!sk_watched(sk))
+		goto out;
 	op = port_alloc_op(sk, c->sys, ret);
 	if (!op)
 		goto out;
 	tuple_from_sk(&t, sk);
-	if (c->has_addr)
-		tuple_set_sockaddr(&t, c->addr, c->sys == PW_SYS_BIND);
+	if (call_sockaddr(c, sa))
+		tuple_set_sockaddr(&t, sa, c->sys == PW_SYS_BIND);
 	emit_port_alloc_fail(sk, &t, op, -ret, PW_RUNG_TRACEPOINT);
 out:
-	bpf_map_delete_elem(&calls, &tid);
+	c->active = 0;
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")

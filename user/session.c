@@ -190,8 +190,10 @@ int pw_session_open_snapshot(struct pw_session *s, __u32 max_rows, char *err, si
 		bpf_program__set_autoload(prog, is_ports_prog(prog));
 	/* The tracing maps are not used: keep their kernel memory minimal. */
 	bpf_object__for_each_map(map, s->skel->obj) {
+		/* Task storage has no size (max_entries must stay 0). */
 		if (bpf_map__is_internal(map) || map == s->skel->maps.port_rows ||
-		    map == s->skel->maps.ports_seen || map == s->skel->maps.netns_pid)
+		    map == s->skel->maps.ports_seen || map == s->skel->maps.netns_pid ||
+		    bpf_map__type(map) == BPF_MAP_TYPE_TASK_STORAGE)
 			continue;
 		bpf_map__set_max_entries(map, bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF
 						      ? (__u32)sysconf(_SC_PAGESIZE)
