@@ -21,6 +21,7 @@
 #define IPPROTO_TCP   6
 #define IPPROTO_UDP   17
 #define EAGAIN	      11
+#define EEXIST	      17
 #define EADDRINUSE    98
 #define EADDRNOTAVAIL 99
 #define EINPROGRESS   115

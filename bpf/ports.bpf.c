@@ -63,19 +63,34 @@ static __always_inline void tw_owner_of(const struct sock_common *skc, struct pw
 	}
 }
 
+/*
+ * The last netns seen (its address) and its inode and port range: an
+ * iterator meets one netns's sockets in long runs (iter/tcp only ever one),
+ * so the reads repeat. Iterators run one at a time, from the loader's
+ * read(); the loader zeroes range_net before each run, so that a netns
+ * freed and another allocated at its address are never confused.
+ */
+__u64 range_net = 0;
+__u32 range_inum = 0;
+__u16 range_lo = 0, range_hi = 0;
+
 static __always_inline void count_socket(const struct sock_common *skc, __u8 proto, int state,
 					 const struct task_struct *task)
 {
 	struct net *net = BPF_CORE_READ(skc, skc_net.net);
 	struct pw_port_counts zero = {}, *c;
 	struct pw_port_key key = {};
-	__u16 lport = BPF_CORE_READ(skc, skc_num), lo, hi;
+	__u16 lport = BPF_CORE_READ(skc, skc_num);
 
-	netns_port_range(net, &lo, &hi);
+	if ((__u64)net != range_net) {
+		netns_port_range(net, &range_lo, &range_hi);
+		range_inum = BPF_CORE_READ(net, ns.inum);
+		range_net = (__u64)net;
+	}
 	key.dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	if (lport < lo || lport > hi || !key.dport)
+	if (lport < range_lo || lport > range_hi || !key.dport)
 		return;
-	key.netns = BPF_CORE_READ(net, ns.inum);
+	key.netns = range_inum;
 	key.family = BPF_CORE_READ(skc, skc_family);
 	key.proto = proto;
 	if (key.family == AF_INET)
@@ -85,7 +100,7 @@ static __always_inline void count_socket(const struct sock_common *skc, __u8 pro
 	if (task) {
 		key.tgid = BPF_CORE_READ(task, tgid);
 		BPF_CORE_READ_STR_INTO(&key.comm, task, comm);
-	} else if (state == TCP_TIME_WAIT) {
+	} else if (state == TCP_TIME_WAIT && track_tw_owners) {
 		tw_owner_of(skc, &key);
 	}
 	c = bpf_map_lookup_elem(&port_rows, &key);
@@ -154,7 +169,12 @@ int iter_ports_files(struct bpf_iter__task_file *ctx)
 	if (sk_protocol(sk) == IPPROTO_TCP && !tcp_counts(state))
 		return 0;
 	key = (__u64)sk;
-	if (bpf_map_update_elem(&ports_seen, &key, &one, BPF_NOEXIST))
+	/*
+	 * Sized by the loader from the host's open files; should it fill up
+	 * anyway, a socket shared by two processes may count twice rather
+	 * than any socket not at all.
+	 */
+	if (bpf_map_update_elem(&ports_seen, &key, &one, BPF_NOEXIST) == -EEXIST)
 		return 0;
 	count_socket(&sk->__sk_common, sk_protocol(sk),
 		     sk_protocol(sk) == IPPROTO_UDP ? TCP_ESTABLISHED : state, task);

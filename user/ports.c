@@ -101,11 +101,14 @@ static void list_netns(struct portwatch_bpf *skel, struct netns_list *l)
 	}
 }
 
-static int run_iter(struct bpf_link *link)
+/* One pass of an iterator; its netns cache starts empty (ports.bpf.c). */
+static int run_iter(struct portwatch_bpf *skel, struct bpf_link *link)
 {
 	char buf[64];
-	int fd = bpf_iter_create(bpf_link__fd(link)), n;
+	int fd, n;
 
+	skel->bss->range_net = 0;
+	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0)
 		return -errno;
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
@@ -186,10 +189,15 @@ int pw_netns_each(struct pw_netns *ns, size_t n, int (*fn)(void *ctx, struct pw_
 	return ret;
 }
 
+struct tcp_walk {
+	struct portwatch_bpf *skel;
+	struct bpf_link *tcp;
+};
+
 static int walk_one(void *ctx, struct pw_netns *ns)
 {
-	struct bpf_link *tcp = ctx;
-	int ret = run_iter(tcp);
+	struct tcp_walk *w = ctx;
+	int ret = run_iter(w->skel, w->tcp);
 
 	read_port_settings(ns);
 	return ret;
@@ -307,6 +315,7 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
 {
 	struct bpf_link *files = NULL, *tcp = NULL;
 	struct netns_list l = {};
+	struct tcp_walk walk;
 	size_t kept = 0;
 	int ret;
 
@@ -323,7 +332,7 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
 		goto out;
 	}
 	/* Sockets with a file first, in every netns at once. */
-	ret = run_iter(files);
+	ret = run_iter(skel, files);
 	if (ret) {
 		snprintf(err, err_len, "iterating task files: %s", strerror(-ret));
 		goto out;
@@ -338,7 +347,9 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
 		snprintf(err, err_len, "netns %u: no task, socket or /run/netns entry has it", only);
 		goto out;
 	}
-	ret = pw_netns_each(l.v, l.n, walk_one, tcp, &out->netns_failed);
+	walk.skel = skel;
+	walk.tcp = tcp;
+	ret = pw_netns_each(l.v, l.n, walk_one, &walk, &out->netns_failed);
 	if (ret) {
 		snprintf(err, err_len, "returning to our netns: %s", strerror(-ret));
 		goto out;

@@ -69,6 +69,21 @@ static int attach_sockops(struct pw_session *s)
 	return s->sockops ? 0 : -errno;
 }
 
+/*
+ * ports_seen's size: four times the files open on the host (every socket
+ * with a file is one), at least 64Ki and at most the object's 1Mi. Its
+ * buckets are allocated whole at load, ~10 ms for 1Mi here.
+ */
+static void size_ports_seen(struct portwatch_bpf *skel)
+{
+	long files = pw_read_long("/proc/sys/fs/file-nr");
+	__u32 max = bpf_map__max_entries(skel->maps.ports_seen);
+
+	if (files > 0 && files < max / 4)
+		bpf_map__set_max_entries(skel->maps.ports_seen,
+					 files * 4 > 65536 ? (__u32)files * 4 : 65536);
+}
+
 int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_buffer_sample_fn fn,
 		    void *ctx, char *err, size_t err_len)
 {
@@ -122,7 +137,9 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	bpf_map__set_max_entries(s->skel->maps.tw_owner, o->ports ? o->owner_map_size : 1);
 	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
 	/* Maps this session never writes cost start-up time: keep them minimal. */
-	if (!o->ports) {
+	if (o->ports) {
+		size_ports_seen(s->skel);
+	} else {
 		bpf_map__set_max_entries(s->skel->maps.ports_seen, 1);
 		bpf_map__set_max_entries(s->skel->maps.netns_pid, 1);
 	}
@@ -200,6 +217,7 @@ int pw_session_open_snapshot(struct pw_session *s, __u32 max_rows, char *err, si
 						      : 1);
 	}
 	bpf_map__set_max_entries(s->skel->maps.port_rows, max_rows);
+	size_ports_seen(s->skel);
 	ret = portwatch_bpf__load(s->skel);
 	if (ret) {
 		snprintf(err, err_len,
