@@ -40,6 +40,16 @@ struct {
 	__type(value, __u32);
 } netns_pid SEC(".maps");
 
+/* What count_socket() needs of a socket, read by whichever way its caller can. */
+struct sock_view {
+	struct net *net;
+	const struct sock_common *skc; /* for tw_owner_of()'s reads */
+	__u16 family;
+	__u16 lport; /* host order */
+	__u16 dport; /* host order */
+	__u8 daddr[16];
+};
+
 /* A TIME_WAIT socket's last owner, if a live session saw its connection close. */
 static __always_inline void tw_owner_of(const struct sock_common *skc, struct pw_port_key *k)
 {
@@ -74,34 +84,30 @@ __u64 range_net = 0;
 __u32 range_inum = 0;
 __u16 range_lo = 0, range_hi = 0;
 
-static __always_inline void count_socket(const struct sock_common *skc, __u8 proto, int state,
+static __always_inline void count_socket(const struct sock_view *v, __u8 proto, int state,
 					 const struct task_struct *task)
 {
-	struct net *net = BPF_CORE_READ(skc, skc_net.net);
+	struct net *net = v->net; /* a local: CO-RE must not relocate v->net */
 	struct pw_port_counts zero = {}, *c;
 	struct pw_port_key key = {};
-	__u16 lport = BPF_CORE_READ(skc, skc_num);
 
 	if ((__u64)net != range_net) {
 		netns_port_range(net, &range_lo, &range_hi);
 		range_inum = BPF_CORE_READ(net, ns.inum);
 		range_net = (__u64)net;
 	}
-	key.dport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	if (lport < range_lo || lport > range_hi || !key.dport)
+	if (v->lport < range_lo || v->lport > range_hi || !v->dport)
 		return;
 	key.netns = range_inum;
-	key.family = BPF_CORE_READ(skc, skc_family);
+	key.family = v->family;
 	key.proto = proto;
-	if (key.family == AF_INET)
-		bpf_core_read(key.daddr, 4, &skc->skc_daddr);
-	else
-		bpf_core_read(key.daddr, 16, &skc->skc_v6_daddr);
+	key.dport = v->dport;
+	__builtin_memcpy(key.daddr, v->daddr, sizeof(key.daddr));
 	if (task) {
 		key.tgid = BPF_CORE_READ(task, tgid);
 		BPF_CORE_READ_STR_INTO(&key.comm, task, comm);
 	} else if (state == TCP_TIME_WAIT && track_tw_owners) {
-		tw_owner_of(skc, &key);
+		tw_owner_of(v->skc, &key);
 	}
 	c = bpf_map_lookup_elem(&port_rows, &key);
 	if (!c) {
@@ -113,7 +119,7 @@ static __always_inline void count_socket(const struct sock_common *skc, __u8 pro
 		}
 	}
 	/* TIME_WAIT sockets expect no reply any more: only live ones count. */
-	if (acl_hi && state != TCP_TIME_WAIT && (lport < acl_lo || lport > acl_hi))
+	if (acl_hi && state != TCP_TIME_WAIT && (v->lport < acl_lo || v->lport > acl_hi))
 		c->outside_acl++;
 	switch (state) {
 	case TCP_ESTABLISHED:
@@ -151,6 +157,7 @@ int iter_ports_files(struct bpf_iter__task_file *ctx)
 {
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
+	struct sock_view v = {};
 	struct sock *sk;
 	__u32 netns, tgid;
 	__u64 key;
@@ -176,8 +183,18 @@ int iter_ports_files(struct bpf_iter__task_file *ctx)
 	 */
 	if (bpf_map_update_elem(&ports_seen, &key, &one, BPF_NOEXIST) == -EEXIST)
 		return 0;
-	count_socket(&sk->__sk_common, sk_protocol(sk),
-		     sk_protocol(sk) == IPPROTO_UDP ? TCP_ESTABLISHED : state, task);
+	/* sk came from file->private_data: a plain address, read with probes. */
+	v.net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
+	v.skc = &sk->__sk_common;
+	v.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	v.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	v.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (v.family == AF_INET)
+		bpf_core_read(v.daddr, 4, &sk->__sk_common.skc_daddr);
+	else
+		bpf_core_read(v.daddr, 16, &sk->__sk_common.skc_v6_daddr);
+	count_socket(&v, sk_protocol(sk), sk_protocol(sk) == IPPROTO_UDP ? TCP_ESTABLISHED : state,
+		     task);
 	return 0;
 }
 
@@ -185,16 +202,31 @@ SEC("iter/tcp")
 int iter_ports_tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
+	struct sock_view v = {};
 	int state;
 
 	if (!skc)
 		return 0;
-	state = BPF_CORE_READ(skc, skc_state);
+	/*
+	 * skc is a trusted BTF pointer: plain (CO-RE relocated) loads, no
+	 * bpf_probe_read_kernel() calls, which cost a fifth of a snapshot of
+	 * 100k TIME_WAIT sockets.
+	 */
+	state = skc->skc_state;
 	if (!tcp_counts(state))
 		return 0;
 	/* A full socket with a file was counted with its owner already. */
 	if (state != TCP_TIME_WAIT && BPF_CORE_READ((struct sock *)skc, sk_socket))
 		return 0;
-	count_socket(skc, IPPROTO_TCP, state, NULL);
+	v.net = skc->skc_net.net;
+	v.skc = skc;
+	v.family = skc->skc_family;
+	v.lport = skc->skc_num;
+	v.dport = bpf_ntohs(skc->skc_dport);
+	if (v.family == AF_INET)
+		__builtin_memcpy(v.daddr, &skc->skc_daddr, 4);
+	else
+		__builtin_memcpy(v.daddr, &skc->skc_v6_daddr, 16);
+	count_socket(&v, IPPROTO_TCP, state, NULL);
 	return 0;
 }
