@@ -23,7 +23,7 @@ enum pw_sys {
 /* A socket syscall between its sys_enter and sys_exit tracepoints. */
 struct pw_call {
 	__u8 sys;    /* enum pw_sys */
-	__u8 active; /* between sys_enter and sys_exit */
+	__u8 active; /* between sys_enter and sys_exit (task storage only) */
 	__u8 pad[2];
 	__s32 fd;
 	/*
@@ -41,17 +41,33 @@ static __always_inline bool call_sockaddr(const struct pw_call *c, __u8 *sa)
 }
 
 /*
- * The thread's call in flight, in task local storage (tracing programs since
- * 5.11): found without hashing or locks once the thread has one, and freed
- * with the thread. A hash keyed by tid cost ~200 ns per connect() for its
- * bucket lock, and an LRU to reclaim the entries of threads that died.
+ * Where a thread's call in flight is kept. Task local storage (tracepoint
+ * programs since 5.11) finds it without hashing or a bucket lock and frees
+ * it with the thread: a hash keyed by tid cost ~400 ns more per connect()
+ * here, for its insert and delete. Kernels without it (5.8-5.10) get the
+ * hash: the loader sets call_storage and turns `calls` into a one-entry
+ * hash that nothing uses, or shrinks `calls_by_tid` to one entry.
  */
+const volatile bool call_storage = true;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
 	__type(value, struct pw_call);
 } calls SEC(".maps");
+
+/*
+ * tid -> call, without task storage. LRU: a thread that dies between
+ * sys_enter and sys_exit leaves its entry behind; old ones must make room
+ * rather than block new calls.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, struct pw_call);
+} calls_by_tid SEC(".maps");
 
 /* Arguments a kprobe saves for its kretprobe, keyed by (hook << 32 | tid). */
 struct pw_kargs {
@@ -224,9 +240,12 @@ static __always_inline struct sock *sock_from_fd(int fd)
 
 static __always_inline void call_enter(enum pw_sys sys, long fd, const void *uaddr)
 {
-	struct pw_call *c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
-						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pw_call *c, on_stack = {};
 
+	c = call_storage ? bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0,
+						BPF_LOCAL_STORAGE_GET_F_CREATE)
+			 : &on_stack;
 	if (!c)
 		return;
 	c->sys = sys;
@@ -236,6 +255,27 @@ static __always_inline void call_enter(enum pw_sys sys, long fd, const void *uad
 	c->start_ns = served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT) ? bpf_ktime_get_ns()
 									       : 0;
 	c->active = 1;
+	if (!call_storage)
+		bpf_map_update_elem(&calls_by_tid, &tid, c, BPF_ANY);
+}
+
+/* The current thread's call in flight, or NULL. */
+static __always_inline struct pw_call *call_current(__u32 tid)
+{
+	struct pw_call *c;
+
+	if (!call_storage)
+		return bpf_map_lookup_elem(&calls_by_tid, &tid);
+	c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0, 0);
+	return c && c->active ? c : NULL;
+}
+
+static __always_inline void call_done(struct pw_call *c, __u32 tid)
+{
+	if (call_storage)
+		c->active = 0;
+	else
+		bpf_map_delete_elem(&calls_by_tid, &tid);
 }
 
 /*
@@ -299,13 +339,14 @@ static __always_inline void udp_seen(const struct sock *sk, const struct pw_call
 
 static __always_inline void call_exit(long ret)
 {
-	struct pw_call *c = bpf_task_storage_get(&calls, bpf_get_current_task_btf(), 0, 0);
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct pw_call *c = call_current(tid);
 	__u8 sa[PW_SOCKADDR_LEN];
 	struct pw_tuple t = {};
 	struct sock *sk;
 	__u8 op, proto;
 
-	if (!c || !c->active)
+	if (!c)
 		return;
 	sk = sock_from_fd(c->fd);
 	/* The protocol first: a TCP connect() that succeeded needs nothing more. */
@@ -332,7 +373,7 @@ static __always_inline void call_exit(long ret)
 		tuple_set_sockaddr(&t, sa, c->sys == PW_SYS_BIND);
 	emit_port_alloc_fail(sk, &t, op, -ret, PW_RUNG_TRACEPOINT);
 out:
-	c->active = 0;
+	call_done(c, tid);
 }
 
 SEC("tracepoint/syscalls/sys_enter_connect")

@@ -84,6 +84,47 @@ static void size_ports_seen(struct portwatch_bpf *skel)
 					 files * 4 > 65536 ? (__u32)files * 4 : 65536);
 }
 
+/* True if a syscall tracepoint program is to be loaded (the tracepoint rung's calls). */
+static bool uses_syscall_tracepoints(struct portwatch_bpf *skel)
+{
+	struct bpf_program *prog;
+
+	bpf_object__for_each_program(prog, skel->obj)
+		if (bpf_program__autoload(prog) &&
+		    !strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/", 20))
+			return true;
+	return false;
+}
+
+/*
+ * Where the syscall tracepoints keep a call in flight (portalloc.bpf.c):
+ * task local storage when the kernel lets tracepoint programs use it
+ * (5.11+), else the tid-keyed hash. The map not used shrinks to one entry;
+ * task storage cannot even be created before 5.11, so it becomes a hash.
+ * PW_NO_TASK_STORAGE=1 in the environment forces the hash (the tests run
+ * both ways).
+ */
+static void choose_call_store(struct portwatch_bpf *skel, bool needed)
+{
+	const char *force = getenv("PW_NO_TASK_STORAGE");
+	bool storage = needed && !(force && *force && strcmp(force, "0")) &&
+		       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_storage_get,
+					       NULL) > 0 &&
+		       libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT,
+					       BPF_FUNC_get_current_task_btf, NULL) > 0;
+
+	skel->rodata->call_storage = storage;
+	if (storage) {
+		bpf_map__set_max_entries(skel->maps.calls_by_tid, 1);
+		return;
+	}
+	bpf_map__set_type(skel->maps.calls, BPF_MAP_TYPE_HASH);
+	bpf_map__set_map_flags(skel->maps.calls, 0);
+	bpf_map__set_max_entries(skel->maps.calls, 1);
+	if (!needed)
+		bpf_map__set_max_entries(skel->maps.calls_by_tid, 1);
+}
+
 int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_buffer_sample_fn fn,
 		    void *ctx, char *err, size_t err_len)
 {
@@ -145,6 +186,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	}
 	if (!o->count_connects)
 		bpf_map__set_max_entries(s->skel->maps.connect_counts, 1);
+	choose_call_store(s->skel, uses_syscall_tracepoints(s->skel));
 	if (!drops)
 		bpf_map__set_max_entries(s->skel->maps.drop_counts, 1);
 
@@ -207,15 +249,15 @@ int pw_session_open_snapshot(struct pw_session *s, __u32 max_rows, char *err, si
 		bpf_program__set_autoload(prog, is_ports_prog(prog));
 	/* The tracing maps are not used: keep their kernel memory minimal. */
 	bpf_object__for_each_map(map, s->skel->obj) {
-		/* Task storage has no size (max_entries must stay 0). */
 		if (bpf_map__is_internal(map) || map == s->skel->maps.port_rows ||
 		    map == s->skel->maps.ports_seen || map == s->skel->maps.netns_pid ||
-		    bpf_map__type(map) == BPF_MAP_TYPE_TASK_STORAGE)
+		    map == s->skel->maps.calls)
 			continue;
 		bpf_map__set_max_entries(map, bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF
 						      ? (__u32)sysconf(_SC_PAGESIZE)
 						      : 1);
 	}
+	choose_call_store(s->skel, false);
 	bpf_map__set_max_entries(s->skel->maps.port_rows, max_rows);
 	size_ports_seen(s->skel);
 	ret = portwatch_bpf__load(s->skel);

@@ -91,6 +91,34 @@ teardown() {
 		and .sport == 0 and .port_range == [40000, 40003]")" -eq 1 ]
 }
 
+# task_storage_maps PID: the BPF_MAP_TYPE_TASK_STORAGE maps (29 in the uapi) PID holds.
+task_storage_maps() {
+	{ cat /proc/"$1"/fdinfo/* 2>/dev/null || true; } | grep -c '^map_type:[[:space:]]*29$' || true
+}
+
+@test "without task storage (the path of 5.8-5.10): the same failures, with their addresses" {
+	netns_new nots
+	port_range "$NS" 40000 40003
+	ino=$(netns_inode "$NS")
+	pw_start --netns "$ino"
+	[ "$(task_storage_maps "$PW_PID")" -eq 1 ]
+	pw_stop
+
+	PW_NO_TASK_STORAGE=1 pw_start --netns "$ino"
+	[ "$(task_storage_maps "$PW_PID")" -eq 0 ]
+	sockop_hold "$NS" udp bind 0.0.0.0 0 bind 0.0.0.0 0 bind 0.0.0.0 0 bind 0.0.0.0 0
+	sockop "$NS" udp sendto 127.0.0.1 9000 connect 127.0.0.1 9001 1
+	grep -q 'sendto 127.0.0.1 9000 err 11 EAGAIN' "$SOCKOP_OUT"
+	grep -q 'connect 127.0.0.1 9001 err 11 EAGAIN' "$SOCKOP_OUT"
+	pw_stop
+
+	[ "$(events 'true')" -eq 2 ]
+	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"autobind\" and .errno == 11
+		and .daddr == \"127.0.0.1\" and .dport == 9000")" -eq 1 ]
+	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"connect\" and .errno == 11
+		and .daddr == \"127.0.0.1\" and .dport == 9001")" -eq 1 ]
+}
+
 @test "IPv6: TCP connect exhaustion toward ::1 is attributed" {
 	netns_new v6
 	port_range "$NS" 40000 40003
