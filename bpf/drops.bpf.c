@@ -42,23 +42,25 @@ struct drop {
 	__u16 l3proto;
 };
 
-/* Read the IP and TCP/UDP (or ICMP type and code) headers of `skb` into d->rec. */
-static __always_inline void decode_packet(const struct sk_buff *skb, struct drop *d)
+/*
+ * Read the IP header of `skb` into d->rec.pkt (addresses, protocol) and
+ * return the offset of the transport header from skb->head, 0 if unknown.
+ */
+static __always_inline __u16 decode_l3(const struct sk_buff *skb, const unsigned char *head,
+				       struct drop *d)
 {
-	unsigned char *head = BPF_CORE_READ(skb, head);
 	__u16 nh = BPF_CORE_READ(skb, network_header);
 	__u16 th = BPF_CORE_READ(skb, transport_header);
 	struct pw_tuple *t = &d->rec.pkt;
-	__u16 ports[2];
 	__u8 b;
 
 	if (nh == (__u16)~0U)
-		return;
+		return 0;
 	if (d->l3proto == ETH_P_IP) {
 		struct iphdr ip;
 
 		if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh))
-			return;
+			return 0;
 		/* Until the IP layer has seen it, transport_header is not set yet. */
 		b = *(__u8 *)&ip;
 		if (th == (__u16)~0U || th <= nh)
@@ -71,7 +73,7 @@ static __always_inline void decode_packet(const struct sk_buff *skb, struct drop
 		struct ipv6hdr ip6;
 
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
-			return;
+			return 0;
 		/* Extension headers are not walked: the transport header is as set. */
 		if (th == (__u16)~0U || th <= nh)
 			th = nh + sizeof(ip6);
@@ -80,8 +82,19 @@ static __always_inline void decode_packet(const struct sk_buff *skb, struct drop
 		__builtin_memcpy(t->saddr, &ip6.saddr, 16);
 		__builtin_memcpy(t->daddr, &ip6.daddr, 16);
 	} else {
-		return;
+		return 0;
 	}
+	return th;
+}
+
+/* The TCP/UDP ports, or ICMP type and code, at head + th into d->rec (records only). */
+static __always_inline void decode_l4(const unsigned char *head, __u16 th, struct drop *d)
+{
+	struct pw_tuple *t = &d->rec.pkt;
+	__u16 ports[2];
+
+	if (!th)
+		return;
 	if (t->proto == IPPROTO_ICMP || t->proto == IPPROTO_ICMPV6) {
 		__u8 tc[2];
 
@@ -122,8 +135,8 @@ static __always_inline void tuple_from_ct(struct pw_tuple *t, const struct nf_co
  * libbpf relocates against module BTF; without conntrack in the kernel the
  * guard keeps this out.
  */
-static __always_inline void decode_conntrack(const struct sk_buff *skb, struct drop *d,
-					     bool netfilter_drop)
+static __always_inline struct nf_conn *decode_conntrack(const struct sk_buff *skb, struct drop *d,
+							bool netfilter_drop)
 {
 	unsigned long nfct = 0;
 	struct nf_conn *ct = NULL;
@@ -141,15 +154,15 @@ static __always_inline void decode_conntrack(const struct sk_buff *skb, struct d
 	if (ct && !untracked) {
 		d->rec.has_ct = 1;
 		d->rec.ct_status = status;
-		tuple_from_ct(&d->rec.ct_orig, &ct->tuplehash[0].tuple); /* IP_CT_DIR_ORIGINAL */
-		tuple_from_ct(&d->rec.ct_reply, &ct->tuplehash[1].tuple); /* IP_CT_DIR_REPLY */
+		/* IP_CT_DIR_ORIGINAL; the reply tuple is read only for a record. */
+		tuple_from_ct(&d->rec.ct_orig, &ct->tuplehash[0].tuple);
 	}
 	if (!netfilter_drop)
-		return;
+		return d->rec.has_ct ? ct : NULL;
 	if (!d->rec.has_ct) {
 		/* The loader tells a full table from an invalid packet. */
 		d->rec.nat_class = ct ? PW_NF_FILTER : PW_NF_NO_ENTRY;
-		return;
+		return NULL;
 	}
 	/*
 	 * __nf_conntrack_confirm() drops a new flow whose reply tuple clashes
@@ -163,6 +176,7 @@ static __always_inline void decode_conntrack(const struct sk_buff *skb, struct d
 		d->rec.nat_class = PW_NF_NAT_CLASH;
 	else
 		d->rec.nat_class = PW_NF_FILTER;
+	return ct;
 }
 
 /* The owner: skb->sk in sock_owner, else the conntrack ORIGINAL tuple in flow_owner. */
@@ -246,16 +260,20 @@ static __always_inline bool rate_allows(void)
 	return false;
 }
 
+/* Whether this drop gets a record: --drops, then the rate limit. */
+static __always_inline bool wants_record(const struct drop *d)
+{
+	if (drop_records == PW_DROPREC_NONE ||
+	    (drop_records == PW_DROPREC_ATTRIBUTED && d->rec.attribution == PW_ATTR_NONE))
+		return false;
+	return rate_allows();
+}
+
 static __always_inline void emit_drop(const struct drop *d)
 {
 	struct pw_rec_hdr hdr;
 	struct pw_drop *e;
 
-	if (drop_records == PW_DROPREC_NONE ||
-	    (drop_records == PW_DROPREC_ATTRIBUTED && d->rec.attribution == PW_ATTR_NONE))
-		return;
-	if (!rate_allows())
-		return;
 	e = record_reserve(sizeof(*e), PW_REC_DROP);
 	if (!e)
 		return;
@@ -276,11 +294,14 @@ struct {
 static __always_inline void handle_drop(const struct sk_buff *skb, void *location, __u32 reason)
 {
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct nf_conn *ct = NULL;
 	struct net *net = NULL;
+	unsigned char *head;
 	bool netfilter_drop;
 	struct sock *sk;
 	struct drop *d;
 	__u32 zero = 0;
+	__u16 th;
 
 	/* Since 6.0 consumed packets pass here too; they are not drops. */
 	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
@@ -303,13 +324,23 @@ static __always_inline void handle_drop(const struct sk_buff *skb, void *locatio
 	}
 	if (net)
 		d->rec.netns = BPF_CORE_READ(net, ns.inum);
-	decode_packet(skb, d);
+	head = BPF_CORE_READ(skb, head);
+	th = decode_l3(skb, head, d);
 	netfilter_drop =
 		bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP) &&
 		reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP);
-	decode_conntrack(skb, d, netfilter_drop);
+	ct = decode_conntrack(skb, d, netfilter_drop);
 	attribute(skb, d);
 	count_drop(d);
+	/*
+	 * What only a record shows is read only for one: in a storm nearly
+	 * every drop is counted, few are recorded.
+	 */
+	if (!wants_record(d))
+		return;
+	decode_l4(head, th, d);
+	if (ct)
+		tuple_from_ct(&d->rec.ct_reply, &ct->tuplehash[1].tuple); /* IP_CT_DIR_REPLY */
 	emit_drop(d);
 }
 

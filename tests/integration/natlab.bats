@@ -45,6 +45,9 @@ traced() {
 	[ "$(events "$clash and .pid == $pid and .comm == \"sockop\" and .attribution == \"conntrack\"
 		and .nat.orig.saddr == \"10.0.1.10\" and .nat.orig.sport == $sport
 		and .nat.orig.daddr == \"203.0.113.80\" and .nat.orig.dport == 443
+		and .nat.reply.saddr == \"203.0.113.80\" and .nat.reply.sport == 443
+		and .nat.reply.daddr == \"203.0.113.1\" and .nat.reply.dport >= 50000
+		and .nat.reply.dport <= 50001
 		and .saddr == \"203.0.113.1\" and .sport >= 50000 and .sport <= 50001
 		and .ifname == \"n1\"")" -eq "$insert_failed" ]
 	# drops agrees, from the kernel's aggregate.
