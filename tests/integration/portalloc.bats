@@ -71,22 +71,34 @@ teardown() {
 		and $(tcp_rung)")" -eq 1 ]
 }
 
-@test "UDP: autobind in sendto() and connect() fails with EAGAIN, bind(port 0) with EADDRINUSE" {
-	netns_new udp
-	port_range "$NS" 40000 40003
-	pw_start --netns "$(netns_inode "$NS")"
+# udp_autobind_fail [STEPS...]: with the range (4 ports) held by UDP binds, a
+# second process's sendto() and connect() fail their autobind (EAGAIN); then
+# its further sockop STEPS.
+udp_autobind_fail() {
 	sockop_hold "$NS" udp bind 0.0.0.0 0 bind 0.0.0.0 0 bind 0.0.0.0 0 bind 0.0.0.0 0
-	sockop "$NS" udp sendto 127.0.0.1 9000 connect 127.0.0.1 9001 1 bind 0.0.0.0 0
+	sockop "$NS" udp sendto 127.0.0.1 9000 connect 127.0.0.1 9001 1 "$@"
 	grep -q 'sendto 127.0.0.1 9000 err 11 EAGAIN' "$SOCKOP_OUT"
 	grep -q 'connect 127.0.0.1 9001 err 11 EAGAIN' "$SOCKOP_OUT"
-	grep -q 'bind 0.0.0.0 0 err 98 EADDRINUSE' "$SOCKOP_OUT"
-	pw_stop
+}
 
-	[ "$(events 'true')" -eq 3 ]
+# udp_autobind_reported: one record per failure of udp_autobind_fail, with its destination.
+udp_autobind_reported() {
 	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"autobind\" and .errno == 11
 		and .error == \"EAGAIN\" and .daddr == \"127.0.0.1\" and .dport == 9000")" -eq 1 ]
 	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"connect\" and .errno == 11
 		and .daddr == \"127.0.0.1\" and .dport == 9001")" -eq 1 ]
+}
+
+@test "UDP: autobind in sendto() and connect() fails with EAGAIN, bind(port 0) with EADDRINUSE" {
+	netns_new udp
+	port_range "$NS" 40000 40003
+	pw_start --netns "$(netns_inode "$NS")"
+	udp_autobind_fail bind 0.0.0.0 0
+	grep -q 'bind 0.0.0.0 0 err 98 EADDRINUSE' "$SOCKOP_OUT"
+	pw_stop
+
+	[ "$(events 'true')" -eq 3 ]
+	udp_autobind_reported
 	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"bind\" and .errno == 98
 		and .sport == 0 and .port_range == [40000, 40003]")" -eq 1 ]
 }
@@ -106,17 +118,11 @@ task_storage_maps() {
 
 	PW_NO_TASK_STORAGE=1 pw_start --netns "$ino"
 	[ "$(task_storage_maps "$PW_PID")" -eq 0 ]
-	sockop_hold "$NS" udp bind 0.0.0.0 0 bind 0.0.0.0 0 bind 0.0.0.0 0 bind 0.0.0.0 0
-	sockop "$NS" udp sendto 127.0.0.1 9000 connect 127.0.0.1 9001 1
-	grep -q 'sendto 127.0.0.1 9000 err 11 EAGAIN' "$SOCKOP_OUT"
-	grep -q 'connect 127.0.0.1 9001 err 11 EAGAIN' "$SOCKOP_OUT"
+	udp_autobind_fail
 	pw_stop
 
 	[ "$(events 'true')" -eq 2 ]
-	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"autobind\" and .errno == 11
-		and .daddr == \"127.0.0.1\" and .dport == 9000")" -eq 1 ]
-	[ "$(events ".pid == $SOCKOP_PID and .proto == \"udp\" and .op == \"connect\" and .errno == 11
-		and .daddr == \"127.0.0.1\" and .dport == 9001")" -eq 1 ]
+	udp_autobind_reported
 }
 
 @test "IPv6: TCP connect exhaustion toward ::1 is attributed" {
