@@ -73,7 +73,7 @@ static int attach_sockops(struct pw_session *s)
 
 /*
  * ports_seen's size: four times the files open on the host (every socket
- * with a file is one), at least 64Ki and at most the object's 1Mi. Its
+ * with a file is one), at least 4Ki and at most the object's 1Mi. Its
  * buckets are allocated whole at load, ~10 ms for 1Mi here.
  */
 static void size_ports_seen(struct portwatch_bpf *skel)
@@ -83,7 +83,7 @@ static void size_ports_seen(struct portwatch_bpf *skel)
 
 	if (files > 0 && files < max / 4)
 		bpf_map__set_max_entries(skel->maps.ports_seen,
-					 files * 4 > 65536 ? (__u32)files * 4 : 65536);
+					 files * 4 > 4096 ? (__u32)files * 4 : 4096);
 }
 
 /* True if a syscall tracepoint program is to be loaded (the tracepoint rung's calls). */
