@@ -251,6 +251,28 @@ static bool reuse_result(const struct pw_ladder *l, int hk, int rung, struct pw_
 	return false;
 }
 
+/*
+ * A kernel that refuses to load a rung's program with EPERM refuses the
+ * mechanism (lockdown, a locked ftrace), not one function: later hooks take
+ * that answer instead of each loading a probe (and parsing the kernel's BTF)
+ * to hear it again. True when r was filled so.
+ */
+static bool refused_before(const struct pw_ladder *l, int hk, int rung, struct pw_rung_result *r)
+{
+	for (int prev = 0; prev < hk; prev++) {
+		const struct pw_rung_result *p = &l->res[prev][rung];
+
+		if (p->offered && p->err == -EPERM && !strncmp(p->why, "load:", 5)) {
+			rung_target(&hooks[hk], rung, r->target, sizeof(r->target));
+			r->err = p->err;
+			snprintf(r->why, sizeof(r->why), "%s, as for %s", p->why,
+				 hooks[prev].name);
+			return true;
+		}
+	}
+	return false;
+}
+
 int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, char *err,
 		    size_t err_len)
 {
@@ -272,7 +294,8 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 				res[rung].err = -ECANCELED; /* not tried */
 				continue;
 			}
-			if (!reuse_result(l, hk, rung, &res[rung]))
+			if (!reuse_result(l, hk, rung, &res[rung]) &&
+			    !refused_before(l, hk, rung, &res[rung]))
 				try_rung(h, rung, &res[rung]);
 			if (!res[rung].err && l->chosen[hk] < 0 && (!force || rung == forced))
 				l->chosen[hk] = rung;
