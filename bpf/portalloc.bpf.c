@@ -44,9 +44,9 @@ static __always_inline bool call_sockaddr(const struct pw_call *c, __u8 *sa)
  * Where a thread's call in flight is kept. Task local storage (tracepoint
  * programs since 5.11) finds it without hashing or a bucket lock and frees
  * it with the thread: a hash keyed by tid cost ~400 ns more per connect()
- * here, for its insert and delete. Kernels without it (5.8-5.10) get the
- * hash: the loader sets call_storage and turns `calls` into a one-entry
- * hash that nothing uses, or shrinks `calls_by_tid` to one entry.
+ * here, for its insert, lookup and delete. Kernels without it (5.8-5.10)
+ * get the hash: the loader then clears call_storage and turns `calls` into
+ * a one-entry hash that nothing uses; otherwise it shrinks `calls_by_tid`.
  */
 const volatile bool call_storage = true;
 
