@@ -52,6 +52,35 @@ struct sock_view {
 	__u8 daddr[16];
 };
 
+/*
+ * netns inode -> its hashed TCP sockets with a file (struct pw_netns_files):
+ * the loader compares them with the netns's own counts to learn whether
+ * iter/tcp can find anything there that this iterator did not.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct pw_netns_files);
+} netns_files SEC(".maps");
+
+/* One more hashed TCP socket with a file in netns. */
+static __always_inline void count_hashed(__u32 netns, __u16 family)
+{
+	struct pw_netns_files zero = {}, *f = bpf_map_lookup_elem(&netns_files, &netns);
+
+	if (!f) {
+		bpf_map_update_elem(&netns_files, &netns, &zero, BPF_NOEXIST);
+		f = bpf_map_lookup_elem(&netns_files, &netns);
+		if (!f)
+			return; /* the loader then walks the netns: its counts differ */
+	}
+	if (family == AF_INET6)
+		f->tcp6++;
+	else
+		f->tcp4++;
+}
+
 /* A TIME_WAIT socket's last owner, if a live session saw its connection close. */
 static __always_inline void tw_owner_of(const struct sock_common *skc, struct pw_port_key *k)
 {
@@ -108,7 +137,8 @@ static __always_inline void count_socket(const struct sock_view *v, __u8 proto, 
 	if (task) {
 		key.tgid = BPF_CORE_READ(task, tgid);
 		BPF_CORE_READ_STR_INTO(&key.comm, task, comm);
-	} else if (state == TCP_TIME_WAIT && track_tw_owners) {
+	} else if ((state == TCP_TIME_WAIT || state == TCP_FIN_WAIT2) && track_tw_owners) {
+		/* Both can be timewait sockets, whose connection a session saw close. */
 		tw_owner_of(v->skc, &key);
 	}
 	c = bpf_map_lookup_elem(&port_rows, &key);
@@ -175,8 +205,6 @@ int iter_ports_files(struct bpf_iter__task_file *ctx)
 	tgid = BPF_CORE_READ(task, tgid);
 	bpf_map_update_elem(&netns_pid, &netns, &tgid, BPF_NOEXIST);
 	state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	if (sk_protocol(sk) == IPPROTO_TCP && !tcp_counts(state))
-		return 0;
 	key = (__u64)sk;
 	/*
 	 * Sized by the loader from the host's open files; should it fill up
@@ -185,10 +213,16 @@ int iter_ports_files(struct bpf_iter__task_file *ctx)
 	 */
 	if (bpf_map_update_elem(&ports_seen, &key, &one, BPF_NOEXIST) == -EEXIST)
 		return 0;
+	v.family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (sk_protocol(sk) == IPPROTO_TCP) {
+		if (state != TCP_CLOSE)
+			count_hashed(netns, v.family);
+		if (!tcp_counts(state))
+			return 0;
+	}
 	/* sk came from file->private_data: a plain address, read with probes. */
 	v.net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
 	v.skc = &sk->__sk_common;
-	v.family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	v.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	v.dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	if (v.family == AF_INET)
@@ -217,6 +251,13 @@ int iter_ports_tcp(struct bpf_iter__tcp *ctx)
 	state = skc->skc_state;
 	if (!tcp_counts(state))
 		return 0;
+	/*
+	 * An orphan in FIN_WAIT2 lives on as a timewait socket with that
+	 * substate (tcp_time_wait()); ss shows it as FIN-WAIT-2, and so do we.
+	 */
+	if (state == TCP_TIME_WAIT &&
+	    BPF_CORE_READ((struct inet_timewait_sock *)skc, tw_substate) == TCP_FIN_WAIT2)
+		state = TCP_FIN_WAIT2;
 	/* A full socket with a file was counted with its owner already. */
 	if (state != TCP_TIME_WAIT && BPF_CORE_READ((struct sock *)skc, sk_socket))
 		return 0;

@@ -225,6 +225,18 @@ struct pw_drop_key {
 };
 
 /*
+ * Per netns (map netns_files, key: netns inode), the TCP sockets with a file
+ * that are in the kernel's hash tables (any state but CLOSE), by the
+ * protocol they count under: what /proc/net/sockstat's "TCP: inuse" (IPv4)
+ * and sockstat6's "TCP6: inuse" (IPv6 sockets, v4-mapped ones included) count,
+ * less the sockets without a file. Counted by iter/task_file (ports.bpf.c).
+ */
+struct pw_netns_files {
+	__u32 tcp4;
+	__u32 tcp6;
+};
+
+/*
  * Key of the port_rows map, filled by the ports iterators: one row per
  * (netns, owner, protocol, destination) of the sockets that hold an
  * ephemeral port (local port inside the netns's ip_local_port_range).

@@ -194,10 +194,45 @@ struct tcp_walk {
 	struct bpf_link *tcp;
 };
 
+/*
+ * True when the current netns can hold no TCP socket without a file, so
+ * that iter/tcp, which walks the whole established hash (shared by every
+ * netns) for each netns, would find nothing: no TIME_WAIT socket, and the
+ * kernel's count of hashed TCP sockets equals the ones with a file that
+ * iter/task_file counted (an orphan, or a connection not yet accepted, makes
+ * them differ). Anything unreadable says no. A socket opened or closed
+ * meanwhile makes the counts differ too, and the netns is walked.
+ */
+static bool nothing_without_file(struct portwatch_bpf *skel, __u32 inode)
+{
+	struct pw_netns_files files = {};
+	unsigned int inuse4, tw, inuse6 = 0;
+	char line[256];
+	bool ok = false;
+	FILE *f;
+
+	bpf_map_lookup_elem(bpf_map__fd(skel->maps.netns_files), &inode, &files);
+	f = fopen("/proc/net/sockstat", "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TCP: inuse %u orphan %*u tw %u", &inuse4, &tw) == 2)
+			ok = true;
+	fclose(f);
+	/* No sockstat6: no IPv6 in this kernel, so no TCP6 socket either. */
+	f = fopen("/proc/net/sockstat6", "r");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			sscanf(line, "TCP6: inuse %u", &inuse6);
+		fclose(f);
+	}
+	return ok && !tw && inuse4 == files.tcp4 && inuse6 == files.tcp6;
+}
+
 static int walk_one(void *ctx, struct pw_netns *ns)
 {
 	struct tcp_walk *w = ctx;
-	int ret = run_iter(w->skel, w->tcp);
+	int ret = nothing_without_file(w->skel, ns->inode) ? 0 : run_iter(w->skel, w->tcp);
 
 	read_port_settings(ns);
 	return ret;
@@ -323,6 +358,7 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
 	clear_map(bpf_map__fd(skel->maps.port_rows), sizeof(struct pw_port_key));
 	clear_map(bpf_map__fd(skel->maps.ports_seen), sizeof(__u64));
 	clear_map(bpf_map__fd(skel->maps.netns_pid), sizeof(__u32));
+	clear_map(bpf_map__fd(skel->maps.netns_files), sizeof(__u32));
 	skel->bss->counters.port_rows_overflow = 0;
 	files = bpf_program__attach_iter(skel->progs.iter_ports_files, NULL);
 	tcp = bpf_program__attach_iter(skel->progs.iter_ports_tcp, NULL);

@@ -185,6 +185,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	} else {
 		bpf_map__set_max_entries(s->skel->maps.ports_seen, 1);
 		bpf_map__set_max_entries(s->skel->maps.netns_pid, 1);
+		bpf_map__set_max_entries(s->skel->maps.netns_files, 1);
 	}
 	if (!o->count_connects)
 		bpf_map__set_max_entries(s->skel->maps.connect_counts, 1);
@@ -253,7 +254,7 @@ int pw_session_open_snapshot(struct pw_session *s, __u32 max_rows, char *err, si
 	bpf_object__for_each_map(map, s->skel->obj) {
 		if (bpf_map__is_internal(map) || map == s->skel->maps.port_rows ||
 		    map == s->skel->maps.ports_seen || map == s->skel->maps.netns_pid ||
-		    map == s->skel->maps.calls)
+		    map == s->skel->maps.netns_files || map == s->skel->maps.calls)
 			continue;
 		bpf_map__set_max_entries(map, bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF
 						      ? (__u32)sysconf(_SC_PAGESIZE)

@@ -56,6 +56,51 @@ row() {
 	[ "$(jq -s "[.[] | select(.type == \"netns\" and .netns == $ino)][0].sockets" "$PORTS_OUT")" -eq 3050 ]
 }
 
+@test "orphans in FIN_WAIT2 are counted as ss shows them, not as TIME_WAIT" {
+	netns_new orph
+	ino=$(netns_inode "$NS")
+	port_range "$NS" 20000 29999
+	# The server never accepts nor closes: the clients' sockets, closed when
+	# sockop exits, wait in FIN_WAIT2 (as timewait sockets of that substate).
+	sockop_hold "$NS" listen 127.0.0.1 8090
+	sockop "$NS" connect 127.0.0.1 8090 3
+	[ "$(grep -c ' ok ' "$SOCKOP_OUT")" -eq 3 ]
+	orphans=$(ip netns exec "$NS" ss -Htan state fin-wait-2 dst 127.0.0.1:8090 | wc -l)
+	[ "$orphans" -eq 3 ]
+	ports_json --netns "$ino"
+	[ "$(row ".dport == 8090" fin_wait)" -eq "$orphans" ]
+	[ "$(row ".dport == 8090" time_wait)" -eq 0 ]
+	[ "$(row ".dport == 8090" pid)" = null ]
+}
+
+# iter_creates ARGS...: BPF iterators `portwatch ports ARGS` creates.
+iter_creates() {
+	strace -f -e trace=bpf "$PORTWATCH" ports "$@" 2>&1 >/dev/null | grep -c BPF_ITER_CREATE || true
+}
+
+@test "the TCP walk is skipped where every socket has a file, and not where one has none" {
+	netns_new owned
+	ino=$(netns_inode "$NS")
+	port_range "$NS" 20000 29999
+	sockop_hold "$NS" listen 127.0.0.1 8091 connect 127.0.0.1 8091 5 accept 5
+	owner=$SOCKOP_PID
+	# The file iterator only: this netns has no TIME_WAIT and no socket without a file.
+	[ "$(iter_creates --netns "$ino")" -eq 1 ]
+	ports_json --netns "$ino"
+	[ "$(row ".dport == 8091" established)" -eq 5 ]
+	[ "$(row ".dport == 8091" pid)" -eq "$owner" ]
+
+	# Connections not yet accepted have no file, and no TIME_WAIT says so: a
+	# listener inside the range makes their local port an ephemeral one.
+	sockop_hold "$NS" listen 127.0.0.1 25000
+	sockop_hold "$NS" connect 127.0.0.1 25000 2
+	[ "$(ip netns exec "$NS" awk '/^TCP:/ { print $7 }' /proc/net/sockstat)" -eq 0 ]
+	[ "$(iter_creates --netns "$ino")" -eq 2 ]
+	ports_json --netns "$ino"
+	# The two children waiting in the accept queue, one row per client port, unowned.
+	[ "$(jq -s '[.[] | select(.type == "port" and .pid == null and .established == 1)] | length' "$PORTS_OUT")" -eq 2 ]
+}
+
 @test "sockets in two namespaces at once are both reported and kept apart" {
 	netns_new porta
 	a=$NS
