@@ -43,14 +43,70 @@ struct drop {
 };
 
 /*
+ * What handle_drop() needs of the skb, read by whichever way its rung can:
+ * tp_btf's skb is a trusted BTF pointer (plain loads), the classic
+ * tracepoint's a plain address (probe reads).
+ */
+struct skb_view {
+	unsigned char *head;
+	__u16 network_header;	/* offsets from head; ~0: not set */
+	__u16 transport_header;
+	__u16 l3proto;		/* host order */
+	__u32 ifindex;		/* skb->dev's, 0 without a device */
+	__u32 netns;		/* the device's netns inode, else the socket's, else 0 */
+	__u64 sk;		/* skb->sk */
+	unsigned long nfct;	/* skb->_nfct; 0 without conntrack */
+};
+
+static __always_inline void skb_view_btf(struct skb_view *v, struct sk_buff *skb)
+{
+	struct net_device *dev = skb->dev;
+	struct sock *sk = skb->sk;
+
+	v->head = skb->head;
+	v->network_header = skb->network_header;
+	v->transport_header = skb->transport_header;
+	v->l3proto = bpf_ntohs(skb->protocol);
+	v->sk = (__u64)sk;
+	if (dev) {
+		v->ifindex = dev->ifindex;
+		v->netns = dev->nd_net.net->ns.inum;
+	} else if (sk) {
+		v->netns = sk->__sk_common.skc_net.net->ns.inum;
+	}
+	if (bpf_core_type_exists(struct nf_conn) && bpf_core_field_exists(skb->_nfct))
+		v->nfct = skb->_nfct;
+}
+
+static __always_inline void skb_view_probe(struct skb_view *v, const struct sk_buff *skb)
+{
+	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	struct sock *sk = BPF_CORE_READ(skb, sk);
+
+	v->head = BPF_CORE_READ(skb, head);
+	v->network_header = BPF_CORE_READ(skb, network_header);
+	v->transport_header = BPF_CORE_READ(skb, transport_header);
+	v->l3proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+	v->sk = (__u64)sk;
+	if (dev) {
+		v->ifindex = BPF_CORE_READ(dev, ifindex);
+		v->netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
+	} else if (sk) {
+		v->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	}
+	if (bpf_core_type_exists(struct nf_conn) && bpf_core_field_exists(skb->_nfct))
+		v->nfct = BPF_CORE_READ(skb, _nfct);
+}
+
+/*
  * Read the IP header of `skb` into d->rec.pkt (addresses, protocol) and
  * return the offset of the transport header from skb->head, 0 if unknown.
  */
-static __always_inline __u16 decode_l3(const struct sk_buff *skb, const unsigned char *head,
-				       struct drop *d)
+static __always_inline __u16 decode_l3(const struct skb_view *v, struct drop *d)
 {
-	__u16 nh = BPF_CORE_READ(skb, network_header);
-	__u16 th = BPF_CORE_READ(skb, transport_header);
+	const unsigned char *head = v->head;
+	__u16 nh = v->network_header;
+	__u16 th = v->transport_header;
 	struct pw_tuple *t = &d->rec.pkt;
 	__u8 b;
 
@@ -135,18 +191,13 @@ static __always_inline void tuple_from_ct(struct pw_tuple *t, const struct nf_co
  * libbpf relocates against module BTF; without conntrack in the kernel the
  * guard keeps this out.
  */
-static __always_inline struct nf_conn *decode_conntrack(const struct sk_buff *skb, struct drop *d,
+static __always_inline struct nf_conn *decode_conntrack(const struct skb_view *v, struct drop *d,
 							bool netfilter_drop)
 {
-	unsigned long nfct = 0;
-	struct nf_conn *ct = NULL;
+	struct nf_conn *ct = (struct nf_conn *)(v->nfct & NFCT_PTRMASK);
 	bool untracked = false;
 	__u32 status = 0;
 
-	if (bpf_core_type_exists(struct nf_conn) && bpf_core_field_exists(skb->_nfct)) {
-		nfct = BPF_CORE_READ(skb, _nfct);
-		ct = (struct nf_conn *)(nfct & NFCT_PTRMASK);
-	}
 	if (ct) {
 		status = BPF_CORE_READ(ct, status);
 		untracked = status & bpf_core_enum_value(enum ip_conntrack_status, IPS_UNTRACKED);
@@ -180,9 +231,9 @@ static __always_inline struct nf_conn *decode_conntrack(const struct sk_buff *sk
 }
 
 /* The owner: skb->sk in sock_owner, else the conntrack ORIGINAL tuple in flow_owner. */
-static __always_inline void attribute(const struct sk_buff *skb, struct drop *d)
+static __always_inline void attribute(const struct skb_view *v, struct drop *d)
 {
-	__u64 sk = (__u64)BPF_CORE_READ(skb, sk);
+	__u64 sk = v->sk;
 	struct pw_sock_owner *so;
 	struct pw_owner *o;
 
@@ -291,46 +342,36 @@ struct {
 	__type(value, struct drop);
 } drop_scratch SEC(".maps");
 
-static __always_inline void handle_drop(const struct sk_buff *skb, void *location, __u32 reason)
+/* Since 6.0 consumed packets pass through kfree_skb too; they are not drops. */
+static __always_inline bool consumed(__u32 reason)
 {
-	struct net_device *dev = BPF_CORE_READ(skb, dev);
+	return bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
+	       reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED);
+}
+
+static __always_inline void handle_drop(const struct skb_view *v, void *location, __u32 reason)
+{
 	struct nf_conn *ct = NULL;
-	struct net *net = NULL;
-	unsigned char *head;
 	bool netfilter_drop;
-	struct sock *sk;
 	struct drop *d;
 	__u32 zero = 0;
 	__u16 th;
 
-	/* Since 6.0 consumed packets pass here too; they are not drops. */
-	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED) &&
-	    reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED))
-		return;
 	d = bpf_map_lookup_elem(&drop_scratch, &zero);
 	if (!d)
 		return;
 	__builtin_memset(d, 0, sizeof(*d));
 	d->rec.location = (__u64)location;
 	d->rec.reason = reason;
-	d->l3proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
-	if (dev) {
-		d->rec.ifindex = BPF_CORE_READ(dev, ifindex);
-		net = BPF_CORE_READ(dev, nd_net.net);
-	} else {
-		sk = BPF_CORE_READ(skb, sk);
-		if (sk)
-			net = BPF_CORE_READ(sk, __sk_common.skc_net.net);
-	}
-	if (net)
-		d->rec.netns = BPF_CORE_READ(net, ns.inum);
-	head = BPF_CORE_READ(skb, head);
-	th = decode_l3(skb, head, d);
+	d->l3proto = v->l3proto;
+	d->rec.ifindex = v->ifindex;
+	d->rec.netns = v->netns;
+	th = decode_l3(v, d);
 	netfilter_drop =
 		bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP) &&
 		reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP);
-	ct = decode_conntrack(skb, d, netfilter_drop);
-	attribute(skb, d);
+	ct = decode_conntrack(v, d, netfilter_drop);
+	attribute(v, d);
 	count_drop(d);
 	/*
 	 * What only a record shows is read only for one: in a storm nearly
@@ -338,7 +379,7 @@ static __always_inline void handle_drop(const struct sk_buff *skb, void *locatio
 	 */
 	if (!wants_record(d))
 		return;
-	decode_l4(head, th, d);
+	decode_l4(v->head, th, d);
 	if (ct)
 		tuple_from_ct(&d->rec.ct_reply, &ct->tuplehash[1].tuple); /* IP_CT_DIR_REPLY */
 	emit_drop(d);
@@ -347,13 +388,17 @@ static __always_inline void handle_drop(const struct sk_buff *skb, void *locatio
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(tp_kfree_skb, struct sk_buff *skb, void *location)
 {
+	struct skb_view v = {};
 	__u32 reason = 0;
 
 	/* The reason argument exists since 5.17, with the enum; before, the
 	 * branch is dead and the verifier never sees the access. */
 	if (bpf_core_type_exists(enum skb_drop_reason))
 		reason = (__u32)ctx[2];
-	handle_drop(skb, location, reason);
+	if (consumed(reason))
+		return 0;
+	skb_view_btf(&v, skb);
+	handle_drop(&v, location, reason);
 	return 0;
 }
 
@@ -361,10 +406,14 @@ int BPF_PROG(tp_kfree_skb, struct sk_buff *skb, void *location)
 SEC("tracepoint/skb/kfree_skb")
 int tpc_kfree_skb(struct trace_event_raw_kfree_skb *args)
 {
+	struct skb_view v = {};
 	__u32 reason = 0;
 
 	if (bpf_core_field_exists(args->reason))
 		reason = args->reason;
-	handle_drop(args->skbaddr, args->location, reason);
+	if (consumed(reason))
+		return 0;
+	skb_view_probe(&v, args->skbaddr);
+	handle_drop(&v, args->location, reason);
 	return 0;
 }
