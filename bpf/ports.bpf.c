@@ -252,15 +252,18 @@ int iter_ports_tcp(struct bpf_iter__tcp *ctx)
 	if (!tcp_counts(state))
 		return 0;
 	/*
+	 * A full socket with a file was counted with its owner already. A
+	 * timewait socket is no struct sock: only its sock_common may be read.
+	 */
+	if (state != TCP_TIME_WAIT && BPF_CORE_READ((struct sock *)skc, sk_socket))
+		return 0;
+	/*
 	 * An orphan in FIN_WAIT2 lives on as a timewait socket with that
 	 * substate (tcp_time_wait()); ss shows it as FIN-WAIT-2, and so do we.
 	 */
 	if (state == TCP_TIME_WAIT &&
 	    BPF_CORE_READ((struct inet_timewait_sock *)skc, tw_substate) == TCP_FIN_WAIT2)
 		state = TCP_FIN_WAIT2;
-	/* A full socket with a file was counted with its owner already. */
-	if (state != TCP_TIME_WAIT && BPF_CORE_READ((struct sock *)skc, sk_socket))
-		return 0;
 	v.net = skc->skc_net.net;
 	v.skc = skc;
 	v.family = skc->skc_family;
