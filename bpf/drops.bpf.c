@@ -351,8 +351,8 @@ static __always_inline bool consumed(__u32 reason)
 
 static __always_inline void handle_drop(const struct skb_view *v, void *location, __u32 reason)
 {
-	struct nf_conn *ct = NULL;
 	bool netfilter_drop;
+	struct nf_conn *ct;
 	struct drop *d;
 	__u32 zero = 0;
 	__u16 th;

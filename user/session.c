@@ -59,6 +59,13 @@ static bool is_ports_prog(const struct bpf_program *prog)
 	return !strncmp(bpf_program__name(prog), "iter_ports_", 11);
 }
 
+/* The maps only the ports iterators use (ports.bpf.c). */
+static bool is_ports_map(const struct portwatch_bpf *skel, const struct bpf_map *map)
+{
+	return map == skel->maps.port_rows || map == skel->maps.ports_seen ||
+	       map == skel->maps.netns_pid || map == skel->maps.netns_files;
+}
+
 /* sockops sees a socket through the cgroup it was created in: attach at the root. */
 static int attach_sockops(struct pw_session *s)
 {
@@ -131,6 +138,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 		    void *ctx, char *err, size_t err_len)
 {
 	struct bpf_program *prog;
+	struct bpf_map *map;
 	bool drops;
 	int ret;
 
@@ -170,7 +178,6 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 		if (is_ports_prog(prog))
 			bpf_program__set_autoattach(prog, false);
 	}
-	bpf_map__set_max_entries(s->skel->maps.port_rows, o->max_rows ?: 1);
 	/* Flows are only needed to attribute drops. */
 	bpf_program__set_autoload(s->skel->progs.sockops_flows, drops);
 	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
@@ -183,10 +190,11 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	if (o->ports) {
 		size_ports_seen(s->skel);
 	} else {
-		bpf_map__set_max_entries(s->skel->maps.ports_seen, 1);
-		bpf_map__set_max_entries(s->skel->maps.netns_pid, 1);
-		bpf_map__set_max_entries(s->skel->maps.netns_files, 1);
+		bpf_object__for_each_map(map, s->skel->obj)
+			if (is_ports_map(s->skel, map))
+				bpf_map__set_max_entries(map, 1);
 	}
+	bpf_map__set_max_entries(s->skel->maps.port_rows, o->max_rows ?: 1);
 	if (!o->count_connects)
 		bpf_map__set_max_entries(s->skel->maps.connect_counts, 1);
 	choose_call_store(s->skel, uses_syscall_tracepoints(s->skel));
@@ -252,9 +260,8 @@ int pw_session_open_snapshot(struct pw_session *s, __u32 max_rows, char *err, si
 		bpf_program__set_autoload(prog, is_ports_prog(prog));
 	/* The tracing maps are not used: keep their kernel memory minimal. */
 	bpf_object__for_each_map(map, s->skel->obj) {
-		if (bpf_map__is_internal(map) || map == s->skel->maps.port_rows ||
-		    map == s->skel->maps.ports_seen || map == s->skel->maps.netns_pid ||
-		    map == s->skel->maps.netns_files || map == s->skel->maps.calls)
+		if (bpf_map__is_internal(map) || is_ports_map(s->skel, map) ||
+		    map == s->skel->maps.calls)
 			continue;
 		bpf_map__set_max_entries(map, bpf_map__type(map) == BPF_MAP_TYPE_RINGBUF
 						      ? (__u32)sysconf(_SC_PAGESIZE)
