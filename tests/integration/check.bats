@@ -84,8 +84,7 @@ finding() {
 	port_range "$NS" 20000 20099
 	ip netns exec "$NS" sysctl -qw net.ipv4.tcp_tw_reuse=0
 	sockop "$NS" listen 127.0.0.1 9000 connect 127.0.0.1 9000 60 accept 60 close
-	tw=$(ip netns exec "$NS" ss -Htan state time-wait | wc -l)
-	[ "$tw" -eq 60 ]
+	wait_sockets "$NS" 60 state time-wait
 	check_json --netns "$ino"
 	[ "$CHECK_STATUS" -eq 1 ]
 	[ "$(finding time_wait warning)" -eq 1 ]

@@ -20,6 +20,12 @@ drop_syns() {
 	NFT
 }
 
+# syns_dropped NS: packets the drop_syns rule counted.
+syns_dropped() {
+	ip netns exec "$1" nft -j list chain inet pwtest out |
+		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'
+}
+
 @test "SYN timeout behind a dropping rule: connect_fail ETIMEDOUT attributed to the caller" {
 	netns_new syn
 	drop_syns "$NS" 9999
@@ -30,8 +36,7 @@ drop_syns() {
 
 	[ "$(events '.type != "drop"')" -eq 1 ]
 	# Every SYN the rule dropped is a drop record tied to the caller's socket.
-	syns=$(ip netns exec "$NS" nft -j list ruleset |
-		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
+	syns=$(syns_dropped "$NS")
 	[ "$syns" -ge 2 ]
 	[ "$(events ".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .pid == $SOCKOP_PID
 		and .attribution == \"socket\" and .dport == 9999")" -eq "$syns" ]
@@ -61,13 +66,25 @@ drop_syns() {
 	grep -q 'nbconnect 127.0.0.1 9999 ok' "$SOCKOP_OUT"
 	owner=$SOCKOP_PID
 	pw_start --netns "$(netns_inode "$NS")"
+	# The rule anew, its counter from 0: it counts only SYNs dropped while
+	# portwatch runs. At least one retransmission must be among them.
+	ip netns exec "$NS" nft -f - <<-NFT
+	flush chain inet pwtest out
+	add rule inet pwtest out tcp dport 9999 tcp flags syn counter drop
+	NFT
+	for ((i = 0; i < 300; i++)); do
+		[ "$(syns_dropped "$NS")" -ge 1 ] && break
+		sleep 0.1
+	done
+	[ "$(syns_dropped "$NS")" -ge 1 ] || setup_error "no SYN retransmission within 30 s"
 	# sock_diag destroy from another process: the state change runs in ss's context.
 	ip netns exec "$NS" ss -K -t dst 127.0.0.1 dport = 9999 >/dev/null
 	pw_stop
 
 	[ "$(events '.type != "drop"')" -eq 1 ]
-	# SYN retransmissions the rule dropped meanwhile (as many as time allowed)
-	# belong to the same seeded owner.
+	# Every retransmission the rule dropped belongs to the seeded owner.
+	syns=$(syns_dropped "$NS")
+	[ "$(events ".type == \"drop\" and .dport == 9999 and .pid == $owner and .attribution == \"socket\"")" -eq "$syns" ]
 	[ "$(events ".type == \"drop\" and .pid != $owner")" -eq 0 ]
 	[ "$(events ".type == \"connect_fail\" and .pid == $owner and .comm == \"sockop\"
 		and .errno == 103 and .error == \"ECONNABORTED\" and .owner == \"seeded\"

@@ -39,6 +39,27 @@ wait_for_line() {
 	return 1
 }
 
+# setup_error WHAT: fails the test as a setup error: its precondition WHAT
+# never came about, so nothing was tested.
+setup_error() {
+	echo "setup error: $*" >&2
+	return 1
+}
+
+# wait_sockets NS N SS_FILTER...: waits (at most 30 s) until `ss -Htan
+# SS_FILTER` lists N sockets in NS: loopback segments are processed in
+# softirq, after the call that sent them returned.
+wait_sockets() {
+	local ns=$1 want=$2 n i
+	shift 2
+	for ((i = 0; i < 300; i++)); do
+		n=$(ip netns exec "$ns" ss -Htan "$@" | wc -l)
+		[ "$n" -eq "$want" ] && return 0
+		sleep 0.1
+	done
+	setup_error "ss $* in $ns lists $n sockets, not $want"
+}
+
 # netns_new NAME: a namespace with lo up, named in $NS, removed by pw_teardown.
 netns_new() {
 	NS="pwt-$1-$$"
