@@ -7,6 +7,7 @@
  *   sockop [STEP...]       steps run in order:
  *     tcp | udp            protocol of the steps that follow (default tcp)
  *     syncnt N             TCP_SYNCNT for the following connects
+ *     comm NAME            set the process's name (prctl PR_SET_NAME), any bytes
  *     listen ADDR PORT     bind and listen (backlog 4096)
  *     connect ADDR PORT N  N blocking connects
  *     nbconnect ADDR PORT  one non-blocking connect, left in progress
@@ -38,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -117,6 +119,8 @@ int main(int argc, char **argv)
 			proto = IPPROTO_UDP;
 		} else if (!strcmp(step, "syncnt") && i + 1 < argc) {
 			syncnt = atoi(argv[++i]);
+		} else if (!strcmp(step, "comm") && i + 1 < argc) {
+			prctl(PR_SET_NAME, argv[++i]);
 		} else if (!strcmp(step, "wait")) {
 			printf("waiting\n");
 			sigwait(&usr1, &sig);

@@ -205,9 +205,9 @@ static void check_destination(struct check_env *env, const struct pw_port_row *r
 	snprintf(evidence, sizeof(evidence), "established %llu, time_wait %llu; owners:",
 		 (unsigned long long)estab, (unsigned long long)tw);
 	for (size_t k = 0; k < n && k < MAX_OWNERS; k++) {
-		char comm[PW_COMM_LEN + 1] = {};
+		char comm[PW_ESCAPED_SIZE(PW_COMM_LEN)];
 
-		memcpy(comm, rows[k].key.comm, PW_COMM_LEN);
+		pw_escape(rows[k].key.comm, PW_COMM_LEN, comm, sizeof(comm));
 		if (rows[k].key.tgid)
 			append(evidence, sizeof(evidence), " pid %u (%s) %llu", rows[k].key.tgid, comm,
 			       (unsigned long long)rows[k].total);
@@ -285,11 +285,11 @@ static void check_ports(struct check_env *env, const struct pw_port_row *rows, s
 			evidence[0] = '\0';
 			for (i = 0; i < n; i++) {
 				const struct pw_port_row *r = &rows[i];
-				char dest[INET6_ADDRSTRLEN + 10], comm[PW_COMM_LEN + 1] = {};
+				char dest[INET6_ADDRSTRLEN + 10], comm[PW_ESCAPED_SIZE(PW_COMM_LEN)];
 
 				if (r->key.netns != ns->inode || !r->counts.outside_acl)
 					continue;
-				memcpy(comm, r->key.comm, PW_COMM_LEN);
+				pw_escape(r->key.comm, PW_COMM_LEN, comm, sizeof(comm));
 				pw_format_endpoint(r->key.family, r->key.daddr, r->key.dport, dest,
 						   sizeof(dest));
 				if (r->key.tgid)

@@ -274,7 +274,7 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 									 sizeof(ibuf))
 						      : "";
 		const char *cls = pw_nat_class_name(k->nat_class) ?: "-";
-		char comm[PW_COMM_LEN + 1] = {};
+		char comm[PW_COMM_LEN + 1] = {}, text[PW_ESCAPED_SIZE(sizeof(ibuf))];
 
 		memcpy(comm, k->comm, PW_COMM_LEN);
 		pw_dropctx_location(&env->names, k->location, loc, sizeof(loc));
@@ -327,12 +327,13 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 		if (env->by & BY_NETNS)
 			printf("%-11u ", k->netns);
 		if (env->by & BY_IFNAME)
-			printf("%-16s ", ifn);
+			printf("%-16s ", pw_escape(ifn, strlen(ifn), text, sizeof(text)));
 		if (env->by & BY_PROTO)
 			printf("%-12s ", proto);
 		if (env->by & BY_PROCESS) {
 			if (k->tgid)
-				printf("%-7u %-15s ", k->tgid, comm);
+				printf("%-7u %-15s ", k->tgid,
+				       pw_escape(comm, PW_COMM_LEN, text, sizeof(text)));
 			else
 				printf("%-7s %-15s ", "-", "-");
 		}

@@ -60,6 +60,12 @@ static const char *comm_of(const struct pw_port_key *k, char *buf)
 	return k->tgid ? buf : "-";
 }
 
+/* For text: an owner's comm escaped into buf (PW_ESCAPED_SIZE(PW_COMM_LEN)), or "-". */
+static const char *comm_text(const char *comm, __u32 tgid, char *buf)
+{
+	return tgid ? pw_escape(comm, PW_COMM_LEN, buf, PW_ESCAPED_SIZE(PW_COMM_LEN)) : "-";
+}
+
 static void row_json(const struct pw_port_row *r)
 {
 	struct json_object *o = json_object_new_object();
@@ -144,7 +150,10 @@ static void print_totals(const struct pw_ports_snapshot *s, bool json)
 			add(o, "destinations", json_object_new_uint64(proc[i].destinations));
 			print_json(o);
 		} else if (proc[i].id) {
-			printf("%-7u %-15s %10llu %12llu\n", proc[i].id, proc[i].comm,
+			char comm[PW_ESCAPED_SIZE(PW_COMM_LEN)];
+
+			printf("%-7u %-15s %10llu %12llu\n", proc[i].id,
+			       comm_text(proc[i].comm, proc[i].id, comm),
 			       (unsigned long long)proc[i].sockets,
 			       (unsigned long long)proc[i].destinations);
 		} else {
@@ -191,7 +200,8 @@ static void print_rows(const struct pw_ports_snapshot *s)
 	       "CLOSE_WAIT", "FIN_WAIT", "OTHER", "RANGE", "USABLE", "UTIL%");
 	for (size_t i = 0; i < s->n; i++) {
 		const struct pw_port_row *r = &s->rows[i];
-		char dest[INET6_ADDRSTRLEN + 10], comm[PW_COMM_LEN + 1], pid[12] = "-", range[16];
+		char dest[INET6_ADDRSTRLEN + 10], comm[PW_ESCAPED_SIZE(PW_COMM_LEN)], pid[12] = "-";
+		char range[16];
 		char proto[8];
 
 		if (r->key.tgid)
@@ -201,7 +211,7 @@ static void print_rows(const struct pw_ports_snapshot *s)
 			 r->key.family == AF_INET6 ? '6' : '4');
 		printf("%-11u %-7s %-15s %-5s %-28s %7llu %8llu %9llu %10llu %8llu %5llu %-11s %6u "
 		       "%6.1f\n",
-		       r->key.netns, pid, comm_of(&r->key, comm), proto,
+		       r->key.netns, pid, comm_text(r->key.comm, r->key.tgid, comm), proto,
 		       pw_format_endpoint(r->key.family, r->key.daddr, r->key.dport, dest,
 					  sizeof(dest)),
 		       (unsigned long long)r->counts.established,

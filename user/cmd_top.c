@@ -383,11 +383,13 @@ static void refresh_data(struct top_env *env, double secs)
 	     "FAILS", "DROP/s", "PORTS", "UTIL%", "FULLEST DEST");
 	for (size_t i = 0; i < env->n_procs; i++) {
 		const struct proc *p = &env->procs[i];
+		char comm[PW_ESCAPED_SIZE(PW_COMM_LEN)];
 
 		if (!shown(env, p))
 			continue;
 		line(env, "%-7u %-12.12s %6.0f %6.0f %6llu %6.0f %6llu %5.1f %s", p->tgid,
-		     p->comm[0] ? p->comm : "?", p->connect_rate, p->fail_rate,
+		     p->comm[0] ? pw_escape(p->comm, PW_COMM_LEN, comm, sizeof(comm)) : "?",
+		     p->connect_rate, p->fail_rate,
 		     (unsigned long long)p->fails, p->drop_rate, (unsigned long long)p->ports,
 		     p->util, p->dest[0] ? p->dest : "-");
 	}

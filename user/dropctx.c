@@ -322,15 +322,16 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
 		  const struct pw_clock *clock)
 {
-	char ts[16], pid[16] = "-", comm[PW_COMM_LEN + 1] = "-", netns[16], proto[8];
-	char local[INET6_ADDRSTRLEN + 10], remote[INET6_ADDRSTRLEN + 10], result[400];
-	char reason[48], loc[128], ifn[IF_NAMESIZE + 8], orig[INET6_ADDRSTRLEN + 10];
+	char ts[16], pid[16] = "-", comm[PW_ESCAPED_SIZE(PW_COMM_LEN)] = "-", netns[16], proto[8];
+	char local[INET6_ADDRSTRLEN + 10], remote[INET6_ADDRSTRLEN + 10], result[600];
+	char reason[48], loc[128], ifn[IF_NAMESIZE + 8], ifn_text[PW_ESCAPED_SIZE(IF_NAMESIZE + 8)];
+	char orig[INET6_ADDRSTRLEN + 10];
 	const char *cls = pw_nat_class_name(pw_dropctx_nat_class(c, e->netns, e->nat_class));
 	int n;
 
 	if (e->attribution != PW_ATTR_NONE) {
 		snprintf(pid, sizeof(pid), "%u", e->owner.tgid);
-		memcpy(comm, e->owner.comm, PW_COMM_LEN);
+		pw_escape(e->owner.comm, PW_COMM_LEN, comm, sizeof(comm));
 	}
 	snprintf(netns, sizeof(netns), "%u", e->netns);
 	snprintf(proto, sizeof(proto), "%s%c", pw_proto_name(e->pkt.proto),
@@ -338,7 +339,8 @@ void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
 	n = snprintf(result, sizeof(result), "drop %s at %s on %s",
 		     pw_drop_reason_name(&c->reasons, e->reason, reason, sizeof(reason)),
 		     pw_dropctx_location(c, e->location, loc, sizeof(loc)),
-		     pw_dropctx_ifname(c, e->netns, e->ifindex, ifn, sizeof(ifn)));
+		     pw_escape(pw_dropctx_ifname(c, e->netns, e->ifindex, ifn, sizeof(ifn)),
+			       sizeof(ifn), ifn_text, sizeof(ifn_text)));
 	if (cls)
 		n += snprintf(result + n, sizeof(result) - n, " [%s]", cls);
 	if (e->has_ct)

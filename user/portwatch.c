@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "commands.h"
+#include "util.h"
 
 #define PORTWATCH_VERSION "0.1.0"
 
@@ -62,8 +63,12 @@ int main(int argc, char **argv)
 		argv[1] = name;
 		return commands[i].fn(argc - 1, argv + 1);
 	}
-	fprintf(stderr,
-		"portwatch: unknown command '%s' (commands: trace, drops, latency, probes)\n",
-		argv[1]);
+	char shown[PW_ESCAPED_SIZE(64)];
+
+	fprintf(stderr, "portwatch: unknown command '%s' (commands:",
+		pw_escape(argv[1], 64, shown, sizeof(shown)));
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		fprintf(stderr, "%s %s", i ? "," : "", commands[i].name);
+	fprintf(stderr, ")\n");
 	return 2;
 }

@@ -273,7 +273,7 @@ void pw_record_text(FILE *out, const void *data, const struct pw_clock *c)
 	const struct pw_rec_hdr *hdr = data;
 	const struct pw_owner *o;
 	const struct pw_tuple *t;
-	char ts[16], pid[16] = "-", comm[PW_COMM_LEN + 1] = "-", netns[16], proto[8];
+	char ts[16], pid[16] = "-", comm[PW_ESCAPED_SIZE(PW_COMM_LEN)] = "-", netns[16], proto[8];
 	char local[INET6_ADDRSTRLEN + 10], remote[INET6_ADDRSTRLEN + 10], result[96], err[32];
 
 	pw_record_subject(data, &o, &t);
@@ -296,7 +296,7 @@ void pw_record_text(FILE *out, const void *data, const struct pw_clock *c)
 	}
 	if (o) {
 		snprintf(pid, sizeof(pid), "%u", o->tgid);
-		memcpy(comm, o->comm, PW_COMM_LEN);
+		pw_escape(o->comm, PW_COMM_LEN, comm, sizeof(comm));
 	}
 	snprintf(proto, sizeof(proto), "%s%c", pw_proto_name(t->proto),
 		 t->family == AF_INET6 ? '6' : '4');

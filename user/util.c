@@ -68,6 +68,24 @@ static bool is_tracefs(const char *path)
 	return !statfs(path, &st) && st.f_type == TRACEFS_MAGIC;
 }
 
+char *pw_escape(const char *in, size_t n, char *out, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && in[i] && o + 5 <= size; i++) {
+		unsigned char c = in[i];
+
+		if (c == '\\')
+			o += snprintf(out + o, size - o, "\\\\");
+		else if (c >= 0x20 && c < 0x7f)
+			out[o++] = c;
+		else
+			o += snprintf(out + o, size - o, "\\x%02x", c);
+	}
+	out[o] = 0;
+	return out;
+}
+
 long pw_read_long(const char *path)
 {
 	FILE *f = fopen(path, "r");

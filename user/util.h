@@ -31,6 +31,17 @@ const char *pw_format_addr(__u16 family, const __u8 bytes[16], char *buf, size_t
 /* "EADDRNOTAVAIL" for 99; "E<n>" for numbers glibc does not name. */
 const char *pw_errno_name(int err, char *buf, size_t len);
 
+/*
+ * Copy at most `n` bytes of `in` (up to its first NUL) into `out` for a
+ * terminal: printable ASCII as is, a backslash as "\\", any other byte as
+ * "\xNN" (as ss and ps do), so a process name or an interface name cannot
+ * move the cursor, change colours or forge a line. `size` must be at least
+ * PW_ESCAPED_SIZE(n); the result is NUL-terminated. Returns out. JSON output
+ * needs none of this: json-c escapes its strings.
+ */
+#define PW_ESCAPED_SIZE(n) (4 * (n) + 1)
+char *pw_escape(const char *in, size_t n, char *out, size_t size);
+
 /* The first number in a file such as /proc/sys/..., or -1 when unreadable. */
 long pw_read_long(const char *path);
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests: strict number parsing, addresses, errno names. */
+/* Unit tests: strict number parsing, addresses, errno names, escaping for terminals. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -75,6 +75,21 @@ static void test_errno_name(void **state)
 	assert_string_equal(pw_errno_name(4000, buf, sizeof(buf)), "E4000");
 }
 
+static void test_escape(void **state)
+{
+	const char comm[16] = "\x1b[31mEVIL\"\n{x\\\xc3";
+	char out[PW_ESCAPED_SIZE(16)];
+
+	(void)state;
+	assert_string_equal(pw_escape(comm, sizeof(comm), out, sizeof(out)),
+			    "\\x1b[31mEVIL\"\\x0a{x\\\\\\xc3");
+	/* At most n bytes: a comm fills its 16 bytes with no NUL. */
+	assert_string_equal(pw_escape("abcdef", 3, out, sizeof(out)), "abc");
+	/* Every byte escaped still fits PW_ESCAPED_SIZE. */
+	memset(out, 'z', sizeof(out));
+	assert_int_equal(strlen(pw_escape("\x01\x02\x03\x04", 4, out, PW_ESCAPED_SIZE(4))), 16);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -82,6 +97,7 @@ int main(void)
 		cmocka_unit_test(test_parse_addr),
 		cmocka_unit_test(test_format_addr),
 		cmocka_unit_test(test_errno_name),
+		cmocka_unit_test(test_escape),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
