@@ -15,6 +15,17 @@
 /* sockaddr bytes copied at syscall entry: enough for sockaddr_in6. */
 #define PW_SOCKADDR_LEN 28
 
+/*
+ * Map keys are hashed and compared bytewise, in the kernel and in the loader
+ * (qsort with memcmp): implicit padding could hold stack garbage and split
+ * one key into several. Every key spells its padding out as a zeroed field;
+ * this fails the build of a key that does not (its last field must end it).
+ */
+#define PW_NO_IMPLICIT_PADDING(type, last)                                                  \
+	_Static_assert(sizeof(struct type) == __builtin_offsetof(struct type, last) +       \
+						      sizeof(((struct type *)0)->last),     \
+		       "struct " #type " has implicit padding")
+
 /* Every ring-buffer record starts with struct pw_rec_hdr; type says which. */
 enum pw_rec_type {
 	PW_REC_PORT_ALLOC_FAIL = 1,
@@ -92,6 +103,7 @@ struct pw_tuple {
 	__u8 proto;   /* IPPROTO_*: TCP and UDP for sockets; also ICMP for packets */
 	__u8 pad;
 };
+PW_NO_IMPLICIT_PADDING(pw_tuple, pad);
 
 /*
  * PW_REC_PORT_ALLOC_FAIL: a socket call failed for want of a local port.
@@ -222,7 +234,9 @@ struct pw_drop_key {
 	__u16 l3proto;	/* skb->protocol, host byte order (0x0800 IPv4, 0x86dd IPv6) */
 	__u8 l4proto;	/* IPPROTO_* of the IP header, 0 when there is none */
 	__u8 nat_class; /* enum pw_nat_class */
+	__u32 pad;	/* zero */
 };
+PW_NO_IMPLICIT_PADDING(pw_drop_key, pad);
 
 /*
  * Per netns (map netns_files, key: netns inode), the TCP sockets with a file
@@ -251,6 +265,7 @@ struct pw_port_key {
 	__u8 proto;		/* IPPROTO_TCP or IPPROTO_UDP */
 	__u8 pad[3];
 };
+PW_NO_IMPLICIT_PADDING(pw_port_key, pad);
 
 /*
  * Key of the tw_owner map: a TCP connection that closed into TIME_WAIT, by
@@ -261,6 +276,7 @@ struct pw_tw_key {
 	__u32 pad;
 	struct pw_tuple tuple;
 };
+PW_NO_IMPLICIT_PADDING(pw_tw_key, tuple);
 
 /* Value of port_rows: sockets of the row by TCP state (UDP: established). */
 struct pw_port_counts {
