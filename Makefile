@@ -84,6 +84,9 @@ $(OUTPUT)/tests/test_%: tests/unit/test_%.c $(USER_LIB_OBJS) | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 
+# test_util stands in for setns() to fail the way back from a netns.
+$(OUTPUT)/tests/test_util: LDFLAGS += -Wl,--wrap=setns
+
 $(OUTPUT)/tests/ethstat: tests/ethstat.c $(OUTPUT)/user/ethtool.o | $(OUTPUT)/tests
 	$(call msg,TEST,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $^ -o $@

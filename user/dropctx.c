@@ -130,26 +130,29 @@ static struct netns_entry *netns_entry(struct pw_netns_cache *nc, __u32 inode)
 }
 
 /* Run fn(arg) inside the netns of `e` (or here, for our own). Returns fn's result or -errno. */
+/*
+ * fn(arg) inside e's netns. A thread that cannot return to its own netns
+ * would read every later name and counter from the wrong one: portwatch
+ * stops, saying so.
+ */
 static int in_netns(struct pw_netns_cache *nc, struct netns_entry *e, int (*fn)(void *), void *arg)
 {
-	int home, fd, ret;
+	int home, ret;
 
 	if (e->inode == nc->self)
 		return fn(arg);
 	if (!e->path[0])
 		return -ENOENT;
 	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	fd = open(e->path, O_RDONLY | O_CLOEXEC);
-	if (home < 0 || fd < 0 || setns(fd, CLONE_NEWNET)) {
-		ret = -errno;
-	} else {
-		ret = fn(arg);
-		setns(home, CLONE_NEWNET);
+	if (home < 0)
+		return -errno;
+	ret = pw_in_netns(e->path, e->inode, home, fn, arg);
+	close(home);
+	if (ret == -EFAULT) {
+		fprintf(stderr, "portwatch: cannot return to its own network namespace: %s\n",
+			strerror(errno));
+		exit(1);
 	}
-	if (fd >= 0)
-		close(fd);
-	if (home >= 0)
-		close(home);
 	return ret;
 }
 

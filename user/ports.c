@@ -143,30 +143,17 @@ static void read_port_settings(struct pw_netns *ns)
 	ns->tw_reuse = pw_read_long("/proc/sys/net/ipv4/tcp_tw_reuse");
 }
 
-/* Run fn inside ns and come back home. */
-static int in_netns(struct pw_netns *ns, int home, int (*fn)(void *ctx, struct pw_netns *ns),
-		    void *ctx)
-{
-	int fd = open(ns->path, O_RDONLY | O_CLOEXEC), ret;
-	__u32 ino;
+struct netns_call {
+	int (*fn)(void *ctx, struct pw_netns *ns);
+	void *ctx;
+	struct pw_netns *ns;
+};
 
-	if (fd < 0)
-		return -errno;
-	/* A pid may have been reused since the iterator saw it. */
-	if (pw_netns_inode(ns->path, &ino) || ino != ns->inode) {
-		close(fd);
-		return -ESRCH;
-	}
-	if (setns(fd, CLONE_NEWNET)) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	close(fd);
-	ret = fn(ctx, ns);
-	if (setns(home, CLONE_NEWNET))
-		return -EFAULT; /* cannot stay in another netns: the caller stops */
-	return ret;
+static int call_in_netns(void *p)
+{
+	struct netns_call *c = p;
+
+	return c->fn(c->ctx, c->ns);
 }
 
 int pw_netns_each(struct pw_netns *ns, size_t n, int (*fn)(void *ctx, struct pw_netns *ns),
@@ -178,8 +165,11 @@ int pw_netns_each(struct pw_netns *ns, size_t n, int (*fn)(void *ctx, struct pw_
 		return -errno;
 	*failed = 0;
 	for (size_t i = 0; i < n; i++) {
-		ret = in_netns(&ns[i], home, fn, ctx);
-		if (ret == -EFAULT)
+		struct netns_call c = { fn, ctx, &ns[i] };
+
+		/* A pid may have been reused since the iterator saw it: -ESRCH. */
+		ret = pw_in_netns(ns[i].path, ns[i].inode, home, call_in_netns, &c);
+		if (ret == -EFAULT) /* cannot stay in another netns: stop */
 			break;
 		ns[i].walked = !ret;
 		*failed += !!ret;

@@ -70,4 +70,15 @@ int pw_cgroup_id(const char *path, __u64 *id);
  */
 int pw_netns_inode(const char *path, __u32 *ino);
 
+/*
+ * Run fn(ctx) with the calling thread in the netns of the namespace file
+ * `path`, then back in the netns of `home` (an fd of the caller's own, from
+ * /proc/self/ns/net). `inode` is the netns the caller means: a /proc/PID path
+ * may name another process's netns by now. Returns fn's result; -errno when
+ * path cannot be opened or entered; -ESRCH for another inode; -EFAULT when
+ * the thread could not return home, after which it is in the wrong netns and
+ * the caller must stop looking anything up.
+ */
+int pw_in_netns(const char *path, __u32 inode, int home, int (*fn)(void *ctx), void *ctx);
+
 #endif /* PORTWATCH_UTIL_H */
