@@ -109,8 +109,10 @@ __pw_global struct {
 
 /* Set by the loader: which drops get a ring-buffer record (enum pw_drop_records). */
 __pw_global const volatile __u8 drop_records __pw_init(PW_DROPREC_NONE);
-/* Set by the loader: at most this many drop records per second, 0: no limit. */
+/* Set by the loader: at most this many drop records per second, 0: no limit at all. */
 __pw_global const volatile __u32 drop_rate __pw_init(0);
+/* Set by the loader: at most this many records per drop key per second per CPU. */
+__pw_global const volatile __u32 drop_key_rate __pw_init(0);
 
 __pw_global struct pw_counters counters __pw_init({});
 

@@ -5,7 +5,8 @@
  * a per-CPU hash: a drop storm costs a map update per packet and loses no
  * count; a drop whose key does not fit any more is still counted, in
  * counters.drop_overflow. Per-packet records go to the ring buffer only for
- * trace, through a rate limit whose suppressions are counted.
+ * trace: by key, so a storm in one key cannot starve the others, then under
+ * a global ceiling; each key counts what it streamed and what it held back.
  *
  * A drop is attributed to a process through skb->sk when the socket is
  * local, else through the conntrack ORIGINAL tuple (the client's pre-NAT
@@ -29,7 +30,7 @@ struct {
 	__uint(max_entries, 16384);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, struct pw_drop_key);
-	__type(value, __u64);
+	__type(value, struct pw_drop_stat);
 } drop_counts SEC(".maps");
 
 /* The rate limit's window: one second of CLOCK_MONOTONIC, records used in it. */
@@ -261,7 +262,8 @@ static __always_inline void attribute(const struct skb_view *v, struct drop *d)
 	}
 }
 
-static __always_inline void count_drop(const struct drop *d)
+/* Count the drop under its key; returns this CPU's stat, NULL when the map is full. */
+static __always_inline struct pw_drop_stat *count_drop(const struct drop *d)
 {
 	struct pw_drop_key key = {
 		.location = d->rec.location,
@@ -273,21 +275,22 @@ static __always_inline void count_drop(const struct drop *d)
 		.l4proto = d->rec.pkt.proto,
 		.nat_class = d->rec.nat_class,
 	};
-	__u64 one = 1, *count;
+	static const struct pw_drop_stat zero;
+	struct pw_drop_stat *stat;
 
 	__builtin_memcpy(key.comm, d->rec.owner.comm, sizeof(key.comm));
-	count = bpf_map_lookup_elem(&drop_counts, &key);
-	if (count) {
-		(*count)++; /* per-CPU value: no other CPU writes it */
-		return;
+	stat = bpf_map_lookup_elem(&drop_counts, &key);
+	if (!stat) {
+		/* Another CPU may add the key meanwhile (EEXIST): look again. */
+		bpf_map_update_elem(&drop_counts, &key, &zero, BPF_NOEXIST);
+		stat = bpf_map_lookup_elem(&drop_counts, &key);
 	}
-	if (bpf_map_update_elem(&drop_counts, &key, &one, BPF_NOEXIST)) {
-		count = bpf_map_lookup_elem(&drop_counts, &key);
-		if (count)
-			(*count)++;
-		else
-			__sync_fetch_and_add(&counters.drop_overflow, 1);
+	if (!stat) {
+		__sync_fetch_and_add(&counters.drop_overflow, 1);
+		return NULL;
 	}
+	stat->count++; /* per-CPU value: no other CPU writes it */
+	return stat;
 }
 
 /*
@@ -311,16 +314,51 @@ static __always_inline bool rate_allows(void)
 	return false;
 }
 
-/* Whether this drop gets a record: --drops, then the rate limit. */
-static __always_inline bool wants_record(const struct drop *d)
+/* Whether --drops streams this drop at all. */
+static __always_inline bool streamed(const struct drop *d)
 {
-	if (drop_records == PW_DROPREC_NONE ||
-	    (drop_records == PW_DROPREC_ATTRIBUTED && d->rec.attribution == PW_ATTR_NONE))
+	switch (drop_records) {
+	case PW_DROPREC_ALL:
+		return true;
+	case PW_DROPREC_ATTRIBUTED:
+		return d->rec.attribution != PW_ATTR_NONE;
+	case PW_DROPREC_RELATED:
+		return d->rec.attribution != PW_ATTR_NONE ||
+		       (d->rec.nat_class != PW_NF_NONE && d->rec.has_ct);
+	default:
 		return false;
+	}
+}
+
+/*
+ * Whether this drop gets a record: --drops, then its key's budget of
+ * drop_key_rate records per second (on this CPU: no atomics), then the
+ * global ceiling. drop_rate 0 lifts both.
+ */
+static __always_inline bool wants_record(const struct drop *d, struct pw_drop_stat *stat)
+{
+	__u64 window;
+
+	if (!streamed(d)) {
+		if (stat)
+			stat->filtered++;
+		return false;
+	}
+	if (!drop_rate)
+		return true;
+	if (stat && drop_key_rate) {
+		window = bpf_ktime_get_ns() / 1000000000ULL;
+		if (stat->window != window) {
+			stat->window = window;
+			stat->window_records = 0;
+		}
+		if (stat->window_records >= drop_key_rate)
+			return false;
+	}
 	return rate_allows();
 }
 
-static __always_inline void emit_drop(const struct drop *d)
+static __always_inline void emit_drop(const struct drop *d, struct pw_drop_stat *stat)
 {
 	struct pw_rec_hdr hdr;
 	struct pw_drop *e;
@@ -332,6 +370,10 @@ static __always_inline void emit_drop(const struct drop *d)
 	*e = d->rec;
 	e->hdr = hdr;
 	bpf_ringbuf_submit(e, 0);
+	if (stat) {
+		stat->records++;
+		stat->window_records++;
+	}
 }
 
 /* The one per-CPU scratch record: struct drop is too big for the BPF stack. */
@@ -351,6 +393,7 @@ static __always_inline bool consumed(__u32 reason)
 
 static __always_inline void handle_drop(const struct skb_view *v, void *location, __u32 reason)
 {
+	struct pw_drop_stat *stat;
 	bool netfilter_drop;
 	struct nf_conn *ct;
 	struct drop *d;
@@ -372,17 +415,17 @@ static __always_inline void handle_drop(const struct skb_view *v, void *location
 		reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP);
 	ct = decode_conntrack(v, d, netfilter_drop);
 	attribute(v, d);
-	count_drop(d);
+	stat = count_drop(d);
 	/*
 	 * What only a record shows is read only for one: in a storm nearly
 	 * every drop is counted, few are recorded.
 	 */
-	if (!wants_record(d))
+	if (!wants_record(d, stat))
 		return;
 	decode_l4(v->head, th, d);
 	if (ct)
 		tuple_from_ct(&d->rec.ct_reply, &ct->tuplehash[1].tuple); /* IP_CT_DIR_REPLY */
-	emit_drop(d);
+	emit_drop(d, stat);
 }
 
 SEC("tp_btf/kfree_skb")

@@ -170,18 +170,21 @@ enum pw_nat_class {
 	PW_NF_INVALID = 5,	  /* loader: NO_ENTRY in a netns whose conntrack tracks flows */
 };
 
-/* Which dropped packets trace gets a record for (rodata drop_records). */
+/* Which dropped packets trace streams as records (rodata drop_records). */
 enum pw_drop_records {
 	PW_DROPREC_NONE = 0,
-	PW_DROPREC_ATTRIBUTED = 1,
+	PW_DROPREC_ATTRIBUTED = 1, /* tied to a process */
 	PW_DROPREC_ALL = 2,
+	PW_DROPREC_RELATED = 3,	   /* tied to a process, or a netfilter drop of a tracked flow */
 };
 
 /*
  * PW_REC_DROP: one dropped packet, from skb:kfree_skb (tp_btf since 5.5 with
  * the reason since 5.17; classic tracepoint as the fallback). Only when
- * trace asks, and at most drop_rate records per second; the rest are
- * counted in counters.drops_suppressed, and always in drop_counts.
+ * trace asks: drops --drops leaves out are counted in pw_drop_stat.filtered;
+ * of the others, each key gets drop_key_rate records per second per CPU and
+ * all keys together drop_rate (counters.drops_suppressed counts what that
+ * ceiling held back). Every drop is counted in drop_counts.
  */
 struct pw_drop {
 	struct pw_rec_hdr hdr;
@@ -237,6 +240,20 @@ struct pw_drop_key {
 	__u32 pad;	/* zero */
 };
 PW_NO_IMPLICIT_PADDING(pw_drop_key, pad);
+
+/*
+ * Value of drop_counts, one per CPU (the loader sums them): drops of the key
+ * and what trace streamed of them. count - records are the drops trace held
+ * back: `filtered` by --drops, the rest sampled (over the key's or the global
+ * budget, or lost to a full ring buffer).
+ */
+struct pw_drop_stat {
+	__u64 count;	      /* drops of the key */
+	__u64 records;	      /* of them, streamed as PW_REC_DROP records */
+	__u64 filtered;	      /* of them, left out by --drops (never streamed) */
+	__u64 window;	      /* the second (CLOCK_MONOTONIC) of window_records */
+	__u64 window_records; /* records of the key in that second, on this CPU */
+};
 
 /*
  * Per netns (map netns_files, key: netns inode), the TCP sockets with a file

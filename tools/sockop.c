@@ -16,6 +16,9 @@
  *     sendn ADDR PORT N    send N datagrams from one new socket; prints
  *                          "sendn ADDR PORT sent S failed F"
  *     listen0              listen on a new, unbound socket (autobind)
+ *     ethsend IFNAME N     send N broadcast Ethernet frames of EtherType 0x88b5
+ *                          (local experimental: no protocol handles it) on
+ *                          IFNAME; prints "ethsend IFNAME sent S failed F"
  *     wait                 print "waiting", then wait for SIGUSR1 to go on
  *     accept N             accept N connections on the last listening socket;
  *                          prints "accept N ok" or "accept err <errno> <name>"
@@ -33,6 +36,9 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -98,6 +104,31 @@ static void report(const char *step, const char *host, const char *port, int ret
 	printf("%s %s %s ok %d\n", step, host, port, lport);
 }
 
+/* Frames sent of n, each to the broadcast address with EtherType 0x88b5. */
+static int eth_send(const char *ifname, int n)
+{
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_halen = ETH_ALEN };
+	unsigned char frame[ETH_ZLEN] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					  0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x88, 0xb5 };
+	int fd = socket(AF_PACKET, SOCK_RAW, 0), sent = 0;
+
+	if (fd < 0) {
+		perror("sockop: socket(AF_PACKET)");
+		exit(2);
+	}
+	ll.sll_ifindex = if_nametoindex(ifname);
+	if (!ll.sll_ifindex) {
+		fprintf(stderr, "sockop: no interface '%s'\n", ifname);
+		exit(2);
+	}
+	memset(ll.sll_addr, 0xff, ETH_ALEN);
+	for (int k = 0; k < n; k++)
+		sent += sendto(fd, frame, sizeof(frame), 0, (struct sockaddr *)&ll, sizeof(ll)) ==
+			(ssize_t)sizeof(frame);
+	close(fd);
+	return sent;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_storage ss;
@@ -153,6 +184,12 @@ int main(int argc, char **argv)
 		} else if (!strcmp(step, "hold")) {
 			printf("holding\n");
 			pause();
+		} else if (!strcmp(step, "ethsend") && i + 2 < argc) {
+			const char *ifname = argv[++i];
+			int n = atoi(argv[++i]), sent = 0;
+
+			sent = eth_send(ifname, n);
+			printf("ethsend %s sent %d failed %d\n", ifname, sent, n - sent);
 		} else if (!strcmp(step, "listen0")) {
 			fd = new_socket(AF_INET);
 			report(step, "-", "-", listen(fd, 16), fd);

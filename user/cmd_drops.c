@@ -205,13 +205,10 @@ static int interval_rows(struct drops_env *env, struct pw_drop_row *now, int n,
 
 	if (!d)
 		return -ENOMEM;
+	if (n)
+		memcpy(d, now, n * sizeof(*d));
+	pw_drop_rows_since(d, n, env->prev, env->nprev);
 	for (int i = 0; i < n; i++) {
-		struct pw_drop_row *p =
-			env->nprev ? bsearch(&now[i], env->prev, env->nprev, sizeof(*p), pw_drop_row_cmp)
-				   : NULL;
-
-		d[i] = now[i];
-		d[i].count -= p ? p->count : 0;
 		/* Before projecting: telling invalid from a full table needs the netns. */
 		d[i].key.nat_class =
 			pw_dropctx_nat_class(&env->names, d[i].key.netns, d[i].key.nat_class);

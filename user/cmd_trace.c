@@ -11,9 +11,13 @@
 #include "dropctx.h"
 #include "filter.h"
 #include "record.h"
+#include "session.h"
 #include "util.h"
 
-#define DROP_RATE_DEFAULT 1000
+#define DROP_RATE_DEFAULT     1000
+#define DROP_KEY_RATE_DEFAULT 10
+/* Seconds between drop summaries (and one at the end). */
+#define SUMMARY_INTERVAL_S 5
 
 enum {
 	OPT_COMM = 0x200,
@@ -23,6 +27,7 @@ enum {
 	OPT_DADDR,
 	OPT_DROPS,
 	OPT_DROP_RATE,
+	OPT_DROP_KEY_RATE,
 };
 
 struct trace_env {
@@ -34,6 +39,11 @@ struct trace_env {
 	struct pw_loss reported; /* losses already shown */
 	struct pw_session *session;
 	struct pw_dropctx drops; /* names for drop records, when drop_records */
+	/* The drop counts at the last summary, and when that was. */
+	struct pw_drop_row *summarised;
+	int n_summarised;
+	unsigned int ticks;
+	struct timespec summary_ts;
 };
 
 static const char doc[] =
@@ -51,9 +61,10 @@ static const char doc[] =
 	"  portwatch trace --netns /run/netns/client --dport 443\n"
 	"  portwatch trace --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
 	"  portwatch trace --daddr 10.0.0.7     # failures toward one destination\n"
+	"  portwatch trace --drops=all          # every drop, not only those of connections\n"
 	"  portwatch trace --drops=attributed   # only drops tied to a process\n"
 	"  portwatch trace --drops=none         # no drops: port and connect failures only\n"
-	"  portwatch trace --drop-rate=0        # every drop, no rate limit\n"
+	"  portwatch trace --drop-rate=0        # every drop streamed, no sampling\n"
 	"  portwatch trace --attach=tracepoint  # force the rung that needs no ftrace";
 
 static const struct argp_option options[] = {
@@ -69,10 +80,16 @@ static const struct argp_option options[] = {
 	{ "daddr", OPT_DADDR, "ADDR", 0, "Only this destination address (IPv4 or IPv6)", 0 },
 	{ NULL, 0, NULL, 0, "Dropped packets:", 15 },
 	{ "drops", OPT_DROPS, "WHICH", 0,
-	  "all (default), attributed (only those tied to a process) or none", 0 },
+	  "related (default: tied to a process, or a netfilter drop of a tracked flow), all, "
+	  "attributed (tied to a process) or none; the others are counted and summarised",
+	  0 },
+	{ "drop-key-rate", OPT_DROP_KEY_RATE, "N", 0,
+	  "At most N records per second of each drop key (reason, location, netns, owner, "
+	  "class), per CPU (default 10); the rest are counted and summarised as sampled",
+	  0 },
 	{ "drop-rate", OPT_DROP_RATE, "N", 0,
-	  "At most N drop records per second (default 1000, 0: no limit); the rest are "
-	  "counted and reported as suppressed",
+	  "At most N drop records per second in all (default 1000; 0: no limit, per key "
+	  "either); the rest are counted and reported",
 	  0 },
 	{ NULL, 0, NULL, 0, "Output:", 20 },
 	{ "json", 'j', NULL, 0, "JSON lines, one object per event, flushed per line", 0 },
@@ -105,7 +122,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_failure(state, 2, 0, "%s", err);
 		break;
 	case OPT_DROPS:
-		if (!strcmp(arg, "all"))
+		if (!strcmp(arg, "related"))
+			env->common.session.drop_records = PW_DROPREC_RELATED;
+		else if (!strcmp(arg, "all"))
 			env->common.session.drop_records = PW_DROPREC_ALL;
 		else if (!strcmp(arg, "attributed"))
 			env->common.session.drop_records = PW_DROPREC_ATTRIBUTED;
@@ -113,7 +132,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			env->common.session.drop_records = PW_DROPREC_NONE;
 		else
 			argp_failure(state, 2, 0,
-				     "invalid --drops '%s': use all, attributed or none", arg);
+				     "invalid --drops '%s': use related, all, attributed or none",
+				     arg);
 		break;
 	case OPT_DROP_RATE: {
 		unsigned long v;
@@ -122,6 +142,15 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 			argp_failure(state, 2, 0,
 				     "invalid --drop-rate '%s': a number from 0 to 10000000", arg);
 		env->common.session.drop_rate = v;
+		break;
+	}
+	case OPT_DROP_KEY_RATE: {
+		unsigned long v;
+
+		if (pw_parse_ulong(arg, 1, 10000000, &v))
+			argp_failure(state, 2, 0,
+				     "invalid --drop-key-rate '%s': a number from 1 to 10000000", arg);
+		env->common.session.drop_key_rate = v;
 		break;
 	}
 	case 'j':
@@ -211,9 +240,166 @@ static void report_loss(struct trace_env *env, bool final)
 			(unsigned long long)suppressed);
 }
 
+/* Held back, by reason, for the text summary's top reasons. */
+struct reason_count {
+	__u32 reason;
+	__u64 count;
+};
+
+static void add_reason(struct reason_count *v, int *n, __u32 reason, __u64 count)
+{
+	int i;
+
+	if (!count)
+		return;
+	for (i = 0; i < *n && v[i].reason != reason; i++)
+		;
+	if (i == *n)
+		v[(*n)++] = (struct reason_count){ reason, 0 };
+	v[i].count += count;
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	__u64 x = ((const struct reason_count *)a)->count, y = ((const struct reason_count *)b)->count;
+
+	return x > y ? -1 : x < y;
+}
+
+/* " (NAME n, NAME n, NAME n)": the 3 biggest of v. */
+static void top_reasons(struct trace_env *env, struct reason_count *v, int n, char *buf,
+			size_t len)
+{
+	char name[48];
+	size_t o = 0;
+
+	qsort(v, n, sizeof(*v), by_count_desc);
+	buf[0] = '\0';
+	for (int i = 0; i < n && i < 3 && o < len; i++)
+		o += snprintf(buf + o, len - o, "%s%s %llu", i ? ", " : " (",
+			      pw_drop_reason_name(&env->drops.reasons, v[i].reason, name,
+						  sizeof(name)),
+			      (unsigned long long)v[i].count);
+	if (n && o < len)
+		snprintf(buf + o, len - o, "%s)", n > 3 ? ", ..." : "");
+}
+
+static struct json_object *summary_key_json(struct trace_env *env, const struct pw_drop_row *r)
+{
+	const struct pw_drop_key *k = &r->key;
+	struct json_object *o = json_object_new_object();
+	char name[160], comm[PW_COMM_LEN + 1] = {};
+	const char *cls = pw_nat_class_name(pw_dropctx_nat_class(&env->drops, k->netns,
+								  k->nat_class));
+
+	memcpy(comm, k->comm, PW_COMM_LEN);
+	json_object_object_add(o, "reason", json_object_new_string(pw_drop_reason_name(
+						    &env->drops.reasons, k->reason, name, sizeof(name))));
+	json_object_object_add(o, "location", json_object_new_string(pw_dropctx_location(
+						      &env->drops, k->location, name, sizeof(name))));
+	json_object_object_add(o, "netns", json_object_new_int64(k->netns));
+	json_object_object_add(o, "ifname", json_object_new_string(pw_dropctx_ifname(
+						    &env->drops, k->netns, k->ifindex, name, sizeof(name))));
+	json_object_object_add(o, "pid", k->tgid ? json_object_new_int64(k->tgid) : NULL);
+	json_object_object_add(o, "comm", k->tgid ? json_object_new_string(comm) : NULL);
+	json_object_object_add(o, "nat_class", cls ? json_object_new_string(cls) : NULL);
+	json_object_object_add(o, "count", json_object_new_uint64(r->count));
+	json_object_object_add(o, "records", json_object_new_uint64(r->records));
+	json_object_object_add(o, "filtered", json_object_new_uint64(r->filtered));
+	json_object_object_add(o, "sampled",
+			       json_object_new_uint64(r->count - r->records - r->filtered));
+	return o;
+}
+
+/*
+ * What the kernel counted but did not stream since the last summary: in
+ * JSON a drop_summary record with the keys that held any back; in text one
+ * line with the totals and their top reasons. Nothing when all was streamed.
+ * Host-wide: the filters apply to records, not to what was never recorded.
+ */
+static void report_drops(struct trace_env *env)
+{
+	__u64 drops = 0, records = 0, filtered = 0, sampled = 0;
+	struct reason_count *by_filtered = NULL, *by_sampled = NULL;
+	struct json_object *o = NULL, *keys = NULL;
+	int n, n_filtered = 0, n_sampled = 0;
+	struct pw_drop_row *rows, *now;
+	char f_top[200], s_top[200];
+	struct timespec ts;
+	double secs;
+
+	n = pw_session_drop_rows(env->session, &now);
+	if (n < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	secs = ts.tv_sec - env->summary_ts.tv_sec + (ts.tv_nsec - env->summary_ts.tv_nsec) / 1e9;
+	env->summary_ts = ts;
+	rows = calloc(n ? n : 1, sizeof(*rows));
+	by_filtered = calloc(n ? n : 1, sizeof(*by_filtered));
+	by_sampled = calloc(n ? n : 1, sizeof(*by_sampled));
+	if (!rows || !by_filtered || !by_sampled)
+		goto out;
+	if (n)
+		memcpy(rows, now, n * sizeof(*rows));
+	pw_drop_rows_since(rows, n, env->summarised, env->n_summarised);
+	if (env->json)
+		keys = json_object_new_array();
+	for (int i = 0; i < n; i++) {
+		const struct pw_drop_row *r = &rows[i];
+		__u64 s = r->count - r->records - r->filtered;
+
+		drops += r->count;
+		records += r->records;
+		filtered += r->filtered;
+		sampled += s;
+		add_reason(by_filtered, &n_filtered, r->key.reason, r->filtered);
+		add_reason(by_sampled, &n_sampled, r->key.reason, s);
+		if (keys && r->count > r->records)
+			json_object_array_add(keys, summary_key_json(env, r));
+	}
+	if (drops == records)
+		goto out;
+	if (env->json) {
+		char when[64];
+
+		o = json_object_new_object();
+		json_object_object_add(o, "type", json_object_new_string("drop_summary"));
+		json_object_object_add(o, "ts", json_object_new_string(pw_format_ts(
+							&env->clock, boot_ns(), 1, when, sizeof(when))));
+		json_object_object_add(o, "interval_s", json_object_new_double(secs));
+		json_object_object_add(o, "drops", json_object_new_uint64(drops));
+		json_object_object_add(o, "records", json_object_new_uint64(records));
+		json_object_object_add(o, "filtered", json_object_new_uint64(filtered));
+		json_object_object_add(o, "sampled", json_object_new_uint64(sampled));
+		json_object_object_add(o, "keys", keys);
+		keys = NULL;
+		print_json(o);
+	} else {
+		top_reasons(env, by_filtered, n_filtered, f_top, sizeof(f_top));
+		top_reasons(env, by_sampled, n_sampled, s_top, sizeof(s_top));
+		printf("-- %.1f s: %llu drops not shown: %llu not of a connection%s, %llu sampled%s; "
+		       "portwatch drops counts them all\n",
+		       secs, (unsigned long long)(drops - records), (unsigned long long)filtered,
+		       f_top, (unsigned long long)sampled, s_top);
+	}
+out:
+	json_object_put(keys);
+	free(rows);
+	free(by_filtered);
+	free(by_sampled);
+	free(env->summarised);
+	env->summarised = now;
+	env->n_summarised = n;
+}
+
 static void tick(void *ctx)
 {
-	report_loss(ctx, false);
+	struct trace_env *env = ctx;
+
+	report_loss(env, false);
+	if (env->common.session.drop_records != PW_DROPREC_NONE &&
+	    ++env->ticks % SUMMARY_INTERVAL_S == 0)
+		report_drops(env);
 }
 
 int cmd_trace(int argc, char **argv)
@@ -225,8 +411,9 @@ int cmd_trace(int argc, char **argv)
 	int ret;
 
 	pw_common_defaults(&env.common);
-	env.common.session.drop_records = PW_DROPREC_ALL;
+	env.common.session.drop_records = PW_DROPREC_RELATED;
 	env.common.session.drop_rate = DROP_RATE_DEFAULT;
+	env.common.session.drop_key_rate = DROP_KEY_RATE_DEFAULT;
 	ret = argp_parse(&argp, argc, argv, 0, NULL, &env);
 	if (ret)
 		return 2;
@@ -250,6 +437,7 @@ int cmd_trace(int argc, char **argv)
 		}
 	}
 	pw_clock_init(&env.clock);
+	clock_gettime(CLOCK_MONOTONIC, &env.summary_ts);
 	fprintf(stderr, "Tracing %s (%llu existing sockets attributed)... Hit Ctrl-C to end.\n",
 		env.common.session.drop_records == PW_DROPREC_NONE
 			? "port-allocation failures and failed connects"
@@ -264,7 +452,10 @@ int cmd_trace(int argc, char **argv)
 		goto cleanup;
 	}
 	report_loss(&env, true);
+	if (env.common.session.drop_records != PW_DROPREC_NONE)
+		report_drops(&env);
 cleanup:
+	free(env.summarised);
 	pw_session_close(&s);
 	pw_dropctx_close(&env.drops);
 	pw_filter_free(&env.filter);

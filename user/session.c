@@ -168,6 +168,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	s->skel->rodata->search_netns = o->search_netns;
 	s->skel->rodata->drop_records = o->drop_records;
 	s->skel->rodata->drop_rate = o->drop_rate;
+	s->skel->rodata->drop_key_rate = o->drop_key_rate;
 	s->skel->rodata->count_connects = o->count_connects;
 	s->skel->rodata->track_tw_owners = o->ports;
 	bpf_object__for_each_program(prog, s->skel->obj) {
@@ -364,14 +365,29 @@ int pw_drop_row_cmp(const void *a, const void *b)
 		      sizeof(struct pw_drop_key));
 }
 
+void pw_drop_rows_since(struct pw_drop_row *rows, int n, const struct pw_drop_row *base,
+			int nbase)
+{
+	for (int i = 0; i < n && nbase; i++) {
+		const struct pw_drop_row *p =
+			bsearch(&rows[i], base, nbase, sizeof(*base), pw_drop_row_cmp);
+
+		if (!p)
+			continue;
+		rows[i].count -= p->count;
+		rows[i].records -= p->records;
+		rows[i].filtered -= p->filtered;
+	}
+}
+
 int pw_session_drop_rows(struct pw_session *s, struct pw_drop_row **rows)
 {
 	int fd = bpf_map__fd(s->skel->maps.drop_counts), ncpus = libbpf_num_possible_cpus();
 	struct pw_drop_key cur, next;
 	struct pw_drop_row *out = NULL, *grown;
 	size_t n = 0, cap = 0;
+	struct pw_drop_stat *per_cpu;
 	void *prev = NULL;
-	__u64 *per_cpu;
 
 	if (ncpus < 0)
 		return ncpus;
@@ -391,11 +407,14 @@ int pw_session_drop_rows(struct pw_session *s, struct pw_drop_row **rows)
 			}
 			out = grown;
 		}
+		memset(&out[n], 0, sizeof(out[n]));
 		out[n].key = cur;
-		out[n].count = 0;
 		if (!bpf_map_lookup_elem(fd, &cur, per_cpu))
-			for (int cpu = 0; cpu < ncpus; cpu++)
-				out[n].count += per_cpu[cpu];
+			for (int cpu = 0; cpu < ncpus; cpu++) {
+				out[n].count += per_cpu[cpu].count;
+				out[n].records += per_cpu[cpu].records;
+				out[n].filtered += per_cpu[cpu].filtered;
+			}
 		n++;
 	}
 	free(per_cpu);

@@ -23,13 +23,16 @@ struct pw_session_opts {
 	bool count_connects;	     /* count TCP connects per process (connect_counts) */
 	__u32 max_rows;		     /* port_rows entries when ports */
 	__u8 drop_records;	     /* enum pw_drop_records: which drops get a record */
-	__u32 drop_rate;	     /* at most this many drop records per second, 0: no limit */
+	__u32 drop_rate;	     /* at most this many drop records per second, 0: no limit at all */
+	__u32 drop_key_rate;	     /* at most this many per drop key per second per CPU */
 };
 
 /* A row of the kernel's drop counts, summed over CPUs: packets since start. */
 struct pw_drop_row {
 	struct pw_drop_key key;
-	__u64 count;
+	__u64 count;	/* drops of the key */
+	__u64 records;	/* of them, streamed to trace */
+	__u64 filtered; /* of them, left out by trace's --drops */
 };
 
 #define PW_OWNER_MAP_DEFAULT 65536
@@ -99,6 +102,14 @@ int pw_session_search_hist(struct pw_session *s, struct pw_search_hist *out);
  * the number of rows or -errno.
  */
 int pw_session_drop_rows(struct pw_session *s, struct pw_drop_row **rows);
+
+/*
+ * Subtract `base` (an earlier pw_session_drop_rows(), sorted by key) from
+ * `rows` (a later one) in place: count, records and filtered become the
+ * drops since then. Keys never leave drop_counts, so base's are all in rows.
+ */
+void pw_drop_rows_since(struct pw_drop_row *rows, int n, const struct pw_drop_row *base,
+			int nbase);
 
 /* The order of pw_session_drop_rows()'s rows (by key), for qsort and bsearch. */
 int pw_drop_row_cmp(const void *a, const void *b);

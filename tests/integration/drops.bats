@@ -69,47 +69,28 @@ rule_count() {
 }
 
 @test "a drop storm on a veth is counted exactly, and portwatch still stops on SIGINT" {
-	# PW_STORM_PACKETS: fewer under qemu's emulation, where a packet costs ~50x more.
-	packets=${PW_STORM_PACKETS:-2000000}
-	netns_new stormtx
-	tx=$NS
-	netns_new stormrx
-	rx=$NS
-	ip link add pwstorm0 netns "$tx" type veth peer name pwstorm1 netns "$rx"
-	ip -n "$tx" addr add 192.0.2.1/24 dev pwstorm0
-	ip -n "$rx" addr add 192.0.2.2/24 dev pwstorm1
-	ip -n "$tx" link set pwstorm0 up
-	ip -n "$rx" link set pwstorm1 up
-	ip netns exec "$rx" nft -f - <<-NFT
-	table inet acl {
-		chain in {
-			type filter hook input priority 0;
-			udp dport 9999 counter drop
-		}
-	}
-	NFT
-	# The neighbour entry first, so that every datagram leaves the sender.
-	ip -n "$tx" neigh replace 192.0.2.2 lladdr "$(ip -n "$rx" -j link show pwstorm1 | jq -r '.[0].address')" dev pwstorm0
+	storm_up
+	tx=$STORM_TX rx=$STORM_RX packets=$STORM_PACKETS
 	pw_start_cmd drops -i 1 --by reason,netns,ifname
-	# trace with its default rate limit next to it: records held back, counted.
-	pw_start_second trace
+	# trace streaming every drop next to it: the storm's key is sampled.
+	pw_start_second trace --drops=all
 	# pw_stop fails unless portwatch exits within 30 s of SIGINT.
 	sockop "$tx" udp sendn 192.0.2.2 9999 "$packets"
 	grep -q "sendn 192.0.2.2 9999 sent $packets failed 0" "$SOCKOP_OUT"
 	pw_stop
 	pw_stop "$PW2_PID" "$PW2_ERR"
-	records=$(jq -s "[.[] | select(.type == \"drop\" and .netns == $(netns_inode "$rx"))] | length" "$PW2_OUT")
-	suppressed=$(jq -s '[.[] | select(.type == "lost") | .drops_suppressed] | add // 0' "$PW2_OUT")
+	storm=".netns == $(netns_inode "$rx") and .reason == \"NETFILTER_DROP\""
+	records=$(jq -s "[.[] | select(.type == \"drop\" and $storm)] | length" "$PW2_OUT")
+	sampled=$(held_back "$PW2_OUT" "$storm" sampled)
 	lost=$(jq -s '[.[] | select(.type == "lost") | .records] | add // 0' "$PW2_OUT")
-	echo "trace: $records records of the storm, $suppressed suppressed, $lost lost"
-	[ "$suppressed" -gt 0 ]
+	echo "trace: $records records of the storm, $sampled sampled, $lost lost"
 	[ "$lost" -eq 0 ]
-	[ "$records" -lt "$packets" ]
-	# Each of the storm's drops got a record or was counted as suppressed (the
-	# count is global: other drops of the host may be in it too).
-	[ "$((records + suppressed))" -ge "$packets" ]
+	# Every drop of the storm is a record or counted as sampled, in its key.
+	[ "$((records + sampled))" -eq "$packets" ]
+	[ "$(held_back "$PW2_OUT" "$storm" filtered)" -eq 0 ]
+	[ "$sampled" -gt 0 ]
 
-	rule=$(rule_count "$rx")
+	rule=$(storm_rule_count)
 	ours=$(jq -s "[.[] | select(.type == \"drops\" and .reason == \"NETFILTER_DROP\"
 		and .netns == $(netns_inode "$rx") and .ifname == \"pwstorm1\") | .count] | add" "$PW_OUT")
 	echo "sent $packets, rule $rule, portwatch $ours"
@@ -117,6 +98,53 @@ rule_count() {
 	# Every datagram reached the rule (veth does not drop on its own here).
 	[ "$rule" -eq "$packets" ]
 	[ "$(jq -s '[.[] | select(.type == "lost")] | length' "$PW_OUT")" -eq 0 ]
+}
+
+# rx_dropped NS DEV: the device's receive drops, as the kernel counts them.
+rx_dropped() {
+	ip -n "$1" -j -s link show "$2" | jq '.[0].stats64.rx.dropped'
+}
+
+@test "trace's default stream: unattributed non-IP drops print no line, the summary counts each" {
+	netns_new ethtx
+	tx=$NS
+	netns_new ethrx
+	rx=$NS
+	ino=$(netns_inode "$rx")
+	# No IPv6 chatter on the link: only the frames sent below arrive.
+	for ns in "$tx" "$rx"; do
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	done
+	ip link add pweth0 netns "$tx" type veth peer name pweth1 netns "$rx"
+	ip -n "$tx" link set pweth0 up
+	ip -n "$rx" link set pweth1 up
+	before=$(rx_dropped "$rx" pweth1)
+	"$PORTWATCH" trace "${PW_ATTACH_ARGS[@]}" >"$BATS_TEST_TMPDIR/text.out" 2>"$BATS_TEST_TMPDIR/text.err" &
+	text=$!
+	PIDS+=("$text")
+	wait_for_line "$BATS_TEST_TMPDIR/text.err" "Hit Ctrl-C to end." "$text"
+	pw_start
+	sockop "$tx" ethsend pweth0 500
+	grep -q "ethsend pweth0 sent 500 failed 0" "$SOCKOP_OUT"
+	for ((i = 0; i < 300; i++)); do
+		[ "$(($(rx_dropped "$rx" pweth1) - before))" -eq 500 ] && break
+		sleep 0.1
+	done
+	dropped=$(($(rx_dropped "$rx" pweth1) - before))
+	[ "$dropped" -eq 500 ] || setup_error "pweth1 counted $dropped of the 500 frames as dropped"
+	pw_stop
+	pw_stop "$text" "$BATS_TEST_TMPDIR/text.err"
+
+	cat "$BATS_TEST_TMPDIR/text.out"
+	# No record of them, in JSON or text (unattributed: NETNS is the 4th column).
+	[ "$(events ".type == \"drop\" and .netns == $ino")" -eq 0 ]
+	[ "$(awk -v ino="$ino" '$4 == ino' "$BATS_TEST_TMPDIR/text.out" | wc -l)" -eq 0 ]
+	# Each is in the summary, left out by --drops, none sampled.
+	[ "$(held_back "$PW_OUT" ".netns == $ino" filtered)" -eq "$dropped" ]
+	[ "$(held_back "$PW_OUT" ".netns == $ino" count)" -eq "$dropped" ]
+	[ "$(held_back "$PW_OUT" ".netns == $ino" sampled)" -eq 0 ]
+	[ "$(held_back "$PW_OUT" ".netns == $ino and .pid == null and .ifname == \"pweth1\"" count)" -eq "$dropped" ]
+	grep -q '^-- .* drops not shown: [0-9]* not of a connection (.*UNHANDLED_PROTO' "$BATS_TEST_TMPDIR/text.out"
 }
 
 @test "histogram totals == the per-packet records trace gets without a rate limit" {
@@ -143,11 +171,12 @@ rule_count() {
 	[ "$(events ".type == \"lost\"")" -eq 0 ]
 }
 
-@test "trace's drop-rate limit: records + suppressed == drops, suppressed reported" {
+@test "trace's global drop-rate ceiling: records + suppressed == drops, suppressed reported" {
 	drop_rule_netns rate
 	# Only attributed drops pass the filter, so unrelated drops elsewhere on
-	# the host cannot use up or inflate the budget.
-	pw_start --drops=attributed --drop-rate=100
+	# the host cannot use up or inflate the budget; the key budget is above
+	# the ceiling, so the ceiling alone holds back.
+	pw_start --drops=attributed --drop-rate=100 --drop-key-rate=10000000
 	sockop "$NS" udp sendn 127.0.0.1 9999 5000
 	pw_stop
 
@@ -158,7 +187,27 @@ rule_count() {
 	[ "$rule" -eq 5000 ]
 	[ "$suppressed" -gt 0 ]
 	[ "$((records + suppressed))" -eq "$rule" ]
+	[ "$(held_back "$PW_OUT" ".pid == $SOCKOP_PID" sampled)" -eq "$suppressed" ]
 	[ "$(events ".type == \"drop\" and .pid != $SOCKOP_PID")" -eq 0 ]
+}
+
+@test "trace's per-key budget: a key over it is sampled, counted exactly in the summary" {
+	drop_rule_netns keyrate
+	ino=$(netns_inode "$NS")
+	pw_start --drops=attributed --drop-key-rate=5
+	sockop "$NS" udp sendn 127.0.0.1 9999 3000
+	pw_stop
+
+	rule=$(rule_count "$NS")
+	key=".pid == $SOCKOP_PID and .netns == $ino and .reason == \"NETFILTER_DROP\""
+	records=$(events ".type == \"drop\" and $key")
+	sampled=$(held_back "$PW_OUT" "$key" sampled)
+	echo "rule $rule, records $records, sampled $sampled"
+	[ "$rule" -eq 3000 ]
+	[ "$((records + sampled))" -eq "$rule" ]
+	# The global ceiling (1000/s) held nothing back: the key's budget did.
+	[ "$(jq -s '[.[] | select(.type == "lost") | .drops_suppressed] | add // 0' "$PW_OUT")" -eq 0 ]
+	[ "$sampled" -gt 0 ]
 }
 
 @test "drops on the classic-tp rung count the same as the rule" {

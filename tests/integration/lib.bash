@@ -212,6 +212,46 @@ events() {
 	jq -s "[.[] | select($1)] | length" "$PW_OUT"
 }
 
+# storm_up: two namespaces joined by a veth, $STORM_TX sending to
+# 192.0.2.2:9999 and $STORM_RX dropping that on input, counted by the rule
+# (storm_rule_count); $STORM_PACKETS datagrams, fewer under qemu's
+# emulation (PW_STORM_PACKETS), where a packet costs ~50x more.
+storm_up() {
+	STORM_PACKETS=${PW_STORM_PACKETS:-2000000}
+	netns_new stormtx
+	STORM_TX=$NS
+	netns_new stormrx
+	STORM_RX=$NS
+	ip link add pwstorm0 netns "$STORM_TX" type veth peer name pwstorm1 netns "$STORM_RX"
+	ip -n "$STORM_TX" addr add 192.0.2.1/24 dev pwstorm0
+	ip -n "$STORM_RX" addr add 192.0.2.2/24 dev pwstorm1
+	ip -n "$STORM_TX" link set pwstorm0 up
+	ip -n "$STORM_RX" link set pwstorm1 up
+	ip netns exec "$STORM_RX" nft -f - <<-NFT
+	table inet acl {
+		chain in {
+			type filter hook input priority 0;
+			udp dport 9999 counter drop
+		}
+	}
+	NFT
+	# The neighbour entry first, so that every datagram leaves the sender.
+	ip -n "$STORM_TX" neigh replace 192.0.2.2 lladdr \
+		"$(ip -n "$STORM_RX" -j link show pwstorm1 | jq -r '.[0].address')" dev pwstorm0
+}
+
+storm_rule_count() {
+	ip netns exec "$STORM_RX" nft -j list ruleset |
+		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'
+}
+
+# held_back FILE JQ_CONDITION FIELD: the sum of FIELD (count, records,
+# filtered or sampled) over the keys of trace's drop_summary records in FILE
+# that match the condition.
+held_back() {
+	jq -s "[.[] | select(.type == \"drop_summary\") | .keys[] | select($2) | .$3] | add // 0" "$1"
+}
+
 pw_teardown() {
 	local pid ns i
 	[ -z "${TMUX_SESSION:-}" ] || tmux kill-session -t "$TMUX_SESSION" 2>/dev/null || true

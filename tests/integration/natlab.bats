@@ -56,6 +56,48 @@ traced() {
 	[ "$ours" -eq "$insert_failed" ]
 }
 
+@test "a drop storm beside a NAT clash: default trace shows every clash, the storm counted exactly" {
+	natlab_up nat-port-exhaustion
+	storm_up
+	rx=$(netns_inode "$STORM_RX")
+	pw_start
+	# Next to it: trace streaming every drop (the storm's key sampled), and drops.
+	pw_start_second trace --drops=all
+	pw_launch counts drops --by reason,netns
+	counts=$LAUNCHED_PID
+	storm_out=$BATS_TEST_TMPDIR/storm.out
+	ip netns exec "$STORM_TX" "$SOCKOP" udp sendn 192.0.2.2 9999 "$STORM_PACKETS" >"$storm_out" &
+	storm=$!
+	PIDS+=("$storm")
+	natlab_run nat-port-exhaustion
+	wait "$storm"
+	grep -q "sendn 192.0.2.2 9999 sent $STORM_PACKETS failed 0" "$storm_out"
+	pw_stop
+	pw_stop "$PW2_PID" "$PW2_ERR"
+	pw_stop "$counts" "$BATS_TEST_TMPDIR/counts.err"
+
+	pid=$(natlab_value client_pid)
+	insert_failed=$(natlab_value insert_failed)
+	rule=$(storm_rule_count)
+	echo "insert_failed $insert_failed, storm rule $rule"
+	[ "$insert_failed" -ge 1 ] || setup_error "no SNAT clash happened"
+	[ "$rule" -eq "$STORM_PACKETS" ]
+	clash=".type == \"drop\" and .nat.class == \"nat_clash\" and .pid == $pid and .attribution == \"conntrack\""
+	for out in "$PW_OUT" "$PW2_OUT"; do
+		[ "$(jq -s "[.[] | select($clash)] | length" "$out")" -eq "$insert_failed" ]
+		[ "$(jq -s '[.[] | select(.type == "lost") | .records] | add // 0' "$out")" -eq 0 ]
+	done
+	storm=".netns == $rx and .reason == \"NETFILTER_DROP\""
+	# Default: the storm is no connection's: not streamed, each drop in the summary.
+	[ "$(events ".type == \"drop\" and $storm")" -eq 0 ]
+	[ "$(held_back "$PW_OUT" "$storm" filtered)" -eq "$rule" ]
+	# --drops=all: sampled in its key, records + sampled == the rule's count.
+	records=$(jq -s "[.[] | select(.type == \"drop\" and $storm)] | length" "$PW2_OUT")
+	[ "$((records + $(held_back "$PW2_OUT" "$storm" sampled)))" -eq "$rule" ]
+	# drops counts every one.
+	[ "$(jq -s "[.[] | select(.type == \"drops\" and $storm) | .count] | add" "$BATS_TEST_TMPDIR/counts.out")" -eq "$rule" ]
+}
+
 @test "acl-partial-ephemeral: replies the ACL drops == the rule's counter, attributed to the client" {
 	traced acl-partial-ephemeral --drop-rate=0
 	pid=$PID
