@@ -315,7 +315,8 @@ static struct json_object *summary_key_json(struct trace_env *env, const struct 
  * What the kernel counted but did not stream since the last summary: in
  * JSON a drop_summary record with the keys that held any back; in text one
  * line with the totals and their top reasons. Nothing when all was streamed.
- * Host-wide: the filters apply to records, not to what was never recorded.
+ * Of the filters, those a key can answer apply (--pid, --comm, --netns: the
+ * drop's netns); --cgroup, --dport and --daddr need what only records carry.
  */
 static void report_drops(struct trace_env *env)
 {
@@ -347,7 +348,11 @@ static void report_drops(struct trace_env *env)
 	for (int i = 0; i < n; i++) {
 		const struct pw_drop_row *r = &rows[i];
 		__u64 s = r->count - r->records - r->filtered;
+		struct pw_owner o = { .tgid = r->key.tgid, .netns = r->key.netns };
 
+		memcpy(o.comm, r->key.comm, PW_COMM_LEN);
+		if (!pw_filter_match_owner(&env->filter, &o, r->key.tgid))
+			continue;
 		drops += r->count;
 		records += r->records;
 		filtered += r->filtered;

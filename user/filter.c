@@ -131,17 +131,21 @@ static bool daddr_match(const struct pw_addr *want, const struct pw_tuple *t)
 	       !memcmp(t->daddr, v4mapped, 12) && !memcmp(t->daddr + 12, want->bytes, 4);
 }
 
-bool pw_filter_match(struct pw_filter *f, const struct pw_owner *o, bool owner_known,
-		     const struct pw_tuple *t)
+bool pw_filter_match_owner(const struct pw_filter *f, const struct pw_owner *o, bool owner_known)
 {
-	if ((has(f, PW_FILTER_PID) || has(f, PW_FILTER_COMM) || has(f, PW_FILTER_CGROUP)) &&
-	    !owner_known)
+	if ((has(f, PW_FILTER_PID) || has(f, PW_FILTER_COMM)) && !owner_known)
 		return false;
 	if (has(f, PW_FILTER_PID) && o->tgid != f->pid)
 		return false;
 	if (has(f, PW_FILTER_COMM) && strncmp(o->comm, f->comm, PW_COMM_LEN))
 		return false;
-	if (has(f, PW_FILTER_NETNS) && o->netns != f->netns)
+	return !has(f, PW_FILTER_NETNS) || o->netns == f->netns;
+}
+
+bool pw_filter_match(struct pw_filter *f, const struct pw_owner *o, bool owner_known,
+		     const struct pw_tuple *t)
+{
+	if ((has(f, PW_FILTER_CGROUP) && !owner_known) || !pw_filter_match_owner(f, o, owner_known))
 		return false;
 	if (has(f, PW_FILTER_DPORT) && t->dport != f->dport)
 		return false;

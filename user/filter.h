@@ -42,6 +42,13 @@ struct pw_filter {
 int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, char *err,
 		  size_t err_len);
 
+/*
+ * Whether an owner passes the filters that need no tuple or cgroup: --pid,
+ * --comm, --netns (for drop keys, which have neither).
+ */
+bool pw_filter_match_owner(const struct pw_filter *f, const struct pw_owner *owner,
+			   bool owner_known);
+
 /* Whether an event's owner and tuple pass every filter set. */
 bool pw_filter_match(struct pw_filter *f, const struct pw_owner *owner, bool owner_known,
 		     const struct pw_tuple *tuple);
