@@ -23,7 +23,9 @@ static const struct argp_option options[] = {
 	  "classic-tp (kfree_skb only) (default: the best that works, see `portwatch probes`)",
 	  0 },
 	{ "owner-map-size", OPT_OWNER_MAP_SIZE, "N", 0,
-	  "Entries of each owner LRU map, by socket and by flow (default 65536, at least 1024)", 0 },
+	  "Entries of each owner LRU map, by socket and by flow (default: 65536, or 5/4 of the "
+	  "host's open files where that is more; at least 1024)",
+	  0 },
 	{ "ringbuf-size", OPT_RINGBUF_SIZE, "BYTES", 0,
 	  "Ring-buffer size, a power of two (default 1048576)", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf debug output and verifier logs", 0 },
@@ -33,7 +35,7 @@ static const struct argp_option options[] = {
 void pw_common_defaults(struct pw_common_opts *o)
 {
 	o->session.forced_rung = -1;
-	o->session.owner_map_size = PW_OWNER_MAP_DEFAULT;
+	o->session.owner_map_size = 0; /* sized to the host by the session */
 	o->session.ringbuf_size = PW_RINGBUF_DEFAULT;
 	o->verbose = false;
 }
@@ -53,10 +55,10 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 				     arg);
 		break;
 	case OPT_OWNER_MAP_SIZE:
-		if (pw_parse_ulong(arg, PW_OWNER_MAP_MIN, 1u << 24, &v))
+		if (pw_parse_ulong(arg, PW_OWNER_MAP_MIN, PW_OWNER_MAP_MAX, &v))
 			argp_failure(state, 2, 0,
 				     "invalid --owner-map-size '%s': a number from %u to %u", arg,
-				     PW_OWNER_MAP_MIN, 1u << 24);
+				     PW_OWNER_MAP_MIN, PW_OWNER_MAP_MAX);
 		o->session.owner_map_size = v;
 		break;
 	case OPT_RINGBUF_SIZE:

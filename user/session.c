@@ -93,6 +93,22 @@ static void size_ports_seen(struct portwatch_bpf *skel)
 					 files * 4 > 4096 ? (__u32)files * 4 : 4096);
 }
 
+/*
+ * The owner maps' size when --owner-map-size is not given: room for every
+ * socket of the host, which the seed iterator enters at start, and some
+ * growth. Every socket with a file is an open file: 5/4 of the host's open
+ * files (/proc/sys/fs/file-nr) and 4Ki more, at least PW_OWNER_MAP_DEFAULT.
+ * A host with 200,000 sockets would otherwise start by evicting most of them.
+ */
+static __u32 owner_map_size(void)
+{
+	long files = pw_read_long("/proc/sys/fs/file-nr");
+	unsigned long want = files > 0 ? files + files / 4 + 4096 : 0;
+
+	return want > PW_OWNER_MAP_DEFAULT ? (want < PW_OWNER_MAP_MAX ? want : PW_OWNER_MAP_MAX)
+					   : PW_OWNER_MAP_DEFAULT;
+}
+
 /* True if a syscall tracepoint program is to be loaded (the tracepoint rung's calls). */
 static bool uses_syscall_tracepoints(struct portwatch_bpf *skel)
 {
@@ -139,6 +155,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 {
 	struct bpf_program *prog;
 	struct bpf_map *map;
+	__u32 owners;
 	bool drops;
 	int ret;
 
@@ -183,9 +200,10 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	bpf_program__set_autoload(s->skel->progs.sockops_flows, drops);
 	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
 	bpf_program__set_autoattach(s->skel->progs.sockops_flows, false);
-	bpf_map__set_max_entries(s->skel->maps.sock_owner, o->owner_map_size);
-	bpf_map__set_max_entries(s->skel->maps.flow_owner, o->owner_map_size);
-	bpf_map__set_max_entries(s->skel->maps.tw_owner, o->ports ? o->owner_map_size : 1);
+	owners = o->owner_map_size ?: owner_map_size();
+	bpf_map__set_max_entries(s->skel->maps.sock_owner, owners);
+	bpf_map__set_max_entries(s->skel->maps.flow_owner, owners);
+	bpf_map__set_max_entries(s->skel->maps.tw_owner, o->ports ? owners : 1);
 	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
 	/* Maps this session never writes cost start-up time: keep them minimal. */
 	if (o->ports) {

@@ -15,7 +15,7 @@
 
 struct pw_session_opts {
 	int forced_rung;	     /* enum pw_rung from --attach, or -1 for the best */
-	__u32 owner_map_size;	     /* sock_owner entries (--owner-map-size) */
+	__u32 owner_map_size;	     /* sock_owner entries (--owner-map-size), 0: sized to the host */
 	__u32 ringbuf_size;	     /* ring buffer bytes, a power of two >= page size */
 	__u32 search_netns;	     /* port-search histogram: only this netns (0: all) */
 	unsigned int optional_hooks; /* bit (1 << enum pw_hook) per optional hook to attach */
@@ -37,6 +37,7 @@ struct pw_drop_row {
 
 #define PW_OWNER_MAP_DEFAULT 65536
 #define PW_OWNER_MAP_MIN     1024
+#define PW_OWNER_MAP_MAX     (1u << 24)
 #define PW_RINGBUF_DEFAULT   (1u << 20)
 
 /* What was lost since the session started. */
