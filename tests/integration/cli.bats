@@ -7,15 +7,6 @@ teardown() {
 	pw_teardown
 }
 
-# A namespace where connects to 127.0.0.1:8080 and [::1]:8081 fail.
-exhausted_ns() {
-	netns_new "$1"
-	INO=$(netns_inode "$NS")
-	port_range "$NS" 40000 40001
-	sockop_hold "$NS" listen 127.0.0.1 8080 listen ::1 8081 \
-		connect 127.0.0.1 8080 2 connect ::1 8081 2
-}
-
 # filtered_run 'OPTIONS': A fails toward 127.0.0.1:8080 from the child cgroup
 # of $CG, B toward [::1]:8081 from its own; OPTIONS may name $A and $B.
 filtered_run() {
