@@ -62,8 +62,9 @@ int main(int argc, char **argv)
 		argv[1] = name;
 		return commands[i].fn(argc - 1, argv + 1);
 	}
-	fprintf(stderr,
-		"portwatch: unknown command '%s' (commands: trace, drops, latency, probes)\n",
-		argv[1]);
+	fprintf(stderr, "portwatch: unknown command '%s' (commands:", argv[1]);
+	for (size_t i = 0; i < NR_COMMANDS; i++)
+		fprintf(stderr, "%s %s", i ? "," : "", commands[i].name);
+	fprintf(stderr, ")\n");
 	return 2;
 }
