@@ -59,4 +59,8 @@ int pw_cgroup_id(const char *path, __u64 *id);
  */
 int pw_netns_inode(const char *path, __u32 *ino);
 
+/* Why portwatch cannot run on a kernel without BTF, in one line. */
+#define PW_NO_BTF_MSG \
+	"kernel BTF not found (/sys/kernel/btf/vmlinux): portwatch needs CONFIG_DEBUG_INFO_BTF=y"
+
 #endif /* PORTWATCH_UTIL_H */
