@@ -47,6 +47,11 @@ int pw_dropctx_open(struct pw_dropctx *c, char *err, size_t err_len)
 
 	memset(c, 0, sizeof(*c));
 	ret = pw_drop_reasons_load(&c->reasons);
+	/* libbpf: -ESRCH when it found the kernel's BTF nowhere. */
+	if (ret == -ESRCH) {
+		snprintf(err, err_len, "%s", PW_NO_BTF_MSG);
+		return ret;
+	}
 	if (ret && ret != -ENOENT) {
 		snprintf(err, err_len, "reading enum skb_drop_reason from the kernel's BTF: %s",
 			 strerror(-ret));

@@ -280,7 +280,8 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 	int ret = 0;
 
 	memset(l, 0, sizeof(*l));
-	for (int hk = 0; hk < PW_HOOK_COUNT && !ret; hk++) {
+	/* probes (all) shows every hook: a failing hook must not leave the rest unprobed. */
+	for (int hk = 0; hk < PW_HOOK_COUNT && (all || !ret); hk++) {
 		const struct hook_desc *h = &hooks[hk];
 		struct pw_rung_result *res = l->res[hk];
 		bool force = forced >= 0 && offers(h, forced);
@@ -302,6 +303,8 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 		}
 		if (!all && unwanted)
 			continue;
+		if (ret)
+			continue; /* the first failure is the one reported */
 		if (force && l->chosen[hk] != forced) {
 			snprintf(err, err_len, "--attach=%s: %s: %s refused: %s",
 				 pw_rung_name(forced), h->name, res[forced].target,

@@ -39,9 +39,7 @@ static int seed_owners(struct pw_session *s)
 static int check_basics(char *err, size_t err_len)
 {
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
-		snprintf(err, err_len,
-			 "kernel BTF not found (/sys/kernel/btf/vmlinux): "
-			 "portwatch needs CONFIG_DEBUG_INFO_BTF=y");
+		snprintf(err, err_len, "%s", PW_NO_BTF_MSG);
 		return -ENOENT;
 	}
 	if (geteuid()) {

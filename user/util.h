@@ -81,4 +81,8 @@ int pw_netns_inode(const char *path, __u32 *ino);
  */
 int pw_in_netns(const char *path, __u32 inode, int home, int (*fn)(void *ctx), void *ctx);
 
+/* Why portwatch cannot run on a kernel without BTF, in one line. */
+#define PW_NO_BTF_MSG \
+	"kernel BTF not found (/sys/kernel/btf/vmlinux): portwatch needs CONFIG_DEBUG_INFO_BTF=y"
+
 #endif /* PORTWATCH_UTIL_H */

@@ -123,3 +123,41 @@ finding() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "veth $peer" ]
 }
+
+# findings_total: the summary's count, which must be the findings printed.
+findings_total() {
+	local printed
+	printed=$(jq -s '[.[] | select(.type == "finding")] | length' "$CHECK_OUT")
+	[ "$(jq -s '[.[] | select(.type == "summary")][0].findings' "$CHECK_OUT")" -eq "$printed" ]
+	echo "$printed"
+}
+
+@test "check --threshold: a destination at 50% is a warning at 50, nothing at 51, 60 or the default" {
+	netns_new thr
+	ino=$(netns_inode "$NS")
+	port_range "$NS" 20000 20019
+	sockop_hold "$NS" listen 127.0.0.1 9000
+	sockop_hold "$NS" connect 127.0.0.1 9000 10
+	client=$SOCKOP_PID
+	[ "$(grep -c 'connect 127.0.0.1 9000 ok' "$SOCKOP_OUT")" -eq 10 ] || setup_error "10 connections"
+
+	check_json --netns "$ino" --threshold 50
+	[ "$CHECK_STATUS" -eq 1 ]
+	[ "$(jq -s '[.[] | select(.check == "destination_ports")] | length' "$CHECK_OUT")" -eq 1 ]
+	[ "$(finding destination_ports warning)" -eq 1 ]
+	[ "$(jq -rs '[.[] | select(.check == "destination_ports")][0].summary' "$CHECK_OUT")" = \
+		"tcp 127.0.0.1:9000: 10 of 20 usable ports in use (50.0%)" ]
+	[[ "$(jq -rs '[.[] | select(.check == "destination_ports")][0].evidence' "$CHECK_OUT")" == *"pid $client (sockop) 10"* ]]
+	with=$(findings_total)
+	[ "$(jq -rs '[.[] | select(.type == "summary")][0].worst' "$CHECK_OUT")" = warning ]
+
+	for t in 51 60 ""; do
+		# shellcheck disable=SC2046
+		check_json --netns "$ino" $([ -z "$t" ] || echo --threshold "$t")
+		[ "$CHECK_STATUS" -eq 0 ]
+		[ "$(jq -s '[.[] | select(.check == "destination_ports")] | length' "$CHECK_OUT")" -eq 0 ]
+		# The same findings but that one.
+		[ "$(findings_total)" -eq $((with - 1)) ]
+		[ "$(jq -rs '[.[] | select(.type == "summary")][0].worst' "$CHECK_OUT")" = info ]
+	done
+}

@@ -2,18 +2,10 @@
 # The command line: JSON output, filters, bad input, stopping, probes, losses.
 
 load lib
+bats_require_minimum_version 1.5.0
 
 teardown() {
 	pw_teardown
-}
-
-# A namespace where connects to 127.0.0.1:8080 and [::1]:8081 fail.
-exhausted_ns() {
-	netns_new "$1"
-	INO=$(netns_inode "$NS")
-	port_range "$NS" 40000 40001
-	sockop_hold "$NS" listen 127.0.0.1 8080 listen ::1 8081 \
-		connect 127.0.0.1 8080 2 connect ::1 8081 2
 }
 
 # filtered_run 'OPTIONS': A fails toward 127.0.0.1:8080 from the child cgroup
@@ -120,18 +112,75 @@ bad_input() {
 	[[ "${lines[0]}" == *"--nosuch"* ]]
 }
 
-@test "not root: one line, non-zero" {
-	run setpriv --reuid=nobody --regid=nogroup --clear-groups "$PORTWATCH" trace
-	[ "$status" -ne 0 ]
-	[ "${#lines[@]}" -eq 1 ]
-	[[ "${lines[0]}" == "portwatch: must run as root"* ]]
+# ladder_consistent: probes' $output has the 7 hooks, each with its chosen
+# rung "none" or one whose own line says ok.
+ladder_consistent() {
+	awk '/^[a-z_0-9]+: / { hook = $1; n++ }
+	     /^  chosen/ { chosen[hook] = $2 }
+	     /^  [a-z-]+ +ok:/ { ok[hook, $1] = 1 }
+	     END { for (h in chosen) if (chosen[h] != "none" && !((h, chosen[h]) in ok)) {
+	               print h ": chosen " chosen[h] ", which did not say ok"; bad = 1 }
+	           if (n != 7) { print n " hooks"; bad = 1 }
+	           exit bad }' <<<"$output"
 }
 
-@test "no kernel BTF: one line, non-zero" {
-	run unshare -m sh -c "mount -t tmpfs none /sys/kernel/btf && exec $PORTWATCH trace"
-	[ "$status" -ne 0 ]
-	[ "${#lines[@]}" -eq 1 ]
-	[[ "${lines[0]}" == "portwatch: kernel BTF not found"* ]]
+# run_split ARGS...: run with stdout and stderr apart ($output, $stderr),
+# within 120 s: a command that should fail at once must not hang the test.
+run_split() {
+	run --separate-stderr timeout 120 "$@"
+	echo "status $status; stdout: $output; stderr: $stderr"
+}
+
+ROOT_LINE="portwatch: must run as root: loading BPF programs needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN"
+BTF_LINE="portwatch: kernel BTF not found (/sys/kernel/btf/vmlinux): portwatch needs CONFIG_DEBUG_INFO_BTF=y"
+
+@test "not root: every command says so in one line on stderr, non-zero" {
+	# check exits 2 when it could not run; the others 1.
+	for c in trace:1 ports:1 check:2 top:1 drops:1 latency:1; do
+		run_split setpriv --reuid=nobody --regid=nogroup --clear-groups "$PORTWATCH" "${c%:*}"
+		[ "$status" -eq "${c#*:}" ]
+		[ "$output" = "" ]
+		[ "$stderr" = "$ROOT_LINE" ]
+	done
+	run_split setpriv --reuid=nobody --regid=nogroup --clear-groups "$PORTWATCH" probes
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "portwatch: must run as root: probing loads BPF programs" ]
+	# Listing the drop reasons reads the kernel's BTF only: no root needed.
+	"$PORTWATCH" drops --reasons >"$BATS_TEST_TMPDIR/reasons"
+	run_split setpriv --reuid=nobody --regid=nogroup --clear-groups "$PORTWATCH" drops --reasons
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "$(cat "$BATS_TEST_TMPDIR/reasons")" ]
+	[ "$(grep -c ' NETFILTER_DROP$' <<<"$output")" -eq 1 ]
+}
+
+# no_btf ARGS...: run_split ARGS in a mount namespace without the kernel's
+# BTF: /sys/kernel/btf hidden, and the files libbpf would try instead.
+no_btf() {
+	# shellcheck disable=SC2016
+	run_split unshare -m sh -c 'for d in /sys/kernel/btf /boot /usr/lib/debug "/lib/modules/$(uname -r)"; do
+		[ ! -d "$d" ] || mount -t tmpfs none "$d" || exit 99; done; exec "$@"' sh "$@"
+}
+
+@test "no kernel BTF: every command says so in one line on stderr, non-zero" {
+	for c in trace:1 ports:1 check:2 top:1 drops:1 latency:1; do
+		no_btf "$PORTWATCH" "${c%:*}"
+		[ "$status" -eq "${c#*:}" ]
+		[ "$output" = "" ]
+		[ "$stderr" = "$BTF_LINE" ]
+	done
+	no_btf "$PORTWATCH" drops --reasons
+	[ "$status" -eq 1 ]
+	[ "$output" = "" ]
+	[ "$stderr" = "$BTF_LINE" ]
+	# probes shows the ladder all the same: the hook that needs BTF has no
+	# rung, and every hook was probed, its chosen rung one that said ok.
+	no_btf "$PORTWATCH" probes
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "portwatch: inet_sock_set_state: no rung can attach (tracepoint: not in kernel BTF: No such process (ESRCH))" ]
+	ladder_consistent
+	[ "$(grep -A1 '^inet_sock_set_state: ' <<<"$output" | tail -1)" = "  chosen      none" ]
 }
 
 @test "-d stops by itself and SIGTERM detaches cleanly, both with status 0" {
@@ -315,4 +364,167 @@ evictions_after() {
 	"$PORTWATCH" ports --json --netns "$ino" >"$BATS_TEST_TMPDIR/ports.out"
 	[ "$(jq -s '[.[] | select(.type == "port" and .dport == 9000)][0] | [.pid, .time_wait] | tostring' \
 		"$BATS_TEST_TMPDIR/ports.out")" = '"[null,5]"' ]
+}
+
+@test "probes --attach=RUNG the kernel refuses: every hook is still probed, one line why" {
+	probes=$("$PORTWATCH" probes)
+	refused=$(awk '/^tcp_v4_connect: / { on = 1; next } /^[a-z_0-9]+: / { on = 0 }
+		on && /^  (fentry|kprobe) +refused/ { print $1 }' <<<"$probes")
+	[ -n "$refused" ] || skip "every rung works on this kernel"
+	for rung in $refused; do
+		run_split "$PORTWATCH" probes --attach="$rung"
+		[ "$status" -eq 1 ]
+		[[ "$stderr" == "portwatch: --attach=$rung: tcp_v4_connect: "*" refused: "* ]]
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		ladder_consistent
+		[ "$(grep -A1 '^tcp_v4_connect: ' <<<"$output" | tail -1)" = "  chosen      none" ]
+	done
+}
+
+@test "no arguments: usage on stderr, exit 2; --help: the 7 commands, exit 0; --version" {
+	run_split "$PORTWATCH"
+	[ "$status" -eq 2 ]
+	[ "$output" = "" ]
+	[ "${stderr_lines[0]}" = "Usage: portwatch COMMAND [OPTION...]" ]
+	usage=$stderr
+	run_split "$PORTWATCH" --help
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "$output" = "$usage" ]
+	# The command lines, between "Commands:" and the blank line.
+	[ "$(awk '/^Commands:$/ { on = 1; next } on && /^$/ { exit } on { print $1 }' <<<"$output" |
+		tr '\n' ' ')" = "trace ports check top drops latency probes " ]
+	[ "${lines[${#lines[@]} - 1]}" = '`portwatch COMMAND --help` shows a command'"'"'s options and examples.' ]
+	run_split "$PORTWATCH" --version
+	[ "$status" -eq 0 ]
+	[ "$stderr" = "" ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" =~ ^portwatch\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+	# An unknown command names them all too.
+	run_split "$PORTWATCH" bogus
+	[ "$status" -eq 2 ]
+	[ "$stderr" = "portwatch: unknown command 'bogus' (commands: trace, ports, check, top, drops, latency, probes)" ]
+}
+
+# top_world: in a namespace with 10 ports toward 127.0.0.1:9000 and :9001, H
+# holds 7 toward 9001; gated A (comm sockop) will fail 5 of 8 connects to 9001
+# and hold 3, gated B (comm sockpeer) fail 2 of 12 to 9000 and hold 10.
+top_world() {
+	netns_new "$1"
+	port_range "$NS" 20000 20009
+	sockop_hold "$NS" listen 127.0.0.1 9000 listen 127.0.0.1 9001 connect 127.0.0.1 9001 7
+	H=$SOCKOP_PID
+	sockop_gated "$NS" connect 127.0.0.1 9001 8
+	A=$GATED_PID
+	[ -e "$BATS_TEST_TMPDIR/sockpeer" ] || cp "$SOCKOP" "$BATS_TEST_TMPDIR/sockpeer"
+	SOCKOP=$BATS_TEST_TMPDIR/sockpeer sockop_gated "$NS" connect 127.0.0.1 9000 12
+	B=$GATED_PID
+}
+
+# top_released: checks what A and B did once released.
+top_released() {
+	release "$A"
+	release "$B"
+	[ "$(grep -c ' err 99 EADDRNOTAVAIL' "$BATS_TEST_TMPDIR/gated.$A")" -eq 5 ]
+	[ "$(grep -c ' err 99 EADDRNOTAVAIL' "$BATS_TEST_TMPDIR/gated.$B")" -eq 2 ]
+}
+
+# top_start NAME ARGS...: top -i 1 ARGS into a pipe ($BATS_TEST_TMPDIR/NAME.out).
+declare -gA TOPS
+top_start() {
+	local name=$1
+	shift
+	"$PORTWATCH" top -i 1 "$@" >"$BATS_TEST_TMPDIR/$name.out" 2>"$BATS_TEST_TMPDIR/$name.err" &
+	TOPS[$name]=$!
+	PIDS+=("$!")
+	wait_for_line "$BATS_TEST_TMPDIR/$name.err" "Hit Ctrl-C" "$!"
+}
+
+# top_rows NAME PID FAILS PORTS: stops top NAME once PID's row shows FAILS
+# and PORTS and no failure in its interval, and prints that snapshot's
+# process rows (pid comm FAILS PORTS). B runs after A, so then every failure
+# of both is in.
+top_rows() {
+	local out=$BATS_TEST_TMPDIR/$1.out top=${TOPS[$1]} pid=$2 fails=$3 ports=$4
+	wait_for_line "$out" "^$pid  *[a-z]*  *[0-9]*  *0  *$fails  *[0-9]*  *$ports " "$top"
+	kill -INT "$top"
+	wait "$top"
+	awk -v p="$pid" -v f="$fails" -v n="$ports" '
+		/^--- / { block = ""; ready = rows = 0; next }
+		/^PID / { rows = 1; next }
+		rows && /^$/ { rows = 0; if (ready) { printf "%s", block; exit } next }
+		rows { if ($1 == p && $4 == 0 && $5 == f && $7 == n) ready = 1
+		       block = block $1 " " $2 " " $5 " " $7 "\n" }' "$out"
+}
+
+# ours: the rows of A, B and H, in their order, names for pids.
+ours() {
+	awk -v a="$A" -v b="$B" -v h="$H" '$1 == a { print "A", $2, $3, $4 }
+		$1 == b { print "B", $2, $3, $4 } $1 == h { print "H", $2, $3, $4 }' <<<"$1"
+}
+
+@test "top --sort fails / ports orders the rows so; --comm keeps only that command's" {
+	top_world topsort
+	top_start fails --sort fails
+	top_start ports --sort ports
+	top_start peer --comm sockpeer
+	top_start sockop --comm sockop
+	top_released
+
+	rows=$(top_rows fails "$B" 2 10)
+	echo "$rows"
+	[ "$(ours "$rows")" = "$(printf 'A sockop 5 3\nB sockpeer 2 10\nH sockop 0 7')" ]
+	rows=$(top_rows ports "$B" 2 10)
+	echo "$rows"
+	[ "$(ours "$rows")" = "$(printf 'B sockpeer 2 10\nH sockop 0 7\nA sockop 5 3')" ]
+	rows=$(top_rows peer "$B" 2 10)
+	echo "$rows"
+	[ "$rows" = "$B sockpeer 2 10" ]
+	rows=$(top_rows sockop "$A" 5 3)
+	echo "$rows"
+	[ "$rows" = "$(printf '%s sockop 5 3\n%s sockop 0 7' "$A" "$H")" ]
+}
+
+# screen_until PATTERN: captures the tmux pane into $screen until it shows
+# PATTERN (at most 30 s).
+screen_until() {
+	for ((i = 0; i < 300; i++)); do
+		tmux capture-pane -p -t "$TMUX_SESSION" >"$screen"
+		grep -q -- "$1" "$screen" && return 0
+		sleep 0.1
+	done
+	cat "$screen"
+	echo "the screen never showed '$1'" >&2
+	return 1
+}
+
+@test "top in a terminal (tmux): s cycles fails, connects, drops, ports, util, pid; rows follow" {
+	command -v tmux >/dev/null || skip "no tmux"
+	top_world topkeys
+	TMUX_SESSION=pwt-topkeys-$$
+	screen=$BATS_TEST_TMPDIR/screen
+	# Tall enough for every process holding ports on this host.
+	tmux new-session -d -s "$TMUX_SESSION" -x 80 -y 60 \
+		"$PORTWATCH top -i 1; echo \$? >$BATS_TEST_TMPDIR/top.rc"
+	screen_until '^PID '
+	top_released
+	screen_until "^$B  *sockpeer  *[0-9]*  *0  *2  *[0-9]*  *10 "
+	screen_until "^$A  *sockop  *[0-9]*  *0  *5  *[0-9]*  *3 "
+	[ "$(ours "$(awk '{ print $1, $2, $5, $7 }' "$screen")")" = "$(printf 'A sockop 5 3\nB sockpeer 2 10\nH sockop 0 7')" ]
+	for key in connects drops ports; do
+		tmux send-keys -t "$TMUX_SESSION" s
+		screen_until "^portwatch top  every 1s  sort: $key  (s: sort, q: quit)$"
+	done
+	cat "$screen"
+	[ "$(ours "$(awk '{ print $1, $2, $5, $7 }' "$screen")")" = "$(printf 'B sockpeer 2 10\nH sockop 0 7\nA sockop 5 3')" ]
+	for key in util pid fails; do
+		tmux send-keys -t "$TMUX_SESSION" s
+		screen_until "^portwatch top  every 1s  sort: $key  (s: sort, q: quit)$"
+	done
+	tmux send-keys -t "$TMUX_SESSION" q
+	for ((i = 0; i < 300; i++)); do
+		[ -s "$BATS_TEST_TMPDIR/top.rc" ] && break
+		sleep 0.1
+	done
+	[ "$(cat "$BATS_TEST_TMPDIR/top.rc")" -eq 0 ]
 }

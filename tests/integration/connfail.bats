@@ -8,24 +8,6 @@ teardown() {
 	pw_teardown
 }
 
-# drop_syns NS PORT: an nftables rule in NS that drops SYNs toward PORT.
-drop_syns() {
-	ip netns exec "$1" nft -f - <<-NFT
-	table inet pwtest {
-		chain out {
-			type filter hook output priority 0;
-			tcp dport $2 tcp flags syn counter drop
-		}
-	}
-	NFT
-}
-
-# syns_dropped NS: packets the drop_syns rule counted.
-syns_dropped() {
-	ip netns exec "$1" nft -j list chain inet pwtest out |
-		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'
-}
-
 @test "SYN timeout behind a dropping rule: connect_fail ETIMEDOUT attributed to the caller" {
 	netns_new syn
 	drop_syns "$NS" 9999

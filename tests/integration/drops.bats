@@ -285,3 +285,74 @@ rx_dropped() {
 	[ "$(events ".type == \"drop\" and .netns == $ino and .nat.class == \"invalid\"
 		and .pid == $client and .attribution == \"socket\" and .dport == 8080")" -eq "$rule" ]
 }
+
+@test "drops -d: ends by itself with status 0 and its text report: header, the rule's row" {
+	drop_rule_netns dur
+	ino=$(netns_inode "$NS")
+	PW_FORMAT=text pw_start_cmd drops -d 3 --by reason,netns
+	# Paused, it cannot end before the datagrams are sent; the kernel counts
+	# the drops meanwhile.
+	kill -STOP "$PW_PID"
+	for ((i = 0; i < 100; i++)); do
+		state=$(awk '{ print $3 }' "/proc/$PW_PID/stat" 2>/dev/null || echo gone)
+		[ "$state" = T ] && break
+		[ "$state" != gone ] || setup_error "drops -d 3 ended before it could be paused"
+		sleep 0.05
+	done
+	[ "$state" = T ] || setup_error "drops -d 3 did not stop on SIGSTOP"
+	sockop "$NS" udp sendn 127.0.0.1 9999 100
+	grep -q 'sendn 127.0.0.1 9999 sent 0 failed 100' "$SOCKOP_OUT"
+	kill -CONT "$PW_PID"
+	# No signal: it must end by itself.
+	for ((i = 0; i < 1200; i++)); do
+		kill -0 "$PW_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	if kill -0 "$PW_PID" 2>/dev/null; then
+		echo "drops -d 3 still runs a minute after it was resumed" >&2
+		return 1
+	fi
+	rc=0
+	wait "$PW_PID" || rc=$?
+	cat "$PW_ERR" "$PW_OUT"
+	[ "$rc" -eq 0 ]
+
+	[ "$(rule_count "$NS")" -eq 100 ]
+	[ "$(sed -n 2p "$PW_OUT")" = "$(printf '%-28s %-11s %10s %10s' REASON NETNS COUNT RATE/s)" ]
+	# The report's first line: its total, that of its rows, in at least 3 s.
+	read -r _ total _ _ secs _ < <(head -1 "$PW_OUT")
+	[[ "$(head -1 "$PW_OUT")" =~ ^[0-9:]{8}:\ [0-9]+\ drops\ in\ [0-9]+\.[0-9]\ s$ ]]
+	[ "$(awk 'NR > 2 { n += $3 } END { print n + 0 }' "$PW_OUT")" -eq "$total" ]
+	[ "$(awk -v s="$secs" 'BEGIN { print (s >= 3.0) }')" -eq 1 ]
+	# The rule's row, once, with its count, and the bar scaled to the fullest row.
+	[ "$(awk -v ino="$ino" 'NR > 2 && $1 == "NETFILTER_DROP" && $2 == ino' "$PW_OUT" | wc -l)" -eq 1 ]
+	row=$(awk -v ino="$ino" 'NR > 2 && $1 == "NETFILTER_DROP" && $2 == ino' "$PW_OUT")
+	max=$(awk 'NR > 2 && $3 > m { m = $3 } END { print m }' "$PW_OUT")
+	stars=$((100 * 30 / max))
+	bar=$(printf "%-30s" "$(printf '%*s' "$stars" '' | tr ' ' '*')")
+	[ "$row" = "$(printf '%-28s %-11s %10s %10s |%s|' NETFILTER_DROP "$ino" 100 "$(awk '{ print $4 }' <<<"$row")" "$bar")" ]
+}
+
+@test "drops --by location: the rule's drops at one kernel location, == the counter, as trace locates them" {
+	drop_rule_netns loc
+	ino=$(netns_inode "$NS")
+	pw_start_cmd drops --by location,netns
+	pw_start_second trace --netns "$ino" --drop-rate=0
+	sockop "$NS" udp sendn 127.0.0.1 9999 1000
+	grep -q 'sendn 127.0.0.1 9999 sent 0 failed 1000' "$SOCKOP_OUT"
+	pw_stop
+	pw_stop "$PW2_PID" "$PW2_ERR"
+
+	rule=$(rule_count "$NS")
+	[ "$rule" -eq 1000 ]
+	jq -c "select(.type == \"drops\" and .netns == $ino)" "$PW_OUT" >"$BATS_TEST_TMPDIR/rows"
+	cat "$BATS_TEST_TMPDIR/rows"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/rows")" -eq 1 ]
+	[ "$(jq -c keys "$BATS_TEST_TMPDIR/rows")" = '["count","interval_s","location","netns","rate","ts","type"]' ]
+	[ "$(jq .count "$BATS_TEST_TMPDIR/rows")" -eq "$rule" ]
+	location=$(jq -r .location "$BATS_TEST_TMPDIR/rows")
+	[[ "$location" =~ ^[A-Za-z_][A-Za-z0-9_.]*\+0x[0-9a-f]+$ ]]
+	# Each of trace's records of these drops names the same function+offset.
+	[ "$(jq -r 'select(.type == "drop") | .location' "$PW2_OUT" | sort | uniq -c | awk '{ print $1, $2 }')" = \
+		"$rule $location" ]
+}

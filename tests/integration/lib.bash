@@ -84,14 +84,15 @@ pw_start() {
 
 # pw_launch NAME COMMAND ARGS...: portwatch COMMAND --json in the background,
 # output in $BATS_TEST_TMPDIR/NAME.out and .err, until it prints "Hit Ctrl-C";
-# sets LAUNCHED_PID.
+# sets LAUNCHED_PID. PW_FORMAT=text leaves out --json (the text output).
 pw_launch() {
-	local out=$BATS_TEST_TMPDIR/$1.out err=$BATS_TEST_TMPDIR/$1.err cmd=$2
+	local out=$BATS_TEST_TMPDIR/$1.out err=$BATS_TEST_TMPDIR/$1.err cmd=$2 json=(--json)
 	shift 2
+	[ "${PW_FORMAT:-json}" = json ] || json=()
 	# A previous run's "Hit Ctrl-C" must not be taken for this one's: the
 	# shell truncates the file only once the background job runs.
 	rm -f "$out" "$err"
-	"$PORTWATCH" "$cmd" --json "${PW_ATTACH_ARGS[@]}" "$@" >"$out" 2>"$err" &
+	"$PORTWATCH" "$cmd" "${json[@]}" "${PW_ATTACH_ARGS[@]}" "$@" >"$out" 2>"$err" &
 	LAUNCHED_PID=$!
 	PIDS+=("$LAUNCHED_PID")
 	wait_for_line "$err" "Hit Ctrl-C to end." "$LAUNCHED_PID"
@@ -268,4 +269,33 @@ pw_teardown() {
 	for ((i = ${#CGROUPS[@]} - 1; i >= 0; i--)); do
 		rmdir "${CGROUPS[i]}" 2>/dev/null || true
 	done
+}
+
+# exhausted_ns NAME: a namespace $NS (inode $INO) with the range 40000-40001,
+# both ports held toward 127.0.0.1:8080 and [::1]:8081, whose listeners are
+# held too: further connects there fail with EADDRNOTAVAIL.
+exhausted_ns() {
+	netns_new "$1"
+	INO=$(netns_inode "$NS")
+	port_range "$NS" 40000 40001
+	sockop_hold "$NS" listen 127.0.0.1 8080 listen ::1 8081 \
+		connect 127.0.0.1 8080 2 connect ::1 8081 2
+}
+
+# drop_syns NS PORT: an nftables rule in NS that drops SYNs toward PORT.
+drop_syns() {
+	ip netns exec "$1" nft -f - <<-NFT
+	table inet pwtest {
+		chain out {
+			type filter hook output priority 0;
+			tcp dport $2 tcp flags syn counter drop
+		}
+	}
+	NFT
+}
+
+# syns_dropped NS: packets the drop_syns rule counted.
+syns_dropped() {
+	ip netns exec "$1" nft -j list chain inet pwtest out |
+		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'
 }
