@@ -189,18 +189,25 @@ no_btf() {
 	[[ "$output" == *"Tracing "*"Hit Ctrl-C to end."* ]]
 
 	pw_start --drops=none
-	bpftool prog show >"$BATS_TEST_TMPDIR/progs"
-	grep -q 'name tp_inet_sock_se' "$BATS_TEST_TMPDIR/progs"
-	# trace --drops=none leaves out the hooks of drops and latency (names cut
-	# at 15 characters), and the sockops program that serves drops.
-	[ "$(grep -c 'name tpc\?_kfree_skb\|name [a-z]*___ine\|name sockops_flows' "$BATS_TEST_TMPDIR/progs")" -eq 0 ]
+	# This portwatch's programs, by their full names.
+	bpf_prog_names "$PW_PID" >"$BATS_TEST_TMPDIR/progs"
+	cat "$BATS_TEST_TMPDIR/progs"
+	grep -q ' tp_inet_sock_set_state$' "$BATS_TEST_TMPDIR/progs"
+	# trace --drops=none leaves out the hooks of drops and latency, and the
+	# sockops program that serves drops.
+	[ "$(grep -c ' tpc\?_kfree_skb$\| [a-z]*___inet_hash_connect$\| sockops_flows$' "$BATS_TEST_TMPDIR/progs")" -eq 0 ]
 	kill -TERM "$PW_PID"
 	wait "$PW_PID"
-	# Nothing stays attached: the kernel frees the programs (asynchronously).
+	# Nothing stays loaded: the kernel frees the programs (asynchronously).
 	for ((i = 0; i < 200; i++)); do
-		bpftool prog show | grep -q 'name tp_inet_sock_se' || return 0
+		left=0
+		for id in $(awk '{ print $1 }' "$BATS_TEST_TMPDIR/progs"); do
+			bpftool prog show id "$id" >/dev/null 2>&1 && left=$((left + 1))
+		done
+		[ "$left" -eq 0 ] && return 0
 		sleep 0.05
 	done
+	echo "$left of its programs are still loaded" >&2
 	return 1
 }
 

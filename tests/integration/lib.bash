@@ -246,6 +246,20 @@ storm_rule_count() {
 		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'
 }
 
+# bpf_prog_ids PID: ids of the BPF programs process PID holds, one a line
+# (from its fds' fdinfo: no other process's programs are seen).
+bpf_prog_ids() {
+	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -un
+}
+
+# bpf_prog_names PID: "ID NAME" of each of them.
+bpf_prog_names() {
+	local id
+	for id in $(bpf_prog_ids "$1"); do
+		echo "$id $(bpftool prog show id "$id" -j | jq -r .name)"
+	done
+}
+
 # held_back FILE JQ_CONDITION FIELD: the sum of FIELD (count, records,
 # filtered or sampled) over the keys of trace's drop_summary records in FILE
 # that match the condition.
