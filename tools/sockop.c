@@ -12,6 +12,7 @@
  *     connect ADDR PORT N  N blocking connects
  *     nbconnect ADDR PORT  one non-blocking connect, left in progress
  *     bind ADDR PORT       bind a new socket (PORT 0: any)
+ *     bindn ADDR PORT N    bind N new sockets; prints "bindn ADDR PORT bound B failed F"
  *     sendto ADDR PORT     send one datagram from a new, unbound socket
  *     sendn ADDR PORT N    send N datagrams from one new socket; prints
  *                          "sendn ADDR PORT sent S failed F"
@@ -220,6 +221,14 @@ int main(int argc, char **argv)
 				fcntl(fd, F_SETFL, O_NONBLOCK);
 				report(step, host, port, connect(fd, (struct sockaddr *)&ss, len),
 				       fd);
+			} else if (!strcmp(step, "bindn") && i + 1 < argc) {
+				int n = atoi(argv[++i]), bound = 0;
+
+				for (int k = 0; k < n; k++) {
+					fd = new_socket(ss.ss_family);
+					bound += !bind(fd, (struct sockaddr *)&ss, len);
+				}
+				printf("bindn %s %s bound %d failed %d\n", host, port, bound, n - bound);
 			} else if (!strcmp(step, "bind")) {
 				fd = new_socket(ss.ss_family);
 				report(step, host, port, bind(fd, (struct sockaddr *)&ss, len), fd);

@@ -296,6 +296,33 @@ evictions_after() {
 	[ "$EVICTED" -ge $((2 * (3000 - 1024))) ]
 }
 
+@test "100,000 sockets from 6 processes: trace seeds them all, evicts none, attributes one" {
+	netns_new many
+	ino=$(netns_inode "$NS")
+	drop_syns "$NS" 9999
+	# More sockets than the old fixed 65536-entry owner maps: 6 x 17000 UDP
+	# sockets, each process on its own address (a UDP port range is per address).
+	ulimit -n 20000
+	for k in 1 2 3 4 5 6; do
+		sockop_hold "$NS" udp bindn "127.0.0.$k" 0 17000
+		grep -q "bindn 127.0.0.$k 0 bound 17000 failed 0" "$SOCKOP_OUT" ||
+			setup_error "process $k: $(grep bindn "$SOCKOP_OUT")"
+	done
+	sockop_hold "$NS" nbconnect 127.0.0.1 9999
+	owner=$SOCKOP_PID
+	[ "$(ip netns exec "$NS" ss -Huan | wc -l)" -eq 102000 ] || setup_error "the netns does not hold 102000 UDP sockets"
+	pw_start --netns "$ino"
+	seeded=$(sed -n 's/.*(\([0-9]*\) existing sockets attributed).*/\1/p' "$PW_ERR")
+	echo "seeded $seeded"
+	[ "$seeded" -ge 102001 ]
+	ip netns exec "$NS" ss -K -t dst 127.0.0.1 dport = 9999 >/dev/null
+	pw_stop
+
+	[ "$(jq -s '[.[] | select(.type == "lost") | .owner_evictions] | add // 0' "$PW_OUT")" -eq 0 ]
+	[ "$(events ".type == \"connect_fail\" and .pid == $owner and .error == \"ECONNABORTED\"
+		and .owner == \"seeded\" and .dport == 9999")" -eq 1 ]
+}
+
 @test "top in an 80x24 terminal (tmux): a row for the process failing connects; q exits cleanly" {
 	command -v tmux >/dev/null || skip "no tmux"
 	netns_new top
