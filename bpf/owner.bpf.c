@@ -4,6 +4,7 @@
  * attached: an iterator over every task's open files (iter/task_file, since
  * 5.8) keeps the IPv4/IPv6 TCP/UDP sockets. It visits each file table once
  * (threads sharing one are skipped) and never replaces a live entry.
+ * Forgets the owner of a UDP socket when the socket is released.
  */
 #include "common.bpf.h"
 #include <bpf/bpf_tracing.h>
@@ -38,4 +39,20 @@ int iter_seed_owners(struct bpf_iter__task_file *ctx)
 		seeded++;
 	}
 	return 0;
+}
+
+/*
+ * A UDP socket released (the close of its last file): its owner leaves the
+ * map, so the LRU map holds open sockets only and owner_evictions counts
+ * owners still needed. TCP owners leave at CLOSE (connfail.bpf.c): this hook
+ * runs in inet_release() before the protocol's close, which still reports
+ * the connect it ends and the TIME_WAIT it starts. cgroup/sock_release
+ * (5.9+), attached at the cgroup v2 root; the ctx is the struct sock.
+ */
+SEC("cgroup/sock_release")
+int cg_sock_release(struct bpf_sock *sk)
+{
+	if (sk->protocol == IPPROTO_UDP)
+		owner_forget((const struct sock *)sk);
+	return 1;
 }

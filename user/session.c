@@ -64,16 +64,47 @@ static bool is_ports_map(const struct portwatch_bpf *skel, const struct bpf_map 
 	       map == skel->maps.netns_pid || map == skel->maps.netns_files;
 }
 
-/* sockops sees a socket through the cgroup it was created in: attach at the root. */
-static int attach_sockops(struct pw_session *s)
+/*
+ * Whether the kernel takes cgroup/sock_release programs (5.9+): it checks
+ * the expected attach type when a program loads, so a two-instruction one
+ * tells. Without it the object's cg_sock_release would fail the whole load.
+ */
+static bool has_sock_release(void)
 {
-	int fd = pw_cgroup2_root_fd();
+	const struct bpf_insn ret1[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = 1 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_CGROUP_INET_SOCK_RELEASE);
+	int fd = bpf_prog_load(BPF_PROG_TYPE_CGROUP_SOCK, NULL, "GPL", ret1, 2, &opts);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/*
+ * sockops and sock_release see a socket through the cgroup it was created
+ * in: attach at the root. sockops only serves drops; without sock_release
+ * (before 5.9) UDP owners leave the LRU map only when evicted.
+ */
+static int attach_cgroup_progs(struct pw_session *s, bool drops)
+{
+	int fd = pw_cgroup2_root_fd(), ret = 0;
 
 	if (fd < 0)
 		return fd;
-	s->sockops = bpf_program__attach_cgroup(s->skel->progs.sockops_flows, fd);
+	if (bpf_program__autoload(s->skel->progs.cg_sock_release))
+		s->skel->links.cg_sock_release =
+			bpf_program__attach_cgroup(s->skel->progs.cg_sock_release, fd);
+	if (drops) {
+		s->sockops = bpf_program__attach_cgroup(s->skel->progs.sockops_flows, fd);
+		if (!s->sockops)
+			ret = -errno;
+	}
 	close(fd);
-	return s->sockops ? 0 : -errno;
+	return ret;
 }
 
 /*
@@ -198,6 +229,8 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	bpf_program__set_autoload(s->skel->progs.sockops_flows, drops);
 	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
 	bpf_program__set_autoattach(s->skel->progs.sockops_flows, false);
+	bpf_program__set_autoattach(s->skel->progs.cg_sock_release, false);
+	bpf_program__set_autoload(s->skel->progs.cg_sock_release, has_sock_release());
 	owners = o->owner_map_size ?: owner_map_size();
 	bpf_map__set_max_entries(s->skel->maps.sock_owner, owners);
 	bpf_map__set_max_entries(s->skel->maps.flow_owner, owners);
@@ -230,13 +263,11 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 		snprintf(err, err_len, "attaching BPF programs: %s", strerror(-ret));
 		goto fail;
 	}
-	if (drops) {
-		ret = attach_sockops(s);
-		if (ret) {
-			snprintf(err, err_len, "attaching sockops to the cgroup v2 root: %s",
-				 strerror(-ret));
-			goto fail;
-		}
+	ret = attach_cgroup_progs(s, drops);
+	if (ret) {
+		snprintf(err, err_len, "attaching sockops to the cgroup v2 root: %s",
+			 strerror(-ret));
+		goto fail;
 	}
 	/* Seed after attaching, so no socket falls between the two. */
 	ret = seed_owners(s);

@@ -283,6 +283,15 @@ evictions_after() {
 	[ "$EVICTED" -ge $((3000 - 1024)) ]
 }
 
+@test "a released UDP socket's owner leaves the map: 2700 sockets, 900 open at most, no eviction" {
+	netns_new udprel
+	pw_start --netns "$(netns_inode "$NS")" --owner-map-size 1024 --drops=none
+	sockop "$NS" udp bindn 127.0.0.1 0 900 close bindn 127.0.0.1 0 900 close bindn 127.0.0.1 0 900 close
+	[ "$(grep -c 'bound 900 failed 0' "$SOCKOP_OUT")" -eq 3 ] || setup_error "sockop did not bind 3 x 900"
+	pw_stop
+	[ "$(jq -s '[.[] | select(.type == "lost") | .owner_evictions] | add // 0' "$PW_OUT")" -eq 0 ]
+}
+
 @test "flow-owner evictions are counted with the socket owners'" {
 	netns_new flowevict
 	ip netns exec "$NS" nft add table inet t

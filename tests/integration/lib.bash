@@ -208,9 +208,10 @@ cgroup_new() {
 	CGROUPS+=("$CG" "$CG/child")
 }
 
-# events JQ_FILTER: the number of JSON records selected by a jq condition.
+# events JQ_FILTER: the number of event records (not the lost and
+# drop_summary bookkeeping) selected by a jq condition.
 events() {
-	jq -s "[.[] | select($1)] | length" "$PW_OUT"
+	jq -s "[.[] | select(.type != \"lost\" and .type != \"drop_summary\") | select($1)] | length" "$PW_OUT"
 }
 
 # storm_up: two namespaces joined by a veth, $STORM_TX sending to
