@@ -1,0 +1,95 @@
+#!/usr/bin/env bats
+# portwatch's life beside others: killed, it leaves nothing behind; several
+# instances at once each see every event.
+
+load lib
+
+teardown() {
+	pw_teardown
+}
+
+# bpf_ids PID prog|link: the ids of the BPF programs or links PID holds, from
+# its descriptors' fdinfo (bpftool's pids need a bpftool built with skeletons,
+# which Debian's is not). Programs reached through a link are in the list.
+bpf_ids() {
+	grep -h "^$2_id:" /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un
+}
+
+# wait_bpf_gone prog|link IDS: bounded wait (30 s) until no BPF object of the
+# kind has one of IDS: the kernel frees them after the last reference goes,
+# asynchronously.
+wait_bpf_gone() {
+	local kind=$1 ids=$2 left i
+	for ((i = 0; i < 300; i++)); do
+		left=$(bpftool "$kind" show -j | jq -r '.[].id' | sort -u | comm -12 - <(echo "$ids"))
+		[ -z "$left" ] && return 0
+		sleep 0.1
+	done
+	echo "$kind ids still there 30 s after SIGKILL: $(echo $left)" >&2
+	return 1
+}
+
+# mounts FILE: "mount point, type" of each line of a mountinfo file, for
+# the types portwatch mounts (user/util.c: tracefs, cgroup2) and anything
+# under /run/portwatch. Others' mounts are left out: deleting a network
+# namespace elsewhere unlinks its /run/netns file, which detaches that mount
+# in every namespace, this one too.
+mounts() {
+	awk '{ for (i = 7; i <= NF; i++) if ($i == "-") { t = $(i + 1); break } }
+	     t == "tracefs" || t == "cgroup2" || index($5, "/run/portwatch") == 1 { print $5, t }' "$1"
+}
+
+# killed_in_own_mountns COMMAND ARGS...: portwatch COMMAND in a mount
+# namespace of its own whose cgroup2 mounts are gone (it must then make its
+# own to attach sockops), SIGKILLed once it traces: none of the programs and
+# links it held stays, and the namespace's mounts are those before it started.
+killed_in_own_mountns() {
+	local dir=$BATS_TEST_TMPDIR/mntns shell pid progs links
+	mkdir -p "$dir"
+	# The shell stays in the namespace after portwatch dies, so that its
+	# /proc/PID/mountinfo shows the namespace. tracefs first, as portwatch
+	# would mount it: a tracefs at its standard place is meant to stay.
+	cat >"$dir/inner" <<-'EOF'
+		dir=$1
+		shift
+		awk '$3 == "cgroup2" { print $2 }' /proc/self/mounts | tac | xargs -r -n1 umount -l
+		[ -d /sys/kernel/tracing/events ] || mount -t tracefs nodev /sys/kernel/tracing
+		cp /proc/self/mountinfo "$dir/before"
+		"$@" >"$dir/pw.out" 2>"$dir/pw.err" &
+		echo $! >"$dir/pid"
+		wait $!
+		echo $? >"$dir/rc"
+		exec sleep infinity
+	EOF
+	unshare -m --propagation private bash "$dir/inner" "$dir" "$PORTWATCH" "$@" "${PW_ATTACH_ARGS[@]}" &
+	shell=$!
+	PIDS+=("$shell")
+	wait_for_line "$dir/pw.err" "Hit Ctrl-C to end." "$shell"
+	pid=$(cat "$dir/pid")
+	[ "$(mounts "$dir/before" | awk '$2 == "cgroup2"' | wc -l)" -eq 0 ] ||
+		setup_error "cgroup2 is still mounted in the namespace: $(mounts "$dir/before")"
+	progs=$(bpf_ids "$pid" prog)
+	links=$(bpf_ids "$pid" link)
+	echo "portwatch $pid holds programs $(echo $progs), links $(echo $links)"
+	[ -n "$progs" ]
+	[ -n "$links" ]
+	# sockops is attached to the cgroup root without a cgroup2 mount in sight.
+	[ "$(grep -l '^link_type:[[:space:]]*cgroup$' /proc/"$pid"/fdinfo/* | wc -l)" -eq 1 ]
+
+	kill -KILL "$pid"
+	wait_for_line "$dir/rc" . "$shell"
+	[ "$(cat "$dir/rc")" -eq 137 ]
+	wait_bpf_gone prog "$progs"
+	wait_bpf_gone link "$links"
+	mounts /proc/"$shell"/mountinfo >"$dir/after.list"
+	mounts "$dir/before" >"$dir/before.list"
+	diff "$dir/before.list" "$dir/after.list"
+}
+
+@test "trace SIGKILLed: none of its BPF programs and links stays, nor a mount of its own" {
+	killed_in_own_mountns trace --json
+}
+
+@test "drops SIGKILLed: none of its BPF programs and links stays, nor a mount of its own" {
+	killed_in_own_mountns drops --json
+}
