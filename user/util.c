@@ -100,6 +100,11 @@ long pw_read_long(const char *path)
 	return v;
 }
 
+/*
+ * A tracefs mounted here stays after portwatch exits, on purpose: it is the
+ * standard place, mounted at boot on most systems, and bpftool and perf leave
+ * it mounted the same way.
+ */
 int pw_ensure_tracefs(void)
 {
 	if (is_tracefs("/sys/kernel/tracing") || is_tracefs("/sys/kernel/debug/tracing"))
@@ -107,6 +112,47 @@ int pw_ensure_tracefs(void)
 	if (mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL))
 		return -errno;
 	return 0;
+}
+
+/*
+ * No cgroup2 is mounted: a cgroup2 root only this process reaches, and that
+ * no exit leaves behind. A mount on a path outlives the process (a SIGKILL
+ * would leave it for good), so the new mount API makes a detached mount,
+ * never attached to any path, gone with its last fd; the BPF link keeps the
+ * cgroup it is attached to. Where fsopen() is missing (ENOSYS), the mount goes
+ * on FALLBACK and is detached (MNT_DETACH) as soon as its directory is open:
+ * the fd keeps it usable, and only a SIGKILL between mount() and umount2()
+ * could leave it.
+ */
+static int cgroup2_private_fd(const char *fallback)
+{
+	int fs, mnt, fd, err;
+
+	fs = fsopen("cgroup2", FSOPEN_CLOEXEC);
+	if (fs >= 0) {
+		mnt = fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0)
+			      ? -1
+			      : fsmount(fs, FSMOUNT_CLOEXEC, 0);
+		err = errno;
+		close(fs);
+		if (mnt < 0)
+			return -err;
+		/* The mount fd is O_PATH, which BPF_LINK_CREATE refuses: open its root. */
+		fd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		err = errno;
+		close(mnt);
+		return fd < 0 ? -err : fd;
+	}
+	if (errno != ENOSYS)
+		return -errno;
+	if ((mkdir("/run/portwatch", 0700) && errno != EEXIST) ||
+	    (mkdir(fallback, 0700) && errno != EEXIST) ||
+	    mount("cgroup2", fallback, "cgroup2", 0, NULL))
+		return -errno;
+	fd = open(fallback, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	err = errno;
+	umount2(fallback, MNT_DETACH);
+	return fd < 0 ? -err : fd;
 }
 
 int pw_cgroup2_root_fd(void)
@@ -127,12 +173,7 @@ int pw_cgroup2_root_fd(void)
 		endmntent(f);
 	if (fd != -ENOENT)
 		return fd;
-	if ((mkdir("/run/portwatch", 0700) && errno != EEXIST) ||
-	    (mkdir(fallback, 0700) && errno != EEXIST) ||
-	    mount("cgroup2", fallback, "cgroup2", 0, NULL))
-		return -errno;
-	fd = open(fallback, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	return cgroup2_private_fd(fallback);
 }
 
 int pw_cgroup_id(const char *path, __u64 *id)

@@ -53,8 +53,9 @@ int pw_ensure_tracefs(void);
 
 /*
  * An O_RDONLY descriptor of the cgroup v2 root: the first cgroup2 mount in
- * /proc/self/mounts, else a new mount at /run/portwatch/cgroup2 (left for
- * the next run, like tracefs). Returns the fd or -errno.
+ * /proc/self/mounts, else a detached cgroup2 mount of this process's own
+ * (nothing stays mounted after it exits, even killed). Returns the fd or
+ * -errno.
  */
 int pw_cgroup2_root_fd(void);
 

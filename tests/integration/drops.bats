@@ -356,3 +356,89 @@ rx_dropped() {
 	[ "$(jq -r 'select(.type == "drop") | .location' "$PW2_OUT" | sort | uniq -c | awk '{ print $1, $2 }')" = \
 		"$rule $location" ]
 }
+
+# Two senders whose UDP datagrams rules of their own namespaces drop on
+# output: A (comm pwdropa, a copy of sockop) in $NSA and cgroup $CGA toward
+# 127.0.0.1:$PA, B (sockop) in $NSB and $CGB toward [::1]:$PB.
+two_droppers() {
+	netns_new dropa
+	NSA=$NS INOA=$(netns_inode "$NS")
+	netns_new dropb
+	NSB=$NS INOB=$(netns_inode "$NS")
+	PA=9917 PB=9918 NA=30 NB=20
+	ip netns exec "$NSA" nft add table inet acl
+	ip netns exec "$NSA" nft add chain inet acl out '{ type filter hook output priority 0; }'
+	ip netns exec "$NSA" nft add rule inet acl out udp dport $PA counter drop
+	ip netns exec "$NSB" nft add table inet acl
+	ip netns exec "$NSB" nft add chain inet acl out '{ type filter hook output priority 0; }'
+	ip netns exec "$NSB" nft add rule inet acl out udp dport $PB counter drop
+	cgroup_new dropa
+	CGA=$CG
+	cgroup_new dropb
+	CGB=$CG
+	DROPA=$BATS_TEST_TMPDIR/pwdropa
+	cp "$SOCKOP" "$DROPA"
+}
+
+# filtered_drops 'OPTIONS' KEPT: A sends $NA datagrams, B $NB, under trace
+# --drop-rate=0 OPTIONS (which may name $A and $B); KEPT (A, B or AB) says
+# whose drops the filter keeps: exactly those are reported, each rule's
+# counter's worth, and none of the other's.
+filtered_drops() {
+	local before_a before_b ra rb want_a=0 want_b=0
+	SOCKOP=$DROPA sockop_gated "$NSA" udp sendn 127.0.0.1 $PA $NA
+	A=$GATED_PID
+	sockop_gated "$NSB" udp sendn ::1 $PB $NB
+	B=$GATED_PID
+	echo "$A" >"$CGA/cgroup.procs"
+	echo "$B" >"$CGB/cgroup.procs"
+	before_a=$(rule_count "$NSA")
+	before_b=$(rule_count "$NSB")
+	eval "pw_start --drop-rate=0 $1"
+	release "$A"
+	release "$B"
+	pw_stop
+	grep -q "sendn 127.0.0.1 $PA sent 0 failed $NA" "$BATS_TEST_TMPDIR/gated.$A" ||
+		setup_error "A's sends were not all dropped: $(cat "$BATS_TEST_TMPDIR/gated.$A")"
+	grep -q "sendn ::1 $PB sent 0 failed $NB" "$BATS_TEST_TMPDIR/gated.$B" ||
+		setup_error "B's sends were not all dropped: $(cat "$BATS_TEST_TMPDIR/gated.$B")"
+	ra=$(($(rule_count "$NSA") - before_a))
+	rb=$(($(rule_count "$NSB") - before_b))
+	if [[ $2 == *A* ]]; then want_a=$ra; fi
+	if [[ $2 == *B* ]]; then want_b=$rb; fi
+	got_a=$(events ".type == \"drop\" and .netns == $INOA")
+	got_b=$(events ".type == \"drop\" and .netns == $INOB")
+	echo "filtered_drops '$1': A=$A B=$B rules $ra $rb, kept $got_a $got_b, want $want_a $want_b"
+	[ "$ra" -eq "$NA" ]
+	[ "$rb" -eq "$NB" ]
+	[ "$got_a" -eq "$want_a" ]
+	[ "$got_b" -eq "$want_b" ]
+	# What is kept is the sender's own, with the packet's tuple.
+	[ "$(events ".type == \"drop\" and .netns == $INOA and .pid == $A and .comm == \"pwdropa\"
+		and .attribution == \"socket\" and .cgroup_id == $(stat -c %i "$CGA")
+		and .reason == \"NETFILTER_DROP\" and .proto == \"udp\" and .family == \"ipv4\"
+		and .daddr == \"127.0.0.1\" and .dport == $PA")" -eq "$want_a" ]
+	[ "$(events ".type == \"drop\" and .netns == $INOB and .pid == $B and .comm == \"sockop\"
+		and .attribution == \"socket\" and .cgroup_id == $(stat -c %i "$CGB")
+		and .reason == \"NETFILTER_DROP\" and .proto == \"udp\" and .family == \"ipv6\"
+		and .daddr == \"::1\" and .dport == $PB")" -eq "$want_b" ]
+}
+
+@test "trace's filters on drop records keep exactly the matching drops" {
+	two_droppers
+	# Drops elsewhere on the host are not counted: only these two namespaces'.
+	filtered_drops "" AB
+	filtered_drops '--netns $INOA' A
+	filtered_drops '--netns /run/netns/$NSB' B
+	filtered_drops '--pid $A' A
+	filtered_drops '-p $B' B
+	filtered_drops '--comm pwdropa' A
+	filtered_drops '--comm sockop' B
+	filtered_drops '--cgroup $CGA' A
+	filtered_drops '--cgroup $CGB' B
+	filtered_drops '--dport $PA' A
+	filtered_drops '--dport $PB' B
+	filtered_drops '--daddr 127.0.0.1' A
+	filtered_drops '--daddr ::1' B
+	filtered_drops '--netns $INOA --dport $PB' ""
+}

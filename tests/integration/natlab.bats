@@ -98,6 +98,52 @@ traced() {
 	[ "$(jq -s "[.[] | select(.type == \"drops\" and $storm) | .count] | add" "$BATS_TEST_TMPDIR/counts.out")" -eq "$rule" ]
 }
 
+@test "nat6-port-exhaustion: IPv6 SNAT clash drops == insert_failed, attributed to the client" {
+	traced nat6-port-exhaustion --drops=attributed --drop-rate=0
+	pid=$PID
+	insert_failed=$(natlab_value insert_failed)
+	[ "$(grep -c ' ok ' "$LAB_OUT")" -eq 2 ]
+	[ "$(grep -c ' err 110 ETIMEDOUT' "$LAB_OUT")" -eq 1 ]
+	[ "$insert_failed" -ge 1 ] || setup_error "no SNAT clash: insert_failed is $insert_failed"
+	[ "$(events ".type == \"connect_fail\" and .pid == $pid and .error == \"ETIMEDOUT\"
+		and .family == \"ipv6\" and .daddr == \"2001:db8:113::80\" and .dport == 443")" -eq 1 ]
+	sport=$(jq -s "[.[] | select(.type == \"connect_fail\" and .pid == $pid)][0].sport" "$PW_OUT")
+	clash=".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .nat.class == \"nat_clash\""
+	[ "$(events "$clash")" -eq "$insert_failed" ]
+	[ "$(events "$clash and .pid == $pid and .comm == \"sockop\" and .attribution == \"conntrack\"
+		and .family == \"ipv6\" and .proto == \"tcp\"
+		and .nat.orig.saddr == \"fd00:1::10\" and .nat.orig.sport == $sport
+		and .nat.orig.daddr == \"2001:db8:113::80\" and .nat.orig.dport == 443
+		and .nat.reply.saddr == \"2001:db8:113::80\" and .nat.reply.sport == 443
+		and .nat.reply.daddr == \"2001:db8:113::1\" and .nat.reply.dport >= 50000
+		and .nat.reply.dport <= 50001
+		and .saddr == \"2001:db8:113::1\" and .sport >= 50000 and .sport <= 50001
+		and .ifname == \"n1\"")" -eq "$insert_failed" ]
+}
+
+@test "udp-nat-drop: UDP drops after SNAT == the rule's counter, attributed to the client by conntrack" {
+	traced udp-nat-drop --drop-rate=0
+	pid=$PID
+	dropped=$(natlab_value after_snat_drop)
+	[ "$(grep -c '^connect 203.0.113.80 53 ok ' "$LAB_OUT")" -eq 5 ] ||
+		setup_error "the client did not connect 5 sockets: $(cat "$LAB_OUT")"
+	[ "$(grep -c '^write ok' "$LAB_OUT")" -eq 5 ] ||
+		setup_error "the client did not send 5 datagrams: $(cat "$LAB_OUT")"
+	[ "$dropped" -eq 5 ]
+	after_snat=".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .ifname == \"n1\"
+		and .proto == \"udp\" and .saddr == \"203.0.113.1\" and .daddr == \"203.0.113.80\" and .dport == 53"
+	[ "$(events "$after_snat")" -eq "$dropped" ]
+	# Each datagram's flow, by the local port its socket got before SNAT.
+	for port in $(awk '$1 == "connect" && $4 == "ok" { print $5 }' "$LAB_OUT"); do
+		[ "$(events "$after_snat and .pid == $pid and .comm == \"sockop\" and .attribution == \"conntrack\"
+			and .nat.orig.saddr == \"10.0.1.10\" and .nat.orig.sport == $port
+			and .nat.orig.daddr == \"203.0.113.80\" and .nat.orig.dport == 53
+			and .nat.reply.saddr == \"203.0.113.80\" and .nat.reply.sport == 53
+			and .nat.reply.daddr == \"203.0.113.1\" and .nat.reply.dport == .sport")" -eq 1 ]
+	done
+	[ "$(events ".type == \"drop\" and .pid == $pid")" -eq "$dropped" ]
+}
+
 @test "acl-partial-ephemeral: replies the ACL drops == the rule's counter, attributed to the client" {
 	traced acl-partial-ephemeral --drop-rate=0
 	pid=$PID
