@@ -3,7 +3,9 @@
  * Seeds the socket-owner map with the sockets that existed before portwatch
  * attached: an iterator over every task's open files (iter/task_file, since
  * 5.8) keeps the IPv4/IPv6 TCP/UDP sockets. It visits each file table once
- * (threads sharing one are skipped) and never replaces a live entry.
+ * (threads sharing one are skipped) and never replaces a live entry. A
+ * connected socket's 5-tuple also seeds flow_owner, so that a drop of an
+ * existing flow after NAT in another netns is attributed by conntrack.
  * Forgets the owner of a UDP socket when the socket is released.
  */
 #include "common.bpf.h"
@@ -18,6 +20,7 @@ int iter_seed_owners(struct bpf_iter__task_file *ctx)
 	struct task_struct *task = ctx->task;
 	struct file *file = ctx->file;
 	struct pw_sock_owner v = {};
+	struct pw_tuple t = {};
 	struct sock *sk;
 	__u64 key;
 
@@ -38,6 +41,9 @@ int iter_seed_owners(struct bpf_iter__task_file *ctx)
 		__sync_fetch_and_add(&counters.owner_inserts, 1);
 		seeded++;
 	}
+	tuple_from_sk(&t, sk);
+	if (t.sport && t.dport)
+		flow_record(&t, &v.owner);
 	return 0;
 }
 

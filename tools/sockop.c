@@ -23,6 +23,8 @@
  *     wait                 print "waiting", then wait for SIGUSR1 to go on
  *     accept N             accept N connections on the last listening socket;
  *                          prints "accept N ok" or "accept err <errno> <name>"
+ *     writeall             write one byte on every socket so far; prints
+ *                          "writeall ok N failed F"
  *     write                write one byte on the last socket; prints "write ok" or
  *                          "write err <errno> <name>"
  *     close                close every socket so far, oldest first (a connect
@@ -43,6 +45,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +56,30 @@
 static int proto = IPPROTO_TCP;
 static int syncnt;
 static int listener = -1; /* the last listening socket, for accept */
-static int max_fd = -1;	  /* sockets are never closed before `close`: 3..max_fd */
+/*
+ * The sockets so far (never closed before `close`): fds below max_fd marked
+ * in `ours`. Other fds may be inherited (bats keeps its output on fd 3):
+ * close and writeall leave those alone.
+ */
+#define MAX_FDS (1 << 20)
+static unsigned char ours[MAX_FDS / 8];
+static int max_fd = -1;
+
+static void keep_fd(int fd)
+{
+	if (fd >= MAX_FDS) {
+		fprintf(stderr, "sockop: fd %d past %d\n", fd, MAX_FDS);
+		exit(2);
+	}
+	ours[fd / 8] |= 1 << (fd % 8);
+	if (fd > max_fd)
+		max_fd = fd;
+}
+
+static bool is_ours(int fd)
+{
+	return ours[fd / 8] & (1 << (fd % 8));
+}
 
 static socklen_t make_addr(const char *host, const char *port, struct sockaddr_storage *ss)
 {
@@ -85,8 +111,7 @@ static int new_socket(int family)
 	}
 	if (proto == IPPROTO_TCP && syncnt)
 		setsockopt(fd, IPPROTO_TCP, TCP_SYNCNT, &syncnt, sizeof(syncnt));
-	if (fd > max_fd)
-		max_fd = fd;
+	keep_fd(fd);
 	return fd;
 }
 
@@ -163,8 +188,7 @@ int main(int argc, char **argv)
 				fd = accept(listener, NULL, NULL);
 				if (fd < 0)
 					break;
-				if (fd > max_fd)
-					max_fd = fd;
+				keep_fd(fd);
 			}
 			if (k == n)
 				printf("accept %d ok\n", n);
@@ -173,10 +197,24 @@ int main(int argc, char **argv)
 		} else if (!strcmp(step, "close")) {
 			int n = 0;
 
-			for (int k = 3; k <= max_fd; k++)
-				n += !close(k);
+			for (int k = 0; k <= max_fd; k++)
+				if (is_ours(k))
+					n += !close(k);
+			memset(ours, 0, sizeof(ours));
 			max_fd = -1;
 			printf("closed %d\n", n);
+		} else if (!strcmp(step, "writeall")) {
+			int ok = 0, failed = 0;
+
+			for (int k = 0; k <= max_fd; k++) {
+				if (!is_ours(k))
+					continue;
+				if (write(k, "x", 1) == 1)
+					ok++;
+				else
+					failed++;
+			}
+			printf("writeall ok %d failed %d\n", ok, failed);
 		} else if (!strcmp(step, "write")) {
 			if (write(fd, "x", 1) == 1)
 				printf("write ok\n");

@@ -144,6 +144,66 @@ traced() {
 	[ "$(events ".type == \"drop\" and .pid == $pid")" -eq "$dropped" ]
 }
 
+@test "TCP and UDP flows opened before trace, dropped after SNAT: attributed by conntrack" {
+	# udp-nat-drop's NAT lets TCP 443 through and drops UDP 53 after SNAT.
+	natlab_up udp-nat-drop
+	host=$NATLAB_PREFIX-host nat=$NATLAB_PREFIX-nat
+	# A TCP connection and a connected UDP socket toward the server, one byte
+	# on each, then, after the gate, one more on each.
+	out=$BATS_TEST_TMPDIR/client
+	ip netns exec "$host" "$SOCKOP" connect 203.0.113.80 443 1 udp connect 203.0.113.80 53 1 \
+		writeall wait writeall hold >"$out" &
+	client=$!
+	PIDS+=("$client")
+	wait_for_line "$out" "^waiting" "$client"
+	grep -q "^writeall ok 2 failed 0" "$out" || setup_error "the first bytes were not sent: $(cat "$out")"
+	tport=$(awk '$1 == "connect" && $3 == 443 { print $5 }' "$out")
+	uport=$(awk '$1 == "connect" && $3 == 53 { print $5 }' "$out")
+	# From now on the NAT drops the TCP flow too, after SNAT.
+	ip netns exec "$nat" nft -f - <<-NFT
+	table ip aftersnat {
+		chain out {
+			type filter hook postrouting priority 200;
+			oifname "n1" ip daddr 203.0.113.80 tcp dport 443 counter drop
+		}
+	}
+	NFT
+	udp_before=$(udp_after_snat_count "$nat")
+	pw_start
+	kill -USR1 "$client"
+	wait_for_line "$out" "^holding" "$client"
+	[ "$(grep -c "^writeall ok 2 failed 0" "$out")" -eq 2 ] || setup_error "the second bytes were not sent"
+	# The TCP segment is retransmitted until the connection is aborted: its
+	# RST dies in the NAT too, once conntrack there saw it (CLOSE).
+	ip netns exec "$host" ss -K -t dst 203.0.113.80 dport = 443 >/dev/null
+	for ((i = 0; i < 300; i++)); do
+		ip netns exec "$nat" conntrack -L -p tcp --orig-port-src "$tport" 2>/dev/null | grep -q CLOSE && break
+		sleep 0.1
+	done
+	ip netns exec "$nat" conntrack -L -p tcp --orig-port-src "$tport" 2>/dev/null | grep -q CLOSE ||
+		setup_error "conntrack in the NAT never saw the connection close"
+	pw_stop
+
+	tcp_rule=$(ip netns exec "$nat" nft -j list chain ip aftersnat out |
+		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
+	udp_rule=$(($(udp_after_snat_count "$nat") - udp_before))
+	echo "tcp rule $tcp_rule, udp rule $udp_rule"
+	ours=".type == \"drop\" and .pid == $client and .attribution == \"conntrack\" and .ifname == \"n1\"
+		and .nat.orig.saddr == \"10.0.1.10\" and .nat.orig.daddr == \"203.0.113.80\""
+	[ "$udp_rule" -eq 1 ]
+	[ "$(events "$ours and .proto == \"udp\" and .nat.orig.sport == $uport and .nat.orig.dport == 53")" -eq 1 ]
+	# The segment's transmissions and the RST.
+	[ "$tcp_rule" -ge 2 ]
+	[ "$(events "$ours and .proto == \"tcp\" and .nat.orig.sport == $tport and .nat.orig.dport == 443")" -eq "$tcp_rule" ]
+	[ "$(events ".type == \"drop\" and .ifname == \"n1\"")" -eq $((tcp_rule + 1)) ]
+}
+
+# udp_after_snat_count NS: packets natlab's after-SNAT UDP rule dropped.
+udp_after_snat_count() {
+	ip netns exec "$1" nft -a list table ip natlab |
+		awk '/after SNAT UDP/ { for (i = 1; i < NF; i++) if ($i == "packets") print $(i + 1) }'
+}
+
 @test "acl-partial-ephemeral: replies the ACL drops == the rule's counter, attributed to the client" {
 	traced acl-partial-ephemeral --drop-rate=0
 	pid=$PID
