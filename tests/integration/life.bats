@@ -76,8 +76,9 @@ killed_in_own_mountns() {
 	echo "portwatch $pid holds programs $(echo $progs), links $(echo $links)"
 	[ -n "$progs" ]
 	[ -n "$links" ]
-	# sockops is attached to the cgroup root without a cgroup2 mount in sight.
-	[ "$(grep -l '^link_type:[[:space:]]*cgroup$' /proc/"$pid"/fdinfo/* | wc -l)" -eq 1 ]
+	# sockops and sock_release are attached to the cgroup root without a
+	# cgroup2 mount in sight.
+	[ "$(grep -l '^link_type:[[:space:]]*cgroup$' /proc/"$pid"/fdinfo/* | wc -l)" -eq 2 ]
 
 	kill -KILL "$pid"
 	wait_for_line "$dir/rc" . "$shell"
