@@ -171,12 +171,14 @@ static void check_range(struct check_env *env, const struct pw_netns *ns)
 {
 	char summary[TEXT_LEN], evidence[TEXT_LEN];
 	__u32 size = ns->hi >= ns->lo ? (__u32)ns->hi - ns->lo + 1 : 0;
+	/* connect() searches an even number of ports (pw_usable_ports). */
+	__u32 searched = size > 1 ? size & ~1U : size;
 
 	snprintf(summary, sizeof(summary), "ephemeral range %u-%u: %u ports, %u usable toward one "
 		 "destination", ns->lo, ns->hi, size, ns->usable);
 	snprintf(evidence, sizeof(evidence), "net.ipv4.ip_local_port_range = %u %u; "
-		 "ip_local_reserved_ports = \"%s\" (%u inside the range)", ns->lo, ns->hi,
-		 ns->reserved, size - ns->usable);
+		 "ip_local_reserved_ports = \"%s\" (%u of the searched ports)", ns->lo, ns->hi,
+		 ns->reserved, searched - ns->usable);
 	if (size % 2)
 		append(evidence, sizeof(evidence), "; an odd size: each connect() search scans %u "
 		       "ports, so one search can miss the last free port", size - 1);

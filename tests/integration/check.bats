@@ -56,6 +56,17 @@ finding() {
 		"ephemeral range 32768-39999: 7232 ports, 7232 usable toward one destination" ]
 }
 
+@test "an odd range: the port connect() never searches is not counted as reserved" {
+	netns_new odd
+	port_range "$NS" 20000 20100
+	ip netns exec "$NS" sysctl -qw net.ipv4.ip_local_reserved_ports=20010-20012
+	check_json --netns "$(netns_inode "$NS")"
+	[ "$(jq -rs '[.[] | select(.check == "port_range")][0].summary' "$CHECK_OUT")" = \
+		"ephemeral range 20000-20100: 101 ports, 97 usable toward one destination" ]
+	[ "$(jq -rs '[.[] | select(.check == "port_range")][0].evidence' "$CHECK_OUT")" = \
+		"net.ipv4.ip_local_port_range = 20000 20100; ip_local_reserved_ports = \"20010-20012\" (3 of the searched ports); an odd size: each connect() search scans 100 ports, so one search can miss the last free port" ]
+}
+
 @test "a destination at 90% of its ports is a warning naming the owner; at 100% an error" {
 	netns_new full
 	ino=$(netns_inode "$NS")
