@@ -190,7 +190,9 @@ no_btf() {
 
 	pw_start --drops=none
 	# This portwatch's programs, by their full names.
-	bpf_prog_names "$PW_PID" >"$BATS_TEST_TMPDIR/progs"
+	for id in $(bpf_ids "$PW_PID" prog); do
+		echo "$id $(bpftool prog show id "$id" -j | jq -r .name)"
+	done >"$BATS_TEST_TMPDIR/progs"
 	cat "$BATS_TEST_TMPDIR/progs"
 	grep -q ' tp_inet_sock_set_state$' "$BATS_TEST_TMPDIR/progs"
 	# trace --drops=none leaves out the hooks of drops and latency, and the
@@ -199,16 +201,7 @@ no_btf() {
 	kill -TERM "$PW_PID"
 	wait "$PW_PID"
 	# Nothing stays loaded: the kernel frees the programs (asynchronously).
-	for ((i = 0; i < 200; i++)); do
-		left=0
-		for id in $(awk '{ print $1 }' "$BATS_TEST_TMPDIR/progs"); do
-			bpftool prog show id "$id" >/dev/null 2>&1 && left=$((left + 1))
-		done
-		[ "$left" -eq 0 ] && return 0
-		sleep 0.05
-	done
-	echo "$left of its programs are still loaded" >&2
-	return 1
+	wait_bpf_gone prog "$(awk '{ print $1 }' "$BATS_TEST_TMPDIR/progs")"
 }
 
 @test "--help lists the options and ends with examples" {

@@ -247,18 +247,25 @@ storm_rule_count() {
 		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add'
 }
 
-# bpf_prog_ids PID: ids of the BPF programs process PID holds, one a line
-# (from its fds' fdinfo: no other process's programs are seen).
-bpf_prog_ids() {
-	cat /proc/"$1"/fdinfo/* 2>/dev/null | awk '$1 == "prog_id:" { print $2 }' | sort -un
+# bpf_ids PID prog|link: the ids of the BPF programs or links PID holds, from
+# its descriptors' fdinfo (bpftool's pids need a bpftool built with skeletons,
+# which Debian's is not). Programs reached through a link are in the list.
+bpf_ids() {
+	grep -h "^$2_id:" /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un
 }
 
-# bpf_prog_names PID: "ID NAME" of each of them.
-bpf_prog_names() {
-	local id
-	for id in $(bpf_prog_ids "$1"); do
-		echo "$id $(bpftool prog show id "$id" -j | jq -r .name)"
+# wait_bpf_gone prog|link IDS: bounded wait (30 s) until no BPF object of the
+# kind has one of IDS: the kernel frees them after the last reference goes,
+# asynchronously.
+wait_bpf_gone() {
+	local kind=$1 ids=$2 left i
+	for ((i = 0; i < 300; i++)); do
+		left=$(bpftool "$kind" show -j | jq -r '.[].id' | grep -Fx -f <(echo "$ids") || true)
+		[ -z "$left" ] && return 0
+		sleep 0.1
 	done
+	echo "$kind ids still there after 30 s: $(echo $left)" >&2
+	return 1
 }
 
 # held_back FILE JQ_CONDITION FIELD: the sum of FIELD (count, records,

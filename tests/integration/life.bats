@@ -8,27 +8,6 @@ teardown() {
 	pw_teardown
 }
 
-# bpf_ids PID prog|link: the ids of the BPF programs or links PID holds, from
-# its descriptors' fdinfo (bpftool's pids need a bpftool built with skeletons,
-# which Debian's is not). Programs reached through a link are in the list.
-bpf_ids() {
-	grep -h "^$2_id:" /proc/"$1"/fdinfo/* 2>/dev/null | awk '{ print $2 }' | sort -un
-}
-
-# wait_bpf_gone prog|link IDS: bounded wait (30 s) until no BPF object of the
-# kind has one of IDS: the kernel frees them after the last reference goes,
-# asynchronously.
-wait_bpf_gone() {
-	local kind=$1 ids=$2 left i
-	for ((i = 0; i < 300; i++)); do
-		left=$(bpftool "$kind" show -j | jq -r '.[].id' | sort -u | comm -12 - <(echo "$ids"))
-		[ -z "$left" ] && return 0
-		sleep 0.1
-	done
-	echo "$kind ids still there 30 s after SIGKILL: $(echo $left)" >&2
-	return 1
-}
-
 # mounts FILE: "mount point, type" of each line of a mountinfo file, for
 # the types portwatch mounts (user/util.c: tracefs, cgroup2) and anything
 # under /run/portwatch. Others' mounts are left out: deleting a network
@@ -69,6 +48,8 @@ killed_in_own_mountns() {
 	PIDS+=("$shell")
 	wait_for_line "$dir/pw.err" "Hit Ctrl-C to end." "$shell"
 	pid=$(cat "$dir/pid")
+	# Not the shell's child once it is sleep: teardown must stop it itself.
+	PIDS+=("$pid")
 	[ "$(mounts "$dir/before" | awk '$2 == "cgroup2"' | wc -l)" -eq 0 ] ||
 		setup_error "cgroup2 is still mounted in the namespace: $(mounts "$dir/before")"
 	progs=$(bpf_ids "$pid" prog)
