@@ -202,15 +202,18 @@ static void read_connects(struct top_env *env)
 static void read_drops(struct top_env *env, double secs)
 {
 	struct pw_drop_row *rows;
-	int n = pw_session_drop_rows(env->session, &rows);
-	struct reason_count {
-		__u32 reason;
-		__u64 count;
-	} top[3] = {}, swap;
+	int n = pw_session_drop_rows(env->session, &rows), n_top = 0;
+	struct pw_reason_count *top;
 	__u64 total = 0;
 
 	if (n < 0) {
 		env->err = env->err ?: n;
+		return;
+	}
+	top = calloc(n ? n : 1, sizeof(*top));
+	if (!top) {
+		free(rows);
+		env->err = env->err ?: -ENOMEM;
 		return;
 	}
 	for (size_t i = 0; i < env->n_procs; i++)
@@ -225,7 +228,6 @@ static void read_drops(struct top_env *env, double secs)
 		__u64 delta = r->count - (old ? old->count : 0);
 		char comm[PW_COMM_LEN + 1] = {};
 		struct proc *p;
-		int k;
 
 		total += r->count;
 		if (r->key.tgid) {
@@ -234,20 +236,11 @@ static void read_drops(struct top_env *env, double secs)
 			if (p)
 				p->drops += r->count;
 		}
-		/* Merge the interval's counts by reason, keep the 3 biggest. */
-		for (k = 0; k < 3 && top[k].count && top[k].reason != r->key.reason; k++)
-			;
-		if (k < 3) {
-			top[k].reason = r->key.reason;
-			top[k].count += delta;
-			for (; k > 0 && top[k].count > top[k - 1].count; k--) {
-				swap = top[k];
-				top[k] = top[k - 1];
-				top[k - 1] = swap;
-			}
-		}
+		/* The interval's counts by reason: the 3 biggest are shown. */
+		pw_reason_add(top, &n_top, r->key.reason, delta);
 	}
-	for (int k = 0; k < 3 && top[k].count; k++) {
+	pw_reason_sort(top, n_top);
+	for (int k = 0; k < 3 && k < n_top; k++) {
 		char name[48];
 		size_t used = strlen(env->reason_line);
 
@@ -256,6 +249,7 @@ static void read_drops(struct top_env *env, double secs)
 			 pw_drop_reason_name(&env->reasons, top[k].reason, name, sizeof(name)),
 			 top[k].count / secs);
 	}
+	free(top);
 	env->total_drops = total;
 	free(env->prev_drops);
 	env->prev_drops = rows;

@@ -240,40 +240,14 @@ static void report_loss(struct trace_env *env, bool final)
 			(unsigned long long)suppressed);
 }
 
-/* Held back, by reason, for the text summary's top reasons. */
-struct reason_count {
-	__u32 reason;
-	__u64 count;
-};
-
-static void add_reason(struct reason_count *v, int *n, __u32 reason, __u64 count)
-{
-	int i;
-
-	if (!count)
-		return;
-	for (i = 0; i < *n && v[i].reason != reason; i++)
-		;
-	if (i == *n)
-		v[(*n)++] = (struct reason_count){ reason, 0 };
-	v[i].count += count;
-}
-
-static int by_count_desc(const void *a, const void *b)
-{
-	__u64 x = ((const struct reason_count *)a)->count, y = ((const struct reason_count *)b)->count;
-
-	return x > y ? -1 : x < y;
-}
-
 /* " (NAME n, NAME n, NAME n)": the 3 biggest of v. */
-static void top_reasons(struct trace_env *env, struct reason_count *v, int n, char *buf,
+static void top_reasons(struct trace_env *env, struct pw_reason_count *v, int n, char *buf,
 			size_t len)
 {
 	char name[48];
 	size_t o = 0;
 
-	qsort(v, n, sizeof(*v), by_count_desc);
+	pw_reason_sort(v, n);
 	buf[0] = '\0';
 	for (int i = 0; i < n && i < 3 && o < len; i++)
 		o += snprintf(buf + o, len - o, "%s%s %llu", i ? ", " : " (",
@@ -321,7 +295,7 @@ static struct json_object *summary_key_json(struct trace_env *env, const struct 
 static void report_drops(struct trace_env *env)
 {
 	__u64 drops = 0, records = 0, filtered = 0, sampled = 0;
-	struct reason_count *by_filtered = NULL, *by_sampled = NULL;
+	struct pw_reason_count *by_filtered = NULL, *by_sampled = NULL;
 	struct json_object *o = NULL, *keys = NULL;
 	int n, n_filtered = 0, n_sampled = 0;
 	struct pw_drop_row *rows, *now;
@@ -357,8 +331,8 @@ static void report_drops(struct trace_env *env)
 		records += r->records;
 		filtered += r->filtered;
 		sampled += s;
-		add_reason(by_filtered, &n_filtered, r->key.reason, r->filtered);
-		add_reason(by_sampled, &n_sampled, r->key.reason, s);
+		pw_reason_add(by_filtered, &n_filtered, r->key.reason, r->filtered);
+		pw_reason_add(by_sampled, &n_sampled, r->key.reason, s);
 		if (keys && r->count > r->records)
 			json_object_array_add(keys, summary_key_json(env, r));
 	}

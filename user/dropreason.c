@@ -93,6 +93,32 @@ static void free_names(char **names, __u32 count)
 	free(names);
 }
 
+void pw_reason_add(struct pw_reason_count *v, int *n, __u32 reason, __u64 count)
+{
+	int i;
+
+	if (!count)
+		return;
+	for (i = 0; i < *n && v[i].reason != reason; i++)
+		;
+	if (i == *n)
+		v[(*n)++] = (struct pw_reason_count){ reason, 0 };
+	v[i].count += count;
+}
+
+static int by_count_desc(const void *a, const void *b)
+{
+	__u64 x = ((const struct pw_reason_count *)a)->count;
+	__u64 y = ((const struct pw_reason_count *)b)->count;
+
+	return x > y ? -1 : x < y;
+}
+
+void pw_reason_sort(struct pw_reason_count *v, int n)
+{
+	qsort(v, n, sizeof(*v), by_count_desc);
+}
+
 void pw_drop_reasons_free(struct pw_drop_reasons *r)
 {
 	free_names(r->names, r->count);

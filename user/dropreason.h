@@ -34,4 +34,19 @@ const char *pw_drop_reason_name(const struct pw_drop_reasons *r, __u32 value, ch
 
 void pw_drop_reasons_free(struct pw_drop_reasons *r);
 
+/* Drops counted by reason, for "top reasons" lines (trace's summary, top). */
+struct pw_reason_count {
+	__u32 reason;
+	__u64 count; /* drops */
+};
+
+/*
+ * Add count drops to reason's entry of v (n entries so far; v must have room
+ * for one more). A count of 0 adds no entry.
+ */
+void pw_reason_add(struct pw_reason_count *v, int *n, __u32 reason, __u64 count);
+
+/* Sort v by count, biggest first: v[0..2] are then the top three. */
+void pw_reason_sort(struct pw_reason_count *v, int n);
+
 #endif /* PORTWATCH_DROPREASON_H */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Unit tests: drop reason names and kernel symbol formatting. */
+/* Unit tests: drop reason names, their tally, and kernel symbol formatting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -62,11 +62,37 @@ static void test_ksyms(void **state)
 	pw_ksyms_free(k);
 }
 
+/* The top three reasons are the three biggest, whatever order they come in. */
+static void test_reason_tally(void **state)
+{
+	static const struct {
+		__u32 reason;
+		__u64 count;
+	} in[] = { { 5, 1 }, { 6, 2 }, { 5, 1 }, { 7, 3 }, { 8, 0 }, { 9, 50 }, { 6, 2 } };
+	struct pw_reason_count v[8];
+	int n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(in) / sizeof(in[0]); i++)
+		pw_reason_add(v, &n, in[i].reason, in[i].count);
+	assert_int_equal(n, 4); /* no entry for a count of 0 */
+	pw_reason_sort(v, n);
+	assert_int_equal(v[0].reason, 9);
+	assert_int_equal(v[0].count, 50);
+	assert_int_equal(v[1].reason, 6);
+	assert_int_equal(v[1].count, 4);
+	assert_int_equal(v[2].reason, 7);
+	assert_int_equal(v[2].count, 3);
+	assert_int_equal(v[3].reason, 5);
+	assert_int_equal(v[3].count, 2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_reason_names),
 		cmocka_unit_test(test_ksyms),
+		cmocka_unit_test(test_reason_tally),
 	};
 
 	return cmocka_run_group_tests_name("drops", tests, NULL, NULL);
