@@ -3,7 +3,7 @@
 #include "filter.h"
 
 #include <errno.h>
-#include <ftw.h>
+#include <fts.h>
 #include <stdint.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -12,34 +12,36 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-/* nftw() has no user pointer: the scan in progress. */
-static struct pw_filter *scanning;
-
-static int collect_cgroup(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	__u64 *ids;
-
-	(void)path;
-	(void)ftw;
-	if (flag != FTW_D)
-		return 0;
-	ids = realloc(scanning->cgroup_ids, (scanning->nr_cgroup_ids + 1) * sizeof(*ids));
-	if (!ids)
-		return -1;
-	ids[scanning->nr_cgroup_ids++] = st->st_ino;
-	scanning->cgroup_ids = ids;
-	return 0;
-}
-
+/* The ids (cgroupfs inode numbers) of --cgroup's directory and those below it. */
 static int scan_cgroups(struct pw_filter *f)
 {
-	int err;
+	char *paths[] = { f->cgroup_path, NULL };
+	FTS *fts = fts_open(paths, FTS_PHYSICAL | FTS_XDEV | FTS_NOCHDIR, NULL);
+	FTSENT *e;
+	__u64 *ids;
+	int ret = 0;
 
+	if (!fts)
+		return -errno;
 	f->nr_cgroup_ids = 0;
-	scanning = f;
-	err = nftw(f->cgroup_path, collect_cgroup, 16, FTW_PHYS | FTW_MOUNT);
-	scanning = NULL;
-	return err ? -ENOENT : 0;
+	errno = 0;
+	while ((e = fts_read(fts))) {
+		if (e->fts_info != FTS_D)
+			continue;
+		ids = realloc(f->cgroup_ids, (f->nr_cgroup_ids + 1) * sizeof(*ids));
+		if (!ids) {
+			ret = -ENOMEM;
+			break;
+		}
+		f->cgroup_ids = ids;
+		ids[f->nr_cgroup_ids++] = e->fts_statp->st_ino;
+		if (e->fts_statp->st_ino > f->scanned_upto)
+			f->scanned_upto = e->fts_statp->st_ino;
+	}
+	if (!ret && errno)
+		ret = -errno;
+	fts_close(fts);
+	return ret;
 }
 
 int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, char *err,
@@ -151,11 +153,17 @@ bool pw_filter_match(struct pw_filter *f, const struct pw_owner *o, bool owner_k
 		return false;
 	if (has(f, PW_FILTER_DADDR) && !daddr_match(&f->daddr, t))
 		return false;
-	/* A cgroup created since the last scan is found by scanning again. */
-	if (has(f, PW_FILTER_CGROUP) && !cgroup_known(f, o->cgroup_id) &&
-	    (scan_cgroups(f) || !cgroup_known(f, o->cgroup_id)))
+	if (!has(f, PW_FILTER_CGROUP) || cgroup_known(f, o->cgroup_id))
+		return true;
+	/*
+	 * kernfs gives a new cgroup a higher id than any before it (ids are
+	 * allocated cyclically, with a generation above the 32 bits), so only
+	 * an id above every one seen can be a cgroup created since the scan.
+	 */
+	if (o->cgroup_id <= f->scanned_upto)
 		return false;
-	return true;
+	f->scanned_upto = o->cgroup_id;
+	return !scan_cgroups(f) && cgroup_known(f, o->cgroup_id);
 }
 
 void pw_filter_free(struct pw_filter *f)

@@ -30,8 +30,9 @@ struct pw_filter {
 	__u16 dport;
 	struct pw_addr daddr;
 	char *cgroup_path; /* --cgroup: matches the cgroup and its descendants */
-	__u64 *cgroup_ids; /* ids under cgroup_path, rescanned on a miss */
+	__u64 *cgroup_ids; /* ids under cgroup_path, rescanned for a newer id */
 	size_t nr_cgroup_ids;
+	__u64 scanned_upto; /* the highest cgroup id seen: scanned or of an event */
 };
 
 /*
