@@ -72,7 +72,10 @@ const char *pw_dropctx_location(struct pw_dropctx *c, __u64 addr, char *buf, siz
 	if (!c->ksyms_tried) {
 		c->ksyms_tried = true;
 		c->ksyms = pw_ksyms_load("/proc/kallsyms");
-		if (!c->ksyms)
+		if (!c->ksyms && errno == EPERM)
+			fprintf(stderr, "portwatch: /proc/kallsyms hides kernel addresses "
+					"(kernel.kptr_restrict): locations stay addresses, unnamed\n");
+		else if (!c->ksyms)
 			fprintf(stderr, "portwatch: /proc/kallsyms: %s; locations stay addresses\n",
 				strerror(errno));
 	}

@@ -35,6 +35,7 @@ struct pw_ksyms *pw_ksyms_load(const char *path)
 	size_t cap = 0, line_cap = 0;
 	char *line = NULL, *p, *end;
 	unsigned long long addr;
+	int ret;
 
 	if (!k || !f)
 		goto fail;
@@ -61,14 +62,21 @@ struct pw_ksyms *pw_ksyms_load(const char *path)
 	}
 	free(line);
 	fclose(f);
-	qsort(k->syms, k->count, sizeof(*k->syms), by_addr);
-	return k;
+	f = NULL;
+	for (size_t i = 0; i < k->count; i++)
+		if (k->syms[i].addr) {
+			qsort(k->syms, k->count, sizeof(*k->syms), by_addr);
+			return k;
+		}
+	errno = EPERM;
+	line = NULL;
 fail:
 	free(line);
 	if (f)
 		fclose(f);
+	ret = errno ?: ENOMEM;
 	pw_ksyms_free(k);
-	errno = errno ?: ENOMEM;
+	errno = ret;
 	return NULL;
 }
 

@@ -8,7 +8,11 @@
 
 struct pw_ksyms;
 
-/* Load /proc/kallsyms (text symbols only). NULL with errno set on failure. */
+/*
+ * Load /proc/kallsyms (text symbols only). NULL with errno set on failure:
+ * EPERM when it hides every address (kernel.kptr_restrict=2, or 1 without
+ * CAP_SYSLOG: all read 0, and any lookup would name the wrong function).
+ */
 struct pw_ksyms *pw_ksyms_load(const char *path);
 
 /* "kfree_skb_reason+0x4a", or "0xffffffff81234567" when no symbol covers addr. */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Unit tests: drop reason names, their tally, and kernel symbol formatting. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,6 +61,17 @@ static void test_ksyms(void **state)
 	assert_string_equal(pw_ksyms_format(k, 0xffffffff81000010ULL, buf, sizeof(buf)),
 			    "0xffffffff81000010");
 	pw_ksyms_free(k);
+
+	/* kernel.kptr_restrict=2: every address 0. No names rather than wrong ones. */
+	fd = mkstemp(strcpy(path, "/tmp/pw-kallsyms-XXXXXX"));
+	f = fdopen(fd, "w");
+	fputs("0000000000000000 T second_func\n0000000000000000 t first_func\n", f);
+	fclose(f);
+	errno = 0;
+	k = pw_ksyms_load(path);
+	unlink(path);
+	assert_null(k);
+	assert_int_equal(errno, EPERM);
 }
 
 /* The top three reasons are the three biggest, whatever order they come in. */
