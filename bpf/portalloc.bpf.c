@@ -89,13 +89,21 @@ static __always_inline bool served_by(enum pw_hook hook, enum pw_rung rung)
 
 /* ---- connect: tcp_v4_connect / tcp_v6_connect return ---- */
 
-/* `uaddr` is a kernel copy of the caller's sockaddr (move_addr_to_kernel). */
-static __always_inline void tcp_connect_ret(struct sock *sk, const void *uaddr, int ret, __u8 rung)
+/*
+ * `uaddr` is a kernel copy of the caller's sockaddr (move_addr_to_kernel).
+ * tcp_v6_connect() hands an IPv4-mapped destination to tcp_v4_connect()
+ * with a sockaddr_in: on an AF_INET6 socket the v4 return is left to the v6
+ * one, which reports the address as the caller gave it.
+ */
+static __always_inline void tcp_connect_ret(struct sock *sk, const void *uaddr, int ret, __u8 rung,
+					    bool v4)
 {
 	struct pw_tuple t = {};
 	__u8 sa[PW_SOCKADDR_LEN] = {};
 
 	if (ret != -EADDRNOTAVAIL)
+		return;
+	if (v4 && BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6)
 		return;
 	tuple_from_sk(&t, sk);
 	bpf_probe_read_kernel(sa, sizeof(sa), uaddr);
@@ -106,14 +114,14 @@ static __always_inline void tcp_connect_ret(struct sock *sk, const void *uaddr, 
 SEC("fexit/tcp_v4_connect")
 int BPF_PROG(fexit_tcp_v4_connect, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
 {
-	tcp_connect_ret(sk, uaddr, ret, PW_RUNG_FENTRY);
+	tcp_connect_ret(sk, uaddr, ret, PW_RUNG_FENTRY, true);
 	return 0;
 }
 
 SEC("fexit/tcp_v6_connect")
 int BPF_PROG(fexit_tcp_v6_connect, struct sock *sk, struct sockaddr *uaddr, int addr_len, int ret)
 {
-	tcp_connect_ret(sk, uaddr, ret, PW_RUNG_FENTRY);
+	tcp_connect_ret(sk, uaddr, ret, PW_RUNG_FENTRY, false);
 	return 0;
 }
 
@@ -151,7 +159,7 @@ int BPF_KRETPROBE(kretprobe_tcp_v4_connect, int ret)
 	struct pw_kargs a;
 
 	if (kargs_take(PW_HOOK_TCP_V4_CONNECT, &a))
-		tcp_connect_ret((struct sock *)a.sk, (void *)a.arg, ret, PW_RUNG_KPROBE);
+		tcp_connect_ret((struct sock *)a.sk, (void *)a.arg, ret, PW_RUNG_KPROBE, true);
 	return 0;
 }
 
@@ -168,7 +176,7 @@ int BPF_KRETPROBE(kretprobe_tcp_v6_connect, int ret)
 	struct pw_kargs a;
 
 	if (kargs_take(PW_HOOK_TCP_V6_CONNECT, &a))
-		tcp_connect_ret((struct sock *)a.sk, (void *)a.arg, ret, PW_RUNG_KPROBE);
+		tcp_connect_ret((struct sock *)a.sk, (void *)a.arg, ret, PW_RUNG_KPROBE, false);
 	return 0;
 }
 

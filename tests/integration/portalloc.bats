@@ -139,6 +139,21 @@ task_storage_maps() {
 		and .daddr == \"::1\" and .dport == 8080 and $(tcp_rung)")" -eq 1 ]
 }
 
+@test "IPv4-mapped IPv6: one failure, as the caller addressed it (tcp_v6_connect calls tcp_v4_connect)" {
+	netns_new mapped
+	port_range "$NS" 40000 40003
+	pw_start --netns "$(netns_inode "$NS")"
+	sockop_hold "$NS" listen 127.0.0.1 8080 connect ::ffff:127.0.0.1 8080 4
+	sockop "$NS" connect ::ffff:127.0.0.1 8080 1
+	grep -q 'connect ::ffff:127.0.0.1 8080 err 99 EADDRNOTAVAIL' "$SOCKOP_OUT" ||
+		setup_error "the 5th connect did not fail: $(cat "$SOCKOP_OUT")"
+	pw_stop
+
+	[ "$(events 'true')" -eq 1 ]
+	[ "$(events ".pid == $SOCKOP_PID and .family == \"ipv6\" and .proto == \"tcp\" and .errno == 99
+		and .daddr == \"::ffff:127.0.0.1\" and .dport == 8080 and $(tcp_rung)")" -eq 1 ]
+}
+
 @test "IPv6: UDP bind to a port in use is attributed" {
 	netns_new v6udp
 	pw_start --netns "$(netns_inode "$NS")"
