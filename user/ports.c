@@ -228,14 +228,23 @@ static int walk_one(void *ctx, struct pw_netns *ns)
 	return ret;
 }
 
+/*
+ * Delete every entry. Each key's successor is taken before the key goes: a
+ * get_next_key from NULL after each delete rescans the hash from its first
+ * bucket, quadratic in the map's size on every refresh of top.
+ */
 static void clear_map(int fd, size_t key_size)
 {
-	char key[128];
+	char key[128], next[128];
+	bool more;
 
-	if (key_size > sizeof(key))
+	if (key_size > sizeof(key) || bpf_map_get_next_key(fd, NULL, key))
 		return;
-	while (!bpf_map_get_next_key(fd, NULL, key))
+	do {
+		more = !bpf_map_get_next_key(fd, key, next);
 		bpf_map_delete_elem(fd, key);
+		memcpy(key, next, key_size);
+	} while (more);
 }
 
 int pw_port_row_dest_cmp(const void *a, const void *b)
