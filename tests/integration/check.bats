@@ -95,6 +95,9 @@ finding() {
 	port_range "$NS" 20000 20099
 	ip netns exec "$NS" sysctl -qw net.ipv4.tcp_tw_reuse=0
 	sockop "$NS" listen 127.0.0.1 9000 connect 127.0.0.1 9000 60 accept 60 close
+	cat "$SOCKOP_OUT"
+	[ "$(grep -c ' ok ' "$SOCKOP_OUT")" -eq 61 ] || setup_error "sockop's listen and connects did not all succeed"
+	grep -q 'accept 60 ok' "$SOCKOP_OUT" || setup_error "sockop did not accept the 60 connections"
 	wait_sockets "$NS" 60 state time-wait
 	check_json --netns "$ino"
 	[ "$CHECK_STATUS" -eq 1 ]

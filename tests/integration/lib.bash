@@ -57,7 +57,9 @@ wait_sockets() {
 		[ "$n" -eq "$want" ] && return 0
 		sleep 0.1
 	done
-	setup_error "ss $* in $ns lists $n sockets, not $want"
+	setup_error "ss $* in $ns lists $n sockets, not $want; by state:" \
+		"$(ip netns exec "$ns" ss -Htan | awk '{ print $1 }' | sort | uniq -c | tr '\n' ' ')" \
+		"TcpExt: $(ip netns exec "$ns" nstat -az TcpExtTW TcpExtTCPTimeWaitOverflow TcpExtTWRecycled 2>/dev/null | awk 'NR > 1 { printf "%s %s ", $1, $2 }')"
 }
 
 # netns_new NAME: a namespace with lo up, named in $NS, removed by pw_teardown.
