@@ -156,6 +156,7 @@ findings_total() {
 }
 
 @test "check --threshold: a destination at 50% is a warning at 50, nothing at 51, 60 or the default" {
+	host_only
 	netns_new thr
 	ino=$(netns_inode "$NS")
 	port_range "$NS" 20000 20019

@@ -40,6 +40,7 @@ filtered_run() {
 }
 
 @test "filters keep and drop the right events" {
+	host_only
 	exhausted_ns filt
 	cgroup_new filt
 
@@ -76,6 +77,7 @@ filtered_run() {
 }
 
 @test "--cgroup reads the cgroup tree at start, not again for each event of another cgroup" {
+	host_only
 	exhausted_ns cgscan
 	cgroup_new cgscan
 	pw_start --netns "$INO" --cgroup "$CG"
@@ -520,6 +522,7 @@ ours() {
 }
 
 @test "top --sort fails / ports orders the rows so; --comm keeps only that command's" {
+	host_only
 	top_world topsort
 	top_start fails --sort fails
 	top_start ports --sort ports

@@ -287,6 +287,7 @@ rx_dropped() {
 }
 
 @test "drops -d: ends by itself with status 0 and its text report: header, the rule's row" {
+	host_only
 	drop_rule_netns dur
 	ino=$(netns_inode "$NS")
 	PW_FORMAT=text pw_start_cmd drops -d 3 --by reason,netns
@@ -425,6 +426,7 @@ filtered_drops() {
 }
 
 @test "trace's filters on drop records keep exactly the matching drops" {
+	host_only
 	two_droppers
 	# Drops elsewhere on the host are not counted: only these two namespaces'.
 	filtered_drops "" AB

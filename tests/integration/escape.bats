@@ -38,6 +38,7 @@ owner_lines() {
 }
 
 @test "a process named with an escape and a newline: every text output escapes it, JSON keeps it" {
+	host_only
 	netns_new esc
 	ino=$(netns_inode "$NS")
 	port_range "$NS" 40000 40001
@@ -91,6 +92,7 @@ owner_lines() {
 }
 
 @test "an unknown command is escaped and every command is listed" {
+	host_only
 	run "$PORTWATCH" $'bo\egus'
 	[ "$status" -eq 2 ]
 	[ "${#lines[@]}" -eq 1 ]

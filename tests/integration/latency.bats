@@ -52,6 +52,7 @@ expected_label() {
 }
 
 @test "latency text: one histogram at Ctrl-C whose counts add up to the connects made" {
+	host_only
 	netns_new lattext
 	port_range "$NS" 40000 40003
 	PW_FORMAT=text pw_start_cmd latency --netns "$(netns_inode "$NS")"

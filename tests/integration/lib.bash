@@ -39,6 +39,13 @@ wait_for_line() {
 	return 1
 }
 
+# host_only: skip in a vmtest guest. For tests of what portwatch does in
+# userspace alone (filters, text rendering, sorting), the same on every kernel
+# and rung: the host runs them; under TCG they would cost minutes per guest.
+host_only() {
+	[ -z "${PW_GUEST:-}" ] || skip "userspace only, the same on every kernel and rung: run on the host"
+}
+
 # setup_error WHAT: fails the test as a setup error: its precondition WHAT
 # never came about, so nothing was tested.
 setup_error() {

@@ -19,6 +19,7 @@ in_netns() {
 }
 
 @test "trace text: the header, then one line per EADDRNOTAVAIL with its pid, netns, tuple and range" {
+	host_only
 	exhausted_ns text
 	# No filter, as `make run`: the namespace's lines are told by their NETNS.
 	PW_FORMAT=text pw_start
@@ -44,6 +45,7 @@ in_netns() {
 }
 
 @test "trace text: a SYN dropped by a rule is a connect ETIMEDOUT line with its time in SYN_SENT" {
+	host_only
 	netns_new textsyn
 	ino=$(netns_inode "$NS")
 	drop_syns "$NS" 9999
