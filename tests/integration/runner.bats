@@ -16,7 +16,7 @@ verdict() {
 	awk -v name=t -v rc="$rc" -f "$TAPCHECK" "$BATS_TEST_TMPDIR/tap"
 }
 
-@test "tapcheck: a complete stream counts passed, failed and skipped, cmocka's 'not ok # SKIP' as a skip" {
+@test "tapcheck: a complete stream counts passed, failed and skipped; cmocka's skips (not ok, SKIP) as skips" {
 	[ "$(verdict 0 '1..3' 'ok 1 - a' 'not ok 2 # SKIP b' 'ok 3 c # skip why')" = "counts 1 0 2" ]
 	[ "$(verdict 1 '1..2' 'ok 1 a' 'not ok 2 b')" = "counts 1 1 0" ]
 	# Numbers past 9 against a plan past 9 (compared as numbers, not strings).
