@@ -109,6 +109,10 @@ traced() {
 		and .family == \"ipv6\" and .daddr == \"2001:db8:113::80\" and .dport == 443")" -eq 1 ]
 	sport=$(jq -s "[.[] | select(.type == \"connect_fail\" and .pid == $pid)][0].sport" "$PW_OUT")
 	clash=".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .nat.class == \"nat_clash\""
+	# Shown when an assertion fails (once, insert_failed was 3 and the records did not match).
+	echo "insert_failed $insert_failed; the drop records:"
+	jq -c 'select(.type == "drop") | [.ts, .reason, .location, .nat.class, .pid, .attribution,
+		.saddr, .sport, .daddr, .dport, .nat.status, .nat.orig.sport]' "$PW_OUT"
 	[ "$(events "$clash")" -eq "$insert_failed" ]
 	[ "$(events "$clash and .pid == $pid and .comm == \"sockop\" and .attribution == \"conntrack\"
 		and .family == \"ipv6\" and .proto == \"tcp\"
