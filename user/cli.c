@@ -55,10 +55,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 				     arg);
 		break;
 	case OPT_OWNER_MAP_SIZE:
-		if (pw_parse_ulong(arg, PW_OWNER_MAP_MIN, PW_OWNER_MAP_MAX, &v))
-			argp_failure(state, 2, 0,
-				     "invalid --owner-map-size '%s': a number from %u to %u", arg,
-				     PW_OWNER_MAP_MIN, PW_OWNER_MAP_MAX);
+		pw_argp_ulong(state, "--owner-map-size", arg, PW_OWNER_MAP_MIN, PW_OWNER_MAP_MAX, &v);
 		o->session.owner_map_size = v;
 		break;
 	case OPT_RINGBUF_SIZE:
@@ -91,6 +88,14 @@ void pw_argp_seconds(struct argp_state *state, const char *option, const char *a
 	if (pw_parse_ulong(arg, 1, max, out))
 		argp_failure(state, 2, 0, "invalid %s '%s': whole seconds, 1 to %lu", option, arg,
 			     max);
+}
+
+void pw_argp_ulong(struct argp_state *state, const char *option, const char *arg,
+		   unsigned long min, unsigned long max, unsigned long *out)
+{
+	if (pw_parse_ulong(arg, min, max, out))
+		argp_failure(state, 2, 0, "invalid %s '%s': a number from %lu to %lu", option, arg,
+			     min, max);
 }
 
 volatile sig_atomic_t pw_exiting;

@@ -50,6 +50,13 @@ extern const struct argp_child pw_snapshot_children[];
 void pw_argp_seconds(struct argp_state *state, const char *option, const char *arg,
 		     unsigned long max, unsigned long *out);
 
+/*
+ * Parse a whole number in [min, max] for `option` ("--drop-rate"); otherwise
+ * end the parse with "invalid OPTION 'ARG': a number from MIN to MAX" (exit 2).
+ */
+void pw_argp_ulong(struct argp_state *state, const char *option, const char *arg,
+		   unsigned long min, unsigned long max, unsigned long *out);
+
 /* Set by SIGINT and SIGTERM once pw_catch_signals() ran. */
 extern volatile sig_atomic_t pw_exiting;
 

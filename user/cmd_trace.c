@@ -107,6 +107,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		[OPT_DADDR - OPT_COMM] = PW_FILTER_DADDR,
 	};
 	struct trace_env *env = state->input;
+	unsigned long v;
 	char err[160];
 
 	switch (key) {
@@ -135,24 +136,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 				     "invalid --drops '%s': use related, all, attributed or none",
 				     arg);
 		break;
-	case OPT_DROP_RATE: {
-		unsigned long v;
-
-		if (pw_parse_ulong(arg, 0, 10000000, &v))
-			argp_failure(state, 2, 0,
-				     "invalid --drop-rate '%s': a number from 0 to 10000000", arg);
+	case OPT_DROP_RATE:
+		pw_argp_ulong(state, "--drop-rate", arg, 0, 10000000, &v);
 		env->common.session.drop_rate = v;
 		break;
-	}
-	case OPT_DROP_KEY_RATE: {
-		unsigned long v;
-
-		if (pw_parse_ulong(arg, 1, 10000000, &v))
-			argp_failure(state, 2, 0,
-				     "invalid --drop-key-rate '%s': a number from 1 to 10000000", arg);
+	case OPT_DROP_KEY_RATE:
+		pw_argp_ulong(state, "--drop-key-rate", arg, 1, 10000000, &v);
 		env->common.session.drop_key_rate = v;
 		break;
-	}
 	case 'j':
 		env->json = true;
 		break;
