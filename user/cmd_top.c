@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <curses.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,7 @@ struct proc {
 	char comm[PW_COMM_LEN + 1];
 	__u64 connects, fails, drops;		 /* totals */
 	__u64 prev_connects, prev_fails, prev_drops; /* at the previous refresh */
+	__u64 pruned_connects; /* of connects, those whose connect_counts key went */
 	double connect_rate, fail_rate, drop_rate;  /* per second over the last interval */
 	__u64 ports;				 /* ephemeral ports held now */
 	double util;				 /* its fullest destination's utilization */
@@ -61,6 +63,7 @@ struct top_env {
 	struct pw_ports_snapshot snap;
 	char reason_line[LINE_LEN];
 	__u64 total_connects, total_fails, total_drops;
+	__u64 exited_connects; /* connects of processes pruned from connect_counts */
 	double connect_rate, fail_rate, drop_rate;
 	struct pw_drop_row *prev_drops; /* drop rows at the previous refresh, sorted */
 	int n_prev_drops;
@@ -176,26 +179,37 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * Connects per process from connect_counts. The keys of processes that have
+ * exited are deleted (their counts kept in exited_connects), so the map
+ * holds live processes only and fills only when that many connect at once.
+ */
 static void read_connects(struct top_env *env)
 {
 	int fd = bpf_map__fd(env->session->skel->maps.connect_counts);
 	__u32 key, next;
-	void *prev = NULL;
 	__u64 n, total = 0;
+	bool more = !bpf_map_get_next_key(fd, NULL, &next);
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
+	while (more) {
 		struct proc *p;
 
 		key = next;
-		prev = &key;
+		/* The successor first: a deleted key would restart the walk. */
+		more = !bpf_map_get_next_key(fd, &key, &next);
 		if (bpf_map_lookup_elem(fd, &key, &n))
 			continue;
-		total += n;
 		p = proc_of(env, key, NULL);
 		if (p)
-			p->connects = n;
+			p->connects = p->pruned_connects + n;
+		if (kill(key, 0) && errno == ESRCH && !bpf_map_delete_elem(fd, &key)) {
+			env->exited_connects += n;
+			if (p)
+				p->pruned_connects += n;
+		} else
+			total += n;
 	}
-	env->total_connects = total;
+	env->total_connects = env->exited_connects + total;
 }
 
 /* Drops per process and, over all processes, the interval's top reasons. */
@@ -370,6 +384,9 @@ static void refresh_data(struct top_env *env, double secs)
 	     env->curses ? "  (s: sort, q: quit)" : "");
 	line(env, "connects %.0f/s  failures %.0f/s  drops %.0f/s%s", env->connect_rate,
 	     env->fail_rate, env->drop_rate, env->reason_line);
+	if (env->session->skel->bss->counters.connect_overflow)
+		line(env, "connects not counted per process (table full): %llu",
+		     (unsigned long long)env->session->skel->bss->counters.connect_overflow);
 	line(env, "namespaces %zu  port rows %zu%s", env->snap.n_ns, env->snap.n,
 	     env->snap.overflow ? "  (rows lost: map full)" : "");
 	line(env, "");

@@ -587,3 +587,55 @@ screen_until() {
 	done
 	[ "$(cat "$BATS_TEST_TMPDIR/top.rc")" -eq 0 ]
 }
+
+# snapshots_after FILE N: waits until FILE holds more than N top snapshots.
+snapshots_after() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		[ "$(grep -c '^--- ' "$1")" -gt "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "no top snapshot after the ${2}th in $1" >&2
+	return 1
+}
+
+@test "top forgets the connect counts of exited processes, and shows the connects it could not count" {
+	netns_new topprune
+	PW_FORMAT=text pw_start_cmd top -i 1
+	map=$(for id in $(bpf_ids "$PW_PID" map); do
+		bpftool map show id "$id" -j | jq -r "select(.name == \"connect_counts\") | .id"
+	done)
+	[ -n "$map" ] || setup_error "top holds no connect_counts map"
+	count_of() { bpftool map dump id "$map" -j | jq "[.[].formatted | select(.key == $1) | .value] | add // 0"; }
+	sockop_hold "$NS" listen 127.0.0.1 9000 connect 127.0.0.1 9000 3
+	client=$SOCKOP_PID
+	[ "$(count_of "$client")" -eq 3 ]
+	kill "$client"
+	while kill -0 "$client" 2>/dev/null; do sleep 0.05; done
+	seen=$(grep -c '^--- ' "$PW_OUT")
+	snapshots_after "$PW_OUT" "$seen"
+	[ "$(bpftool map dump id "$map" -j | jq "[.[].formatted | select(.key == $client)] | length")" -eq 0 ]
+
+	# A full table: keys of no process (above any pid_max) fill it while top
+	# is stopped; the connect that follows is not counted, and top says so.
+	kill -STOP "$PW_PID"
+	max=$(bpftool map show id "$map" -j | jq .max_entries)
+	have=$(bpftool map dump id "$map" -j | jq length)
+	awk -v map="$map" -v from="$have" -v to="$max" 'BEGIN {
+		for (k = from; k < to; k++)
+			printf "map update id %s key hex %02x %02x %02x 40 value hex 00 00 00 00 00 00 00 00\n",
+				map, k % 256, int(k / 256) % 256, int(k / 65536) % 256
+	}' >"$BATS_TEST_TMPDIR/fill"
+	bpftool batch file "$BATS_TEST_TMPDIR/fill" >/dev/null
+	[ "$(bpftool map dump id "$map" -j | jq length)" -eq "$max" ] ||
+		setup_error "connect_counts did not fill"
+	sockop "$NS" listen 127.0.0.1 9001 connect 127.0.0.1 9001 1
+	kill -CONT "$PW_PID"
+	seen=$(grep -c '^--- ' "$PW_OUT")
+	snapshots_after "$PW_OUT" "$seen"
+	[ "$(grep '^connects not counted per process (table full): ' "$PW_OUT" | tail -1)" = \
+		"connects not counted per process (table full): 1" ]
+	# Those keys were of no process: the refresh deleted them.
+	[ "$(bpftool map dump id "$map" -j | jq length)" -eq 0 ]
+	pw_stop
+}
