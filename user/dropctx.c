@@ -26,7 +26,7 @@ struct netns_entry {
 	time_t looked_up; /* when path was searched for */
 	time_t ct_read;	  /* when the conntrack fields were read, 0: never */
 	long ct_count;	  /* conntrack entries of the netns, -1: unreadable */
-	long ct_invalid;  /* its `invalid` statistic, summed over CPUs */
+	bool ct_invalid_grew; /* its `invalid` statistic grew up to the last read */
 	long ct_max;	  /* nf_conntrack_max */
 	struct {
 		__u32 ifindex;
@@ -35,11 +35,65 @@ struct netns_entry {
 	unsigned int next_ifname;
 };
 
+/* A netns's `invalid` statistic (summed over CPUs) when last read. */
+struct ct_invalid_seen {
+	__u32 inode;
+	long invalid;
+};
+
 struct pw_netns_cache {
 	struct netns_entry e[NETNS_SLOTS];
 	unsigned int used, next;
 	__u32 self; /* this process's netns */
+	/* By inode: every netns found at start, then each one read; kept when
+	 * its entry above is recycled. A netns missing here was created after
+	 * start, with a count of 0. */
+	struct ct_invalid_seen *seen;
+	size_t n_seen, cap_seen;
 };
+
+static int seen_cmp(const void *a, const void *b)
+{
+	__u32 x = ((const struct ct_invalid_seen *)a)->inode,
+	      y = ((const struct ct_invalid_seen *)b)->inode;
+
+	return x < y ? -1 : x > y;
+}
+
+static struct ct_invalid_seen *seen_find(struct pw_netns_cache *nc, __u32 inode)
+{
+	struct ct_invalid_seen k = { .inode = inode };
+
+	return nc->n_seen ? bsearch(&k, nc->seen, nc->n_seen, sizeof(k), seen_cmp) : NULL;
+}
+
+/* Records inode's `invalid` count; returns the one recorded before (0 if none). */
+static long seen_swap(struct pw_netns_cache *nc, __u32 inode, long invalid)
+{
+	struct ct_invalid_seen *s = seen_find(nc, inode), *grown;
+	long old;
+	size_t i;
+
+	if (s) {
+		old = s->invalid;
+		s->invalid = invalid;
+		return old;
+	}
+	if (nc->n_seen == nc->cap_seen) {
+		grown = realloc(nc->seen, (nc->cap_seen ? nc->cap_seen * 2 : 64) * sizeof(*grown));
+		if (!grown)
+			return 0;
+		nc->seen = grown;
+		nc->cap_seen = nc->cap_seen ? nc->cap_seen * 2 : 64;
+	}
+	for (i = nc->n_seen; i > 0 && nc->seen[i - 1].inode > inode; i--)
+		nc->seen[i] = nc->seen[i - 1];
+	nc->seen[i] = (struct ct_invalid_seen){ inode, invalid };
+	nc->n_seen++;
+	return 0;
+}
+
+static void baseline_ct_invalid(struct pw_netns_cache *nc);
 
 int pw_dropctx_open(struct pw_dropctx *c, char *err, size_t err_len)
 {
@@ -64,6 +118,7 @@ int pw_dropctx_open(struct pw_dropctx *c, char *err, size_t err_len)
 		return -ENOMEM;
 	}
 	pw_netns_inode("/proc/self/ns/net", &c->netns->self);
+	baseline_ct_invalid(c->netns);
 	return 0;
 }
 
@@ -86,33 +141,103 @@ void pw_dropctx_close(struct pw_dropctx *c)
 {
 	pw_ksyms_free(c->ksyms);
 	pw_drop_reasons_free(&c->reasons);
+	if (c->netns)
+		free(c->netns->seen);
 	free(c->netns);
 	memset(c, 0, sizeof(*c));
 }
 
-/* A netns file whose inode is `inode`: /run/netns first, then processes. */
-static bool find_netns(__u32 inode, char *path, size_t len)
+/*
+ * Calls fn(path, inode, arg) for each netns file, /run/netns first, then
+ * processes', until fn returns true. Returns whether one did.
+ */
+static bool for_each_netns(bool (*fn)(const char *path, __u32 inode, void *arg), void *arg)
 {
 	static const char *const dirs[] = { "/run/netns", "/proc" };
-	bool found = false;
+	char path[64];
+	bool done = false;
 
-	for (size_t d = 0; d < 2 && !found; d++) {
+	for (size_t d = 0; d < 2 && !done; d++) {
 		DIR *dir = opendir(dirs[d]);
 		struct dirent *de;
 		__u32 ino;
 
-		while (dir && !found && (de = readdir(dir))) {
+		while (dir && !done && (de = readdir(dir))) {
 			if (de->d_name[0] == '.' || (d == 1 && (de->d_name[0] < '0' || de->d_name[0] > '9')))
 				continue;
-			snprintf(path, len, d ? "%s/%s/ns/net" : "%s/%s", dirs[d], de->d_name);
-			found = !pw_netns_inode(path, &ino) && ino == inode;
+			snprintf(path, sizeof(path), d ? "%s/%s/ns/net" : "%s/%s", dirs[d], de->d_name);
+			done = !pw_netns_inode(path, &ino) && fn(path, ino, arg);
 		}
 		if (dir)
 			closedir(dir);
 	}
-	if (!found)
-		path[0] = '\0';
-	return found;
+	return done;
+}
+
+struct find_arg {
+	__u32 inode;
+	char *path;
+	size_t len;
+};
+
+static bool is_wanted(const char *path, __u32 inode, void *arg)
+{
+	struct find_arg *a = arg;
+
+	if (inode != a->inode)
+		return false;
+	snprintf(a->path, a->len, "%s", path);
+	return true;
+}
+
+/* A netns file whose inode is `inode`, in path ("" when none is found). */
+static bool find_netns(__u32 inode, char *path, size_t len)
+{
+	struct find_arg a = { inode, path, len };
+
+	path[0] = '\0';
+	return for_each_netns(is_wanted, &a);
+}
+
+static int read_invalid(void *p)
+{
+	struct pw_ct_stats st;
+	int ret = pw_conntrack_stats(&st);
+
+	*(long *)p = st.invalid;
+	return ret;
+}
+
+static bool seen_at_start(const char *path, __u32 inode, void *arg)
+{
+	struct pw_netns_cache *nc = arg;
+	int home;
+	long invalid;
+
+	if (seen_find(nc, inode))
+		return false;
+	home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (home < 0)
+		return false;
+	if (!pw_in_netns(path, inode, home, read_invalid, &invalid))
+		seen_swap(nc, inode, invalid);
+	close(home);
+	return false;
+}
+
+/*
+ * Every netns's `invalid` count at start: the class of a drop depends on
+ * its growth, not on packets counted before portwatch ran.
+ */
+static void baseline_ct_invalid(struct pw_netns_cache *nc)
+{
+	long invalid;
+
+	if (pw_conntrack_max() < 0)
+		return;
+	if (!read_invalid(&invalid))
+		seen_swap(nc, nc->self, invalid);
+	for_each_netns(seen_at_start, nc);
 }
 
 static struct netns_entry *netns_entry(struct pw_netns_cache *nc, __u32 inode)
@@ -137,7 +262,6 @@ static struct netns_entry *netns_entry(struct pw_netns_cache *nc, __u32 inode)
 	return e;
 }
 
-/* Run fn(arg) inside the netns of `e` (or here, for our own). Returns fn's result or -errno. */
 /*
  * fn(arg) inside e's netns. A thread that cannot return to its own netns
  * would read every later name and counter from the wrong one: portwatch
@@ -204,13 +328,9 @@ const char *pw_dropctx_ifname(struct pw_dropctx *c, __u32 netns, __u32 ifindex, 
 
 static int read_ct_stats(void *p)
 {
-	struct netns_entry *e = p;
-	struct pw_ct_stats st;
-	int ret = pw_conntrack_stats(&st);
+	struct pw_ct_stats *st = p;
 
-	e->ct_count = st.entries;
-	e->ct_invalid = st.invalid;
-	return ret;
+	return pw_conntrack_stats(st);
 }
 
 __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class)
@@ -222,17 +342,23 @@ __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class)
 		return kernel_class;
 	e = netns_entry(c->netns, netns);
 	if (!e->ct_read || now - e->ct_read >= CONNTRACK_EVERY_S) {
+		struct pw_ct_stats st;
+
 		e->ct_read = now;
 		/* nf_conntrack_max is global: the init netns's value. */
 		e->ct_max = pw_conntrack_max();
-		if (in_netns(c->netns, e, read_ct_stats, e))
-			e->ct_count = -1;
+		e->ct_count = -1;
+		e->ct_invalid_grew = false;
+		if (!in_netns(c->netns, e, read_ct_stats, &st)) {
+			e->ct_count = st.entries;
+			e->ct_invalid_grew = (long)st.invalid > seen_swap(c->netns, netns, st.invalid);
+		}
 	}
 	if (e->ct_count < 0)
 		return PW_NF_FILTER;
 	if (e->ct_max > 0 && e->ct_count >= e->ct_max)
 		return PW_NF_CONNTRACK_FULL;
-	return e->ct_invalid > 0 ? PW_NF_INVALID : PW_NF_FILTER;
+	return e->ct_invalid_grew ? PW_NF_INVALID : PW_NF_FILTER;
 }
 
 const char *pw_nat_class_name(__u8 nat_class)

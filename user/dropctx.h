@@ -27,9 +27,11 @@ struct pw_dropctx {
 };
 
 /*
- * Load reason names. Returns 0, or -errno with a one-line reason in err (BTF
- * unreadable). A kernel without enum skb_drop_reason (before 5.17) names
- * every reason NOT_SPECIFIED. Kernel symbols wait for the first location.
+ * Load reason names and read, in each netns found (/run/netns, processes),
+ * conntrack's `invalid` count as the base of pw_dropctx_nat_class(). Returns
+ * 0, or -errno with a one-line reason in err (BTF unreadable). A kernel
+ * without enum skb_drop_reason (before 5.17) names every reason
+ * NOT_SPECIFIED. Kernel symbols wait for the first location.
  */
 int pw_dropctx_open(struct pw_dropctx *c, char *err, size_t err_len);
 void pw_dropctx_close(struct pw_dropctx *c);
@@ -49,10 +51,12 @@ const char *pw_dropctx_ifname(struct pw_dropctx *c, __u32 netns, __u32 ifindex, 
 /*
  * The final enum pw_nat_class of a drop: PW_NF_NO_ENTRY becomes
  * PW_NF_CONNTRACK_FULL when the netns's conntrack entries are at
- * nf_conntrack_max, PW_NF_INVALID when conntrack there has counted invalid
- * packets (its `invalid` statistic), else PW_NF_FILTER. Read from the
- * netns's /proc/net/stat/nf_conntrack at most once a second, so at report
- * time; a netns not found stays PW_NF_FILTER. Other classes pass unchanged.
+ * nf_conntrack_max, PW_NF_INVALID when conntrack there counted invalid
+ * packets since the read before (its `invalid` statistic grew; the first
+ * read compares with the count at pw_dropctx_open()), else PW_NF_FILTER.
+ * Read from the netns's /proc/net/stat/nf_conntrack at most once a second,
+ * so at report time; a netns not found stays PW_NF_FILTER. Other classes
+ * pass unchanged.
  */
 __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class);
 

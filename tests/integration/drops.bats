@@ -286,6 +286,46 @@ rx_dropped() {
 		and .pid == $client and .attribution == \"socket\" and .dport == 8080")" -eq "$rule" ]
 }
 
+@test "invalid: packets counted invalid before trace started do not make later rule drops invalid" {
+	[ -r /proc/sys/net/netfilter/nf_conntrack_max ] || skip "no conntrack in this kernel"
+	netns_new oldinvalid
+	ino=$(netns_inode "$NS")
+	sockop_hold "$NS" listen 127.0.0.1 8080
+	out=$BATS_TEST_TMPDIR/client
+	ip netns exec "$NS" "$SOCKOP" connect 127.0.0.1 8080 1 wait write hold >"$out" &
+	client=$!
+	PIDS+=("$client")
+	wait_for_line "$out" "^waiting" "$client"
+	# conntrack starts in the netns after the connection: its next segment
+	# is invalid, counted and let through (no rule drops invalid packets).
+	ip netns exec "$NS" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
+	ip netns exec "$NS" nft -f - <<-NFT
+	table inet t {
+		chain out {
+			type filter hook output priority 0;
+			ct state new counter accept
+		}
+	}
+	NFT
+	kill -USR1 "$client"
+	wait_for_line "$out" "^holding" "$client"
+	invalid=$(ip netns exec "$NS" conntrack -S | grep -o ' invalid=[0-9]*' | cut -d= -f2 |
+		awk '{ n += $1 } END { print n + 0 }')
+	[ "$invalid" -ge 1 ] || setup_error "conntrack counted no invalid packet"
+	# Then, with trace running, a rule before conntrack drops datagrams: no entry.
+	ip netns exec "$NS" nft add chain inet t raw '{ type filter hook output priority -300; }'
+	ip netns exec "$NS" nft add rule inet t raw udp dport 9999 counter drop
+	pw_start --drops=all --drop-rate=0
+	sockop "$NS" udp connect 127.0.0.1 9999 1 write write write
+	pw_stop
+
+	rule=$(ip netns exec "$NS" nft -j list chain inet t raw |
+		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
+	[ "$rule" -eq 3 ]
+	[ "$(events ".type == \"drop\" and .netns == $ino and .dport == 9999 and .nat.class == \"filter\"")" -eq "$rule" ]
+	[ "$(events ".type == \"drop\" and .netns == $ino and .nat.class == \"invalid\"")" -eq 0 ]
+}
+
 @test "drops -d: ends by itself with status 0 and its text report: header, the rule's row" {
 	host_only
 	drop_rule_netns dur
