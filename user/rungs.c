@@ -95,23 +95,28 @@ static void rung_target(const struct hook_desc *h, int rung, char *buf, size_t l
 /*
  * Detaching a tracepoint or trampoline link waits for an RCU grace period
  * (tens of ms each): probes that attached are detached by a thread after the
- * ladder is done, off the start-up path. Until then they run as no-ops.
+ * ladder is done, off the start-up path. Until then they run as no-ops. One
+ * pw_ladder_probe() call holds them here.
  */
 #define DEFERRED_MAX (PW_HOOK_COUNT * PW_RUNG_COUNT)
 
-static struct deferred {
+struct deferred {
 	struct bpf_link *link;
 	struct probe_bpf *skel;
-} deferred[DEFERRED_MAX];
-static size_t n_deferred;
+};
 
-static bool defer_detach(struct bpf_link *link, struct probe_bpf *skel)
+struct deferred_set {
+	struct deferred d[DEFERRED_MAX];
+	size_t n;
+};
+
+static bool defer_detach(struct deferred_set *ds, struct bpf_link *link, struct probe_bpf *skel)
 {
-	if (n_deferred == DEFERRED_MAX)
+	if (ds->n == DEFERRED_MAX)
 		return false;
-	deferred[n_deferred].link = link;
-	deferred[n_deferred].skel = skel;
-	n_deferred++;
+	ds->d[ds->n].link = link;
+	ds->d[ds->n].skel = skel;
+	ds->n++;
 	return true;
 }
 
@@ -128,33 +133,32 @@ static void *detach_deferred(void *arg)
 }
 
 /* Hand the probes that attached to a detached thread (inline if none can start). */
-static void reap_deferred(void)
+static void reap_deferred(struct deferred_set *ds)
 {
-	struct deferred *d = calloc(n_deferred + 1, sizeof(*d));
+	struct deferred *d = calloc(ds->n + 1, sizeof(*d));
 	pthread_t t;
 
-	if (!n_deferred) {
+	if (!ds->n) {
 		free(d);
 		return;
 	}
 	if (d) {
-		memcpy(d, deferred, n_deferred * sizeof(*d));
-		n_deferred = 0;
+		memcpy(d, ds->d, ds->n * sizeof(*d));
 		if (!pthread_create(&t, NULL, detach_deferred, d)) {
 			pthread_detach(t);
 			return;
 		}
 		free(d);
 	}
-	for (size_t i = 0; i < n_deferred; i++) {
-		bpf_link__destroy(deferred[i].link);
-		probe_bpf__destroy(deferred[i].skel);
+	for (size_t i = 0; i < ds->n; i++) {
+		bpf_link__destroy(ds->d[i].link);
+		probe_bpf__destroy(ds->d[i].skel);
 	}
-	n_deferred = 0;
 }
 
-/* Load `prog` alone from a fresh probe object, then attach it. */
-static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_rung_result *r)
+/* Load `prog` alone from a fresh probe object, then attach it; ds keeps it attached. */
+static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_rung_result *r,
+		     struct deferred_set *ds)
 {
 	struct probe_bpf *skel = probe_bpf__open();
 	struct bpf_program *prog, *p;
@@ -212,7 +216,7 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 		goto out;
 	}
 	r->err = 0;
-	if (defer_detach(link, skel))
+	if (defer_detach(ds, link, skel))
 		return;
 out:
 	bpf_link__destroy(link);
@@ -278,6 +282,7 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 		    size_t err_len)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
+	struct deferred_set ds = { .n = 0 };
 	int ret = 0;
 
 	memset(l, 0, sizeof(*l));
@@ -298,7 +303,7 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 			}
 			if (!reuse_result(l, hk, rung, &res[rung]) &&
 			    !refused_before(l, hk, rung, &res[rung]))
-				try_rung(h, rung, &res[rung]);
+				try_rung(h, rung, &res[rung], &ds);
 			if (!res[rung].err && l->chosen[hk] < 0 && (!force || rung == forced))
 				l->chosen[hk] = rung;
 		}
@@ -318,7 +323,7 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 		}
 	}
 	libbpf_set_print(old);
-	reap_deferred();
+	reap_deferred(&ds);
 	return ret;
 }
 
