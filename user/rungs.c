@@ -17,6 +17,7 @@
  * rungs (NULL: the hook has none); tp is the tracepoint the tracepoint rung
  * needs, "category/name" (classic) or "name" (tp_btf); tp_classic, when the
  * tracepoint rung is tp_btf, is the classic tracepoint of the classic-tp rung.
+ * Which programs of the main object serve each rung is progs.c's table.
  */
 static const struct hook_desc {
 	const char *name;
@@ -325,49 +326,4 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 	libbpf_set_print(old);
 	reap_deferred(&ds);
 	return ret;
-}
-
-/* The name a program of `rung` carries after its prefix for hook `h`, or NULL. */
-static const char *hook_target(const struct hook_desc *h, enum pw_rung rung)
-{
-	const char *slash;
-
-	switch (rung) {
-	case PW_RUNG_TRACEPOINT:
-		return h->tp_btf ? h->tp : NULL;
-	case PW_RUNG_CLASSIC_TP:
-		slash = h->tp_classic ? strchr(h->tp_classic, '/') : NULL;
-		return slash ? slash + 1 : NULL;
-	default:
-		return h->kfunc;
-	}
-}
-
-bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name)
-{
-	static const struct {
-		const char *prefix;
-		enum pw_rung rung;
-	} prefixes[] = {
-		{ "fentry_", PW_RUNG_FENTRY }, { "fexit_", PW_RUNG_FENTRY },
-		{ "kprobe_", PW_RUNG_KPROBE }, { "kretprobe_", PW_RUNG_KPROBE },
-		{ "tp_", PW_RUNG_TRACEPOINT }, { "tpc_", PW_RUNG_CLASSIC_TP },
-	};
-
-	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
-		size_t n = strlen(prefixes[i].prefix);
-		bool tp = prefixes[i].rung == PW_RUNG_TRACEPOINT;
-
-		if (strncmp(prog_name, prefixes[i].prefix, n))
-			continue;
-		for (int hk = 0; hk < PW_HOOK_COUNT; hk++) {
-			const char *target = hook_target(&hooks[hk], prefixes[i].rung);
-
-			if (target && !strcmp(prog_name + n, target))
-				return l->chosen[hk] == (int)prefixes[i].rung;
-		}
-		/* A tracepoint program of no hook (the syscall ones) always loads. */
-		return tp;
-	}
-	return true;
 }

@@ -14,8 +14,6 @@
 #include <stddef.h>
 #include "portwatch.h"
 
-struct bpf_program;
-
 /* The outcome of trying one rung of one hook. */
 struct pw_rung_result {
 	bool offered;	 /* the hook has this rung at all */
@@ -46,14 +44,5 @@ const char *pw_hook_what(enum pw_hook hook);
  */
 int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, char *err,
 		    size_t err_len);
-
-/*
- * Whether a program of the main object should load under ladder `l`:
- * fexit_X/fentry_X and kprobe_X/kretprobe_X serve the hook whose kernel
- * function is X, tp_X the hook whose tp_btf tracepoint is X, tpc_X the hook
- * whose classic-tp fallback is the classic tracepoint X; every other
- * program (syscall tracepoints, iterators) always loads.
- */
-bool pw_ladder_wants(const struct pw_ladder *l, const char *prog_name);
 
 #endif /* PORTWATCH_RUNGS_H */

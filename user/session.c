@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "portwatch.skel.h"
+#include "progs.h"
 #include "util.h"
 
 static int seed_owners(struct pw_session *s)
@@ -49,12 +50,6 @@ static int check_basics(char *err, size_t err_len)
 		return -EPERM;
 	}
 	return 0;
-}
-
-/* The ports iterators: loaded only for port snapshots (ports, top, check). */
-static bool is_ports_prog(const struct bpf_program *prog)
-{
-	return !strncmp(bpf_program__name(prog), "iter_ports_", 11);
 }
 
 /* The maps only the ports iterators use (ports.bpf.c). */
@@ -138,14 +133,25 @@ static __u32 owner_map_size(void)
 					   : PW_OWNER_MAP_DEFAULT;
 }
 
-/* True if a syscall tracepoint program is to be loaded (the tracepoint rung's calls). */
-static bool uses_syscall_tracepoints(struct portwatch_bpf *skel)
+/* Which programs load and which the skeleton attaches, per progs.c's table. */
+static void choose_progs(struct portwatch_bpf *skel, const struct pw_prog_want *w)
 {
 	struct bpf_program *prog;
 
-	bpf_object__for_each_program(prog, skel->obj)
-		if (bpf_program__autoload(prog) &&
-		    !strncmp(bpf_program__section_name(prog), "tracepoint/syscalls/", 20))
+	bpf_object__for_each_program(prog, skel->obj) {
+		const struct pw_prog *p = pw_prog_find(skel, prog);
+
+		bpf_program__set_autoload(prog, p && pw_prog_loads(p, w));
+		bpf_program__set_autoattach(prog, p && pw_prog_autoattach(p));
+	}
+}
+
+/* True if a syscall tracepoint program is to be loaded (the tracepoint rung's calls). */
+static bool uses_syscall_tracepoints(struct portwatch_bpf *skel)
+{
+	for (size_t i = 0; i < pw_progs_count; i++)
+		if (pw_progs[i].role == PW_PROG_SYSCALL_TP &&
+		    bpf_program__autoload(pw_prog_get(skel, &pw_progs[i])))
 			return true;
 	return false;
 }
@@ -182,7 +188,6 @@ static void choose_call_store(struct portwatch_bpf *skel, bool needed)
 int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_buffer_sample_fn fn,
 		    void *ctx, char *err, size_t err_len)
 {
-	struct bpf_program *prog;
 	struct bpf_map *map;
 	__u32 owners;
 	bool drops;
@@ -217,20 +222,9 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	s->skel->rodata->drop_key_rate = o->drop_key_rate;
 	s->skel->rodata->count_connects = o->count_connects;
 	s->skel->rodata->track_tw_owners = o->ports;
-	bpf_object__for_each_program(prog, s->skel->obj) {
-		bpf_program__set_autoload(prog,
-					  is_ports_prog(prog)
-						  ? o->ports
-						  : pw_ladder_wants(&s->ladder, bpf_program__name(prog)));
-		if (is_ports_prog(prog))
-			bpf_program__set_autoattach(prog, false);
-	}
-	/* Flows are only needed to attribute drops. */
-	bpf_program__set_autoload(s->skel->progs.sockops_flows, drops);
-	bpf_program__set_autoattach(s->skel->progs.iter_seed_owners, false);
-	bpf_program__set_autoattach(s->skel->progs.sockops_flows, false);
-	bpf_program__set_autoattach(s->skel->progs.cg_sock_release, false);
-	bpf_program__set_autoload(s->skel->progs.cg_sock_release, has_sock_release());
+	choose_progs(s->skel, &(struct pw_prog_want){ .ladder = &s->ladder,
+						      .ports = o->ports,
+						      .sock_release = has_sock_release() });
 	owners = o->owner_map_size ?: owner_map_size();
 	bpf_map__set_max_entries(s->skel->maps.sock_owner, owners);
 	bpf_map__set_max_entries(s->skel->maps.flow_owner, owners);
@@ -290,7 +284,6 @@ fail:
 
 int pw_session_open_snapshot(struct pw_session *s, __u32 max_rows, char *err, size_t err_len)
 {
-	struct bpf_program *prog;
 	struct bpf_map *map;
 	int ret;
 
@@ -304,8 +297,7 @@ int pw_session_open_snapshot(struct pw_session *s, __u32 max_rows, char *err, si
 		snprintf(err, err_len, "opening the BPF object: %s", strerror(errno));
 		return ret;
 	}
-	bpf_object__for_each_program(prog, s->skel->obj)
-		bpf_program__set_autoload(prog, is_ports_prog(prog));
+	choose_progs(s->skel, &(struct pw_prog_want){ .ports = true });
 	/* The tracing maps are not used: keep their kernel memory minimal. */
 	bpf_object__for_each_map(map, s->skel->obj) {
 		if (bpf_map__is_internal(map) || is_ports_map(s->skel, map) ||
