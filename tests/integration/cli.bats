@@ -536,12 +536,15 @@ ours() {
 	rows=$(top_rows ports "$B" 2 10)
 	echo "$rows"
 	[ "$(ours "$rows")" = "$(printf 'B sockpeer 2 10\nH sockop 0 7\nA sockop 5 3')" ]
+	# Only rows of that command (processes of the host may add their own).
 	rows=$(top_rows peer "$B" 2 10)
 	echo "$rows"
-	[ "$rows" = "$B sockpeer 2 10" ]
+	[ -z "$(awk '$2 != "sockpeer"' <<<"$rows")" ]
+	[ "$(ours "$rows")" = "B sockpeer 2 10" ]
 	rows=$(top_rows sockop "$A" 5 3)
 	echo "$rows"
-	[ "$rows" = "$(printf '%s sockop 5 3\n%s sockop 0 7' "$A" "$H")" ]
+	[ -z "$(awk '$2 != "sockop"' <<<"$rows")" ]
+	[ "$(ours "$rows")" = "$(printf 'A sockop 5 3\nH sockop 0 7')" ]
 }
 
 # screen_until PATTERN: captures the tmux pane into $screen until it shows

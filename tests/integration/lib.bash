@@ -154,6 +154,8 @@ export NATLAB_PREFIX=pwt-lab-$$
 natlab_up() {
 	NATLAB_UP=1
 	SOCKOP=$SOCKOP "$NATLAB" up "$1"
+	# Drops are told apart by the NAT's netns: other labs may share its addresses.
+	NAT_NETNS=$(netns_inode "$NATLAB_PREFIX-nat")
 }
 
 natlab_run() {

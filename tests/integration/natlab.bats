@@ -40,7 +40,7 @@ traced() {
 	# The failed connect, with the local port its SYNs carried before SNAT.
 	[ "$(events ".type == \"connect_fail\" and .pid == $pid and .error == \"ETIMEDOUT\"")" -eq 1 ]
 	sport=$(jq -s "[.[] | select(.type == \"connect_fail\" and .pid == $pid)][0].sport" "$PW_OUT")
-	clash=".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .nat.class == \"nat_clash\""
+	clash=".type == \"drop\" and .netns == $NAT_NETNS and .reason == \"NETFILTER_DROP\" and .nat.class == \"nat_clash\""
 	[ "$(events "$clash")" -eq "$insert_failed" ]
 	[ "$(events "$clash and .pid == $pid and .comm == \"sockop\" and .attribution == \"conntrack\"
 		and .nat.orig.saddr == \"10.0.1.10\" and .nat.orig.sport == $sport
@@ -82,7 +82,7 @@ traced() {
 	echo "insert_failed $insert_failed, storm rule $rule"
 	[ "$insert_failed" -ge 1 ] || setup_error "no SNAT clash happened"
 	[ "$rule" -eq "$STORM_PACKETS" ]
-	clash=".type == \"drop\" and .nat.class == \"nat_clash\" and .pid == $pid and .attribution == \"conntrack\""
+	clash=".type == \"drop\" and .netns == $NAT_NETNS and .nat.class == \"nat_clash\" and .pid == $pid and .attribution == \"conntrack\""
 	for out in "$PW_OUT" "$PW2_OUT"; do
 		[ "$(jq -s "[.[] | select($clash)] | length" "$out")" -eq "$insert_failed" ]
 		[ "$(jq -s '[.[] | select(.type == "lost") | .records] | add // 0' "$out")" -eq 0 ]
@@ -108,8 +108,8 @@ traced() {
 	[ "$(events ".type == \"connect_fail\" and .pid == $pid and .error == \"ETIMEDOUT\"
 		and .family == \"ipv6\" and .daddr == \"2001:db8:113::80\" and .dport == 443")" -eq 1 ]
 	sport=$(jq -s "[.[] | select(.type == \"connect_fail\" and .pid == $pid)][0].sport" "$PW_OUT")
-	clash=".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .nat.class == \"nat_clash\""
-	# Shown when an assertion fails (once, insert_failed was 3 and the records did not match).
+	clash=".type == \"drop\" and .netns == $NAT_NETNS and .reason == \"NETFILTER_DROP\" and .nat.class == \"nat_clash\""
+	# Shown when an assertion fails.
 	echo "insert_failed $insert_failed; the drop records:"
 	jq -c 'select(.type == "drop") | [.ts, .reason, .location, .nat.class, .pid, .attribution,
 		.saddr, .sport, .daddr, .dport, .nat.status, .nat.orig.sport]' "$PW_OUT"
@@ -134,7 +134,7 @@ traced() {
 	[ "$(grep -c '^write ok' "$LAB_OUT")" -eq 5 ] ||
 		setup_error "the client did not send 5 datagrams: $(cat "$LAB_OUT")"
 	[ "$dropped" -eq 5 ]
-	after_snat=".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .ifname == \"n1\"
+	after_snat=".type == \"drop\" and .netns == $NAT_NETNS and .reason == \"NETFILTER_DROP\" and .ifname == \"n1\"
 		and .proto == \"udp\" and .saddr == \"203.0.113.1\" and .daddr == \"203.0.113.80\" and .dport == 53"
 	[ "$(events "$after_snat")" -eq "$dropped" ]
 	# Each datagram's flow, by the local port its socket got before SNAT.
@@ -192,14 +192,14 @@ traced() {
 		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
 	udp_rule=$(($(udp_after_snat_count "$nat") - udp_before))
 	echo "tcp rule $tcp_rule, udp rule $udp_rule"
-	ours=".type == \"drop\" and .pid == $client and .attribution == \"conntrack\" and .ifname == \"n1\"
+	ours=".type == \"drop\" and .netns == $NAT_NETNS and .pid == $client and .attribution == \"conntrack\" and .ifname == \"n1\"
 		and .nat.orig.saddr == \"10.0.1.10\" and .nat.orig.daddr == \"203.0.113.80\""
 	[ "$udp_rule" -eq 1 ]
 	[ "$(events "$ours and .proto == \"udp\" and .nat.orig.sport == $uport and .nat.orig.dport == 53")" -eq 1 ]
 	# The segment's transmissions and the RST.
 	[ "$tcp_rule" -ge 2 ]
 	[ "$(events "$ours and .proto == \"tcp\" and .nat.orig.sport == $tport and .nat.orig.dport == 443")" -eq "$tcp_rule" ]
-	[ "$(events ".type == \"drop\" and .ifname == \"n1\"")" -eq $((tcp_rule + 1)) ]
+	[ "$(events ".type == \"drop\" and .netns == $NAT_NETNS and .ifname == \"n1\"")" -eq $((tcp_rule + 1)) ]
 }
 
 # udp_after_snat_count NS: packets natlab's after-SNAT UDP rule dropped.
@@ -216,7 +216,7 @@ udp_after_snat_count() {
 	failed=$(grep -c ' err 110 ETIMEDOUT' "$LAB_OUT")
 	[ "$failed" -ge 1 ]
 	[ "$denied" -ge "$failed" ]
-	acl=".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .nat.class == \"filter\" and .ifname == \"n1\""
+	acl=".type == \"drop\" and .netns == $NAT_NETNS and .reason == \"NETFILTER_DROP\" and .nat.class == \"filter\" and .ifname == \"n1\""
 	[ "$(events "$acl")" -eq "$denied" ]
 	# Each is a reply toward a port the ACL leaves out, tied to the client's flow.
 	[ "$(events "$acl and .pid == $pid and .attribution == \"conntrack\" and .saddr == \"203.0.113.80\"
