@@ -417,7 +417,7 @@ int cmd_drops(int argc, char **argv)
 		goto cleanup;
 	}
 	pw_catch_signals();
-	env.common.session.optional_hooks = 1u << PW_HOOK_KFREE_SKB;
+	env.common.session.needs = PW_NEED_DROPS;
 	ret = pw_session_open(&s, &env.common.session, pw_ignore_record, NULL, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "portwatch: %s\n", err);

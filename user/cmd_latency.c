@@ -148,7 +148,7 @@ int cmd_latency(int argc, char **argv)
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
 	pw_catch_signals();
-	env.common.session.optional_hooks = 1u << PW_HOOK_INET_HASH_CONNECT;
+	env.common.session.needs = PW_NEED_LATENCY;
 
 	ret = pw_session_open(&s, &env.common.session, pw_ignore_record, NULL, err, sizeof(err));
 	if (ret) {

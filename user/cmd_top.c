@@ -503,11 +503,8 @@ int cmd_top(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
-	env.common.session.optional_hooks = 1u << PW_HOOK_KFREE_SKB;
-	env.common.session.drop_records = PW_DROPREC_NONE;
-	env.common.session.ports = true;
+	env.common.session.needs = PW_NEED_DROPS | PW_NEED_PORTS | PW_NEED_CONNECT_COUNTS;
 	env.common.session.max_rows = PW_MAX_ROWS_DEFAULT;
-	env.common.session.count_connects = true;
 	pw_catch_signals();
 	ret = pw_session_open(&s, &env.common.session, handle_record, &env, err, sizeof(err));
 	if (ret) {

@@ -124,13 +124,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DROPS:
 		if (!strcmp(arg, "related"))
-			env->common.session.drop_records = PW_DROPREC_RELATED;
+			env->common.session.drop_records.which = PW_DROPREC_RELATED;
 		else if (!strcmp(arg, "all"))
-			env->common.session.drop_records = PW_DROPREC_ALL;
+			env->common.session.drop_records.which = PW_DROPREC_ALL;
 		else if (!strcmp(arg, "attributed"))
-			env->common.session.drop_records = PW_DROPREC_ATTRIBUTED;
+			env->common.session.drop_records.which = PW_DROPREC_ATTRIBUTED;
 		else if (!strcmp(arg, "none"))
-			env->common.session.drop_records = PW_DROPREC_NONE;
+			env->common.session.drop_records.which = PW_DROPREC_NONE;
 		else
 			argp_failure(state, 2, 0,
 				     "invalid --drops '%s': use related, all, attributed or none",
@@ -138,11 +138,11 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_DROP_RATE:
 		pw_argp_ulong(state, "--drop-rate", arg, 0, 10000000, &v);
-		env->common.session.drop_rate = v;
+		env->common.session.drop_records.rate = v;
 		break;
 	case OPT_DROP_KEY_RATE:
 		pw_argp_ulong(state, "--drop-key-rate", arg, 1, 10000000, &v);
-		env->common.session.drop_key_rate = v;
+		env->common.session.drop_records.key_rate = v;
 		break;
 	case 'j':
 		env->json = true;
@@ -367,7 +367,7 @@ static void tick(void *ctx)
 	struct trace_env *env = ctx;
 
 	report_loss(env, false);
-	if (env->common.session.drop_records != PW_DROPREC_NONE &&
+	if (env->common.session.drop_records.which != PW_DROPREC_NONE &&
 	    ++env->ticks % SUMMARY_INTERVAL_S == 0)
 		report_drops(env);
 }
@@ -381,15 +381,15 @@ int cmd_trace(int argc, char **argv)
 	int ret;
 
 	pw_common_defaults(&env.common);
-	env.common.session.drop_records = PW_DROPREC_RELATED;
-	env.common.session.drop_rate = DROP_RATE_DEFAULT;
-	env.common.session.drop_key_rate = DROP_KEY_RATE_DEFAULT;
+	env.common.session.drop_records.which = PW_DROPREC_RELATED;
+	env.common.session.drop_records.rate = DROP_RATE_DEFAULT;
+	env.common.session.drop_records.key_rate = DROP_KEY_RATE_DEFAULT;
 	ret = argp_parse(&argp, argc, argv, 0, NULL, &env);
 	if (ret)
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
-	if (env.common.session.drop_records != PW_DROPREC_NONE)
-		env.common.session.optional_hooks = 1u << PW_HOOK_KFREE_SKB;
+	if (env.common.session.drop_records.which != PW_DROPREC_NONE)
+		env.common.session.needs = PW_NEED_DROPS;
 	pw_catch_signals();
 	setvbuf(stdout, NULL, _IOLBF, 0);
 
@@ -399,7 +399,7 @@ int cmd_trace(int argc, char **argv)
 		goto cleanup;
 	}
 	env.session = &s;
-	if (env.common.session.drop_records != PW_DROPREC_NONE) {
+	if (env.common.session.drop_records.which != PW_DROPREC_NONE) {
 		ret = pw_dropctx_open(&env.drops, err, sizeof(err));
 		if (ret) {
 			fprintf(stderr, "portwatch: %s\n", err);
@@ -409,7 +409,7 @@ int cmd_trace(int argc, char **argv)
 	pw_clock_init(&env.clock);
 	clock_gettime(CLOCK_MONOTONIC, &env.summary_ts);
 	fprintf(stderr, "Tracing %s (%llu existing sockets attributed)... Hit Ctrl-C to end.\n",
-		env.common.session.drop_records == PW_DROPREC_NONE
+		env.common.session.drop_records.which == PW_DROPREC_NONE
 			? "port-allocation failures and failed connects"
 			: "port-allocation failures, failed connects and dropped packets",
 		(unsigned long long)s.seeded);
@@ -422,7 +422,7 @@ int cmd_trace(int argc, char **argv)
 		goto cleanup;
 	}
 	report_loss(&env, true);
-	if (env.common.session.drop_records != PW_DROPREC_NONE)
+	if (env.common.session.drop_records.which != PW_DROPREC_NONE)
 		report_drops(&env);
 cleanup:
 	free(env.summarised);

@@ -185,11 +185,110 @@ static void choose_call_store(struct portwatch_bpf *skel, bool needed)
 		bpf_map__set_max_entries(skel->maps.calls_by_tid, 1);
 }
 
+/* The optional hooks (enum pw_hook bits) the needs attach. */
+static unsigned int needed_hooks(unsigned int needs)
+{
+	return (needs & PW_NEED_DROPS ? 1u << PW_HOOK_KFREE_SKB : 0) |
+	       (needs & PW_NEED_LATENCY ? 1u << PW_HOOK_INET_HASH_CONNECT : 0);
+}
+
+/* Every tracing session: the ladder's choice, the owner maps, the ring buffer. */
+static void configure_common(struct pw_session *s, const struct pw_session_opts *o)
+{
+	__u32 owners = o->owner_map_size ?: owner_map_size();
+
+	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
+		s->skel->rodata->hook_rung[hk] = s->ladder.chosen[hk];
+	bpf_map__set_max_entries(s->skel->maps.sock_owner, owners);
+	bpf_map__set_max_entries(s->skel->maps.flow_owner, owners);
+	bpf_map__set_max_entries(s->skel->maps.tw_owner,
+				 o->needs & PW_NEED_PORTS ? owners : 1);
+	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
+}
+
+/* PW_NEED_DROPS (when the ladder found kfree_skb): records as asked. */
+static void configure_drops(struct pw_session *s, const struct pw_session_opts *o, bool drops)
+{
+	if (!drops) {
+		bpf_map__set_max_entries(s->skel->maps.drop_counts, 1);
+		return;
+	}
+	s->skel->rodata->drop_records = o->drop_records.which;
+	s->skel->rodata->drop_rate = o->drop_records.rate;
+	s->skel->rodata->drop_key_rate = o->drop_records.key_rate;
+}
+
+/*
+ * PW_NEED_PORTS: the iterators' maps and the TIME_WAIT owners. Maps a
+ * session never writes cost start-up time: without it they get one entry.
+ */
+static void configure_ports(struct pw_session *s, const struct pw_session_opts *o)
+{
+	struct bpf_map *map;
+	bool ports = o->needs & PW_NEED_PORTS;
+
+	s->skel->rodata->track_tw_owners = ports;
+	if (ports) {
+		size_ports_seen(s->skel);
+		bpf_map__set_max_entries(s->skel->maps.port_rows, o->max_rows);
+		return;
+	}
+	bpf_object__for_each_map(map, s->skel->obj)
+		if (is_ports_map(s->skel, map))
+			bpf_map__set_max_entries(map, 1);
+}
+
+/* PW_NEED_LATENCY and PW_NEED_CONNECT_COUNTS: one switch each. */
+static void configure_counts(struct pw_session *s, const struct pw_session_opts *o)
+{
+	if (o->needs & PW_NEED_LATENCY)
+		s->skel->rodata->search_netns = o->search_netns;
+	s->skel->rodata->count_connects = o->needs & PW_NEED_CONNECT_COUNTS;
+	if (!(o->needs & PW_NEED_CONNECT_COUNTS))
+		bpf_map__set_max_entries(s->skel->maps.connect_counts, 1);
+}
+
+/* Load, attach (skeleton, then the cgroup programs), seed owners, open the ring buffer. */
+static int start(struct pw_session *s, bool drops, ring_buffer_sample_fn fn, void *ctx,
+		 char *err, size_t err_len)
+{
+	int ret = portwatch_bpf__load(s->skel);
+
+	if (ret) {
+		snprintf(err, err_len,
+			 "loading BPF programs: %s (run with -v for the verifier log)",
+			 strerror(-ret));
+		return ret;
+	}
+	ret = portwatch_bpf__attach(s->skel);
+	if (ret) {
+		snprintf(err, err_len, "attaching BPF programs: %s", strerror(-ret));
+		return ret;
+	}
+	ret = attach_cgroup_progs(s, drops);
+	if (ret) {
+		snprintf(err, err_len, "attaching sockops to the cgroup v2 root: %s",
+			 strerror(-ret));
+		return ret;
+	}
+	/* Seed after attaching, so no socket falls between the two. */
+	ret = seed_owners(s);
+	if (ret) {
+		snprintf(err, err_len, "seeding socket owners (iter/task_file): %s",
+			 strerror(-ret));
+		return ret;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), fn, ctx, NULL);
+	if (!s->rb) {
+		ret = -errno;
+		snprintf(err, err_len, "opening the ring buffer: %s", strerror(errno));
+	}
+	return ret;
+}
+
 int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_buffer_sample_fn fn,
 		    void *ctx, char *err, size_t err_len)
 {
-	struct bpf_map *map;
-	__u32 owners;
 	bool drops;
 	int ret;
 
@@ -203,7 +302,8 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 			 strerror(-ret));
 		return ret;
 	}
-	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, o->optional_hooks, err, err_len);
+	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, needed_hooks(o->needs), err,
+			      err_len);
 	if (ret)
 		return ret;
 	drops = s->ladder.chosen[PW_HOOK_KFREE_SKB] >= 0;
@@ -214,71 +314,17 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 		snprintf(err, err_len, "opening the BPF object: %s", strerror(errno));
 		return ret;
 	}
-	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
-		s->skel->rodata->hook_rung[hk] = s->ladder.chosen[hk];
-	s->skel->rodata->search_netns = o->search_netns;
-	s->skel->rodata->drop_records = o->drop_records;
-	s->skel->rodata->drop_rate = o->drop_rate;
-	s->skel->rodata->drop_key_rate = o->drop_key_rate;
-	s->skel->rodata->count_connects = o->count_connects;
-	s->skel->rodata->track_tw_owners = o->ports;
 	choose_progs(s->skel, &(struct pw_prog_want){ .ladder = &s->ladder,
-						      .ports = o->ports,
+						      .ports = o->needs & PW_NEED_PORTS,
 						      .sock_release = has_sock_release() });
-	owners = o->owner_map_size ?: owner_map_size();
-	bpf_map__set_max_entries(s->skel->maps.sock_owner, owners);
-	bpf_map__set_max_entries(s->skel->maps.flow_owner, owners);
-	bpf_map__set_max_entries(s->skel->maps.tw_owner, o->ports ? owners : 1);
-	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
-	/* Maps this session never writes cost start-up time: keep them minimal. */
-	if (o->ports) {
-		size_ports_seen(s->skel);
-	} else {
-		bpf_object__for_each_map(map, s->skel->obj)
-			if (is_ports_map(s->skel, map))
-				bpf_map__set_max_entries(map, 1);
-	}
-	bpf_map__set_max_entries(s->skel->maps.port_rows, o->max_rows ?: 1);
-	if (!o->count_connects)
-		bpf_map__set_max_entries(s->skel->maps.connect_counts, 1);
+	configure_common(s, o);
+	configure_drops(s, o, drops);
+	configure_ports(s, o);
+	configure_counts(s, o);
 	choose_call_store(s->skel, uses_syscall_tracepoints(s->skel));
-	if (!drops)
-		bpf_map__set_max_entries(s->skel->maps.drop_counts, 1);
-
-	ret = portwatch_bpf__load(s->skel);
-	if (ret) {
-		snprintf(err, err_len,
-			 "loading BPF programs: %s (run with -v for the verifier log)",
-			 strerror(-ret));
-		goto fail;
-	}
-	ret = portwatch_bpf__attach(s->skel);
-	if (ret) {
-		snprintf(err, err_len, "attaching BPF programs: %s", strerror(-ret));
-		goto fail;
-	}
-	ret = attach_cgroup_progs(s, drops);
-	if (ret) {
-		snprintf(err, err_len, "attaching sockops to the cgroup v2 root: %s",
-			 strerror(-ret));
-		goto fail;
-	}
-	/* Seed after attaching, so no socket falls between the two. */
-	ret = seed_owners(s);
-	if (ret) {
-		snprintf(err, err_len, "seeding socket owners (iter/task_file): %s",
-			 strerror(-ret));
-		goto fail;
-	}
-	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), fn, ctx, NULL);
-	if (!s->rb) {
-		ret = -errno;
-		snprintf(err, err_len, "opening the ring buffer: %s", strerror(errno));
-		goto fail;
-	}
-	return 0;
-fail:
-	pw_session_close(s);
+	ret = start(s, drops, fn, ctx, err, err_len);
+	if (ret)
+		pw_session_close(s);
 	return ret;
 }
 

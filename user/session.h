@@ -13,18 +13,36 @@
 #include <bpf/libbpf.h>
 #include "rungs.h"
 
+/*
+ * What a command reads from the kernel, beyond what every tracing session
+ * has (the failure hooks, the owner maps, the ring buffer). Each need names
+ * its hooks and maps; pw_session_open() sizes those for it and shrinks the
+ * maps of the needs not asked for to one entry.
+ */
+enum pw_need {
+	PW_NEED_DROPS = 1u << 0,	  /* kfree_skb, drop_counts, flows: drops, trace, top */
+	PW_NEED_LATENCY = 1u << 1,	  /* __inet_hash_connect, search_hist: latency */
+	PW_NEED_PORTS = 1u << 2,	  /* ports iterators, port_rows, tw_owner: top */
+	PW_NEED_CONNECT_COUNTS = 1u << 3, /* connect_counts: top */
+};
+
+/* PW_NEED_DROPS: which drops trace streams as records, and how fast. */
+struct pw_drop_record_opts {
+	__u8 which;	 /* enum pw_drop_records; PW_DROPREC_NONE for counts alone */
+	__u32 rate;	 /* at most this many records per second, 0: no limit at all */
+	__u32 key_rate;	 /* at most this many per drop key per second per CPU */
+};
+
 struct pw_session_opts {
-	int forced_rung;	     /* enum pw_rung from --attach, or -1 for the best */
-	__u32 owner_map_size;	     /* sock_owner entries (--owner-map-size), 0: sized to the host */
-	__u32 ringbuf_size;	     /* ring buffer bytes, a power of two >= page size */
-	__u32 search_netns;	     /* port-search histogram: only this netns (0: all) */
-	unsigned int optional_hooks; /* bit (1 << enum pw_hook) per optional hook to attach */
-	bool ports;		     /* also load the ports iterators (pw_ports_snapshot) */
-	bool count_connects;	     /* count TCP connects per process (connect_counts) */
-	__u32 max_rows;		     /* port_rows entries when ports */
-	__u8 drop_records;	     /* enum pw_drop_records: which drops get a record */
-	__u32 drop_rate;	     /* at most this many drop records per second, 0: no limit at all */
-	__u32 drop_key_rate;	     /* at most this many per drop key per second per CPU */
+	/* The common options of every tracing command (cli.c). */
+	int forced_rung;	/* enum pw_rung from --attach, or -1 for the best */
+	__u32 owner_map_size;	/* sock_owner entries (--owner-map-size), 0: sized to the host */
+	__u32 ringbuf_size;	/* ring buffer bytes, a power of two >= page size */
+	/* What the command needs (enum pw_need bits), and each need's settings. */
+	unsigned int needs;
+	struct pw_drop_record_opts drop_records; /* PW_NEED_DROPS */
+	__u32 search_netns;	/* PW_NEED_LATENCY: only this netns (0: all) */
+	__u32 max_rows;		/* PW_NEED_PORTS: port_rows entries (> 0) */
 };
 
 /* A row of the kernel's drop counts, summed over CPUs: packets since start. */
