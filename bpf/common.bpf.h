@@ -146,17 +146,59 @@ static __always_inline bool sk_watched(const struct sock *sk)
 	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
 }
 
+/*
+ * The struct sock behind a socket file, NULL for any other file (or none).
+ * The one way from a file to its socket: the iterators get the file from
+ * their ctx, the syscall tracepoints from the caller's fd table.
+ */
+static __always_inline struct sock *sock_of_file(const struct file *file)
+{
+	struct socket *sock;
+
+	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
 /* The socket behind `file` when it is one portwatch watches, else NULL. */
 static __always_inline struct sock *file_watched_sock(const struct file *file)
 {
-	struct socket *sock;
-	struct sock *sk;
+	struct sock *sk = sock_of_file(file);
 
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
 	return sk && sk_watched(sk) ? sk : NULL;
+}
+
+/*
+ * The value of `key`, inserting `init` first if the key is new (as
+ * libbpf-tools' bpf_map_lookup_or_try_init). Another CPU inserting the same
+ * key meanwhile (EEXIST) is no failure; NULL means the map is full.
+ */
+static __always_inline void *map_lookup_or_try_init(void *map, const void *key, const void *init)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (val)
+		return val;
+	err = bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return NULL;
+	return bpf_map_lookup_elem(map, key);
+}
+
+/*
+ * Insert or replace the value of `key`, adding one to *inserts for a new
+ * key only: the loader derives an LRU map's evictions as inserts - deletes
+ * - live entries, so replacements must not count.
+ */
+static __always_inline void map_upsert_counted(void *map, const void *key, const void *val,
+					       __u64 *inserts)
+{
+	if (!bpf_map_update_elem(map, key, val, BPF_NOEXIST))
+		__sync_fetch_and_add(inserts, 1);
+	else
+		bpf_map_update_elem(map, key, val, BPF_EXIST);
 }
 
 /*
@@ -222,10 +264,7 @@ static __always_inline void owner_store(const struct sock *sk, const struct pw_s
 {
 	__u64 key = (__u64)sk;
 
-	if (!bpf_map_update_elem(&sock_owner, &key, v, BPF_NOEXIST))
-		__sync_fetch_and_add(&counters.owner_inserts, 1);
-	else
-		bpf_map_update_elem(&sock_owner, &key, v, BPF_EXIST);
+	map_upsert_counted(&sock_owner, &key, v, &counters.owner_inserts);
 }
 
 /* Record the current task as the owner of `sk` (process context only). */
@@ -295,11 +334,7 @@ static __always_inline void flow_record(struct pw_tuple *t, const struct pw_owne
 	cur = bpf_map_lookup_elem(&flow_owner, t);
 	if (cur && cur->tgid == o->tgid && cur->netns == o->netns)
 		return;
-	/* Count new keys only: evictions are then inserts - live entries. */
-	if (!bpf_map_update_elem(&flow_owner, t, o, BPF_NOEXIST))
-		__sync_fetch_and_add(&counters.flow_inserts, 1);
-	else
-		bpf_map_update_elem(&flow_owner, t, o, BPF_EXIST);
+	map_upsert_counted(&flow_owner, t, o, &counters.flow_inserts);
 }
 
 /*

@@ -64,11 +64,11 @@ static __always_inline void remember_tw_owner(const struct sock *sk)
 /* One more connect of process tgid; a full map drops the count, as top says. */
 static __always_inline void count_connect(__u32 tgid)
 {
-	__u64 one = 1, *n = bpf_map_lookup_elem(&connect_counts, &tgid);
+	__u64 zero = 0, *n = map_lookup_or_try_init(&connect_counts, &tgid, &zero);
 
 	if (n)
 		__sync_fetch_and_add(n, 1);
-	else if (bpf_map_update_elem(&connect_counts, &tgid, &one, BPF_NOEXIST))
+	else
 		__sync_fetch_and_add(&counters.connect_overflow, 1);
 }
 

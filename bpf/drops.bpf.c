@@ -279,12 +279,7 @@ static __always_inline struct pw_drop_stat *count_drop(const struct drop *d)
 	struct pw_drop_stat *stat;
 
 	__builtin_memcpy(key.comm, d->rec.owner.comm, sizeof(key.comm));
-	stat = bpf_map_lookup_elem(&drop_counts, &key);
-	if (!stat) {
-		/* Another CPU may add the key meanwhile (EEXIST): look again. */
-		bpf_map_update_elem(&drop_counts, &key, &zero, BPF_NOEXIST);
-		stat = bpf_map_lookup_elem(&drop_counts, &key);
-	}
+	stat = map_lookup_or_try_init(&drop_counts, &key, &zero);
 	if (!stat) {
 		__sync_fetch_and_add(&counters.drop_overflow, 1);
 		return NULL;

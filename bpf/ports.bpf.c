@@ -67,14 +67,10 @@ struct {
 /* One more hashed TCP socket with a file in netns. */
 static __always_inline void count_hashed(__u32 netns, __u16 family)
 {
-	struct pw_netns_files zero = {}, *f = bpf_map_lookup_elem(&netns_files, &netns);
+	struct pw_netns_files zero = {}, *f = map_lookup_or_try_init(&netns_files, &netns, &zero);
 
-	if (!f) {
-		bpf_map_update_elem(&netns_files, &netns, &zero, BPF_NOEXIST);
-		f = bpf_map_lookup_elem(&netns_files, &netns);
-		if (!f)
-			return; /* the loader then walks the netns: its counts differ */
-	}
+	if (!f)
+		return; /* the loader then walks the netns: its counts differ */
 	if (family == AF_INET6)
 		f->tcp6++;
 	else
@@ -141,14 +137,10 @@ static __always_inline void count_socket(const struct sock_view *v, __u8 proto, 
 		/* Both can be timewait sockets, whose connection a session saw close. */
 		tw_owner_of(v->skc, &key);
 	}
-	c = bpf_map_lookup_elem(&port_rows, &key);
+	c = map_lookup_or_try_init(&port_rows, &key, &zero);
 	if (!c) {
-		bpf_map_update_elem(&port_rows, &key, &zero, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&port_rows, &key);
-		if (!c) {
-			__sync_fetch_and_add(&counters.port_rows_overflow, 1);
-			return;
-		}
+		__sync_fetch_and_add(&counters.port_rows_overflow, 1);
+		return;
 	}
 	/* TIME_WAIT sockets expect no reply any more: only live ones count. */
 	if (acl_hi && state != TCP_TIME_WAIT && (v->lport < acl_lo || v->lport > acl_hi))
