@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Maps, globals and helpers shared by every portwatch BPF program. The maps
- * and globals are defined once, in common.bpf.c (which defines
- * PW_DEFINE_GLOBALS); the other objects see them as externs, and
- * `bpftool gen object` links them into one object.
+ * Maps, globals and helpers shared by every portwatch BPF program. A map or
+ * global more than one unit uses is declared with __pw_global, here or in
+ * the header of the unit it belongs to (owner.bpf.h, ...), and defined once,
+ * in common.bpf.c (which defines PW_DEFINE_GLOBALS and includes those
+ * headers); the other units see externs, and `bpftool gen object` links
+ * them into one object.
  */
 #ifndef PORTWATCH_COMMON_BPF_H
 #define PORTWATCH_COMMON_BPF_H
@@ -41,46 +43,6 @@ __pw_global struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
-
-/* struct sock address -> its owner; LRU, sized by the loader (--owner-map-size). */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct pw_sock_owner);
-} sock_owner SEC(".maps");
-
-/*
- * 5-tuple (struct pw_tuple, no netns) -> owner, for packets that no longer
- * carry their socket: a packet dropped after SNAT in another netns is found
- * by its conntrack ORIGINAL tuple. Written when the tuple is final: TCP at
- * BPF_SOCK_OPS_TCP_CONNECT_CB (before the SYN leaves), UDP at the exit of
- * connect() and of the send that autobound it. Stale entries are overwritten
- * by the next socket with the same tuple, or age out (LRU; sized like
- * sock_owner, evictions counted as inserts - live entries).
- */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct pw_tuple);
-	__type(value, struct pw_owner);
-} flow_owner SEC(".maps");
-
-/*
- * TIME_WAIT owners: the last owner of a TCP socket that left FIN_WAIT1/2 or
- * CLOSING for CLOSE (tcp_time_wait() hands the connection to a TIME_WAIT
- * socket, then closes the original), so that port snapshots of a live
- * session can name who holds a TIME_WAIT port. Only when track_tw_owners.
- */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct pw_tw_key);
-	__type(value, struct pw_owner);
-} tw_owner SEC(".maps");
-
-/* Set by the loader (top): fill tw_owner. */
-__pw_global const volatile bool track_tw_owners __pw_init(false);
 
 /* Port-search time histogram: a single per-CPU element. */
 __pw_global struct {
@@ -245,117 +207,6 @@ static __always_inline void tuple_set_sockaddr(struct pw_tuple *t, const __u8 *s
 		t->sport = port;
 	else
 		t->dport = port;
-}
-
-/* The current task as the owner of `sk` (process context only). */
-static __always_inline void owner_from_current(struct pw_owner *o, const struct sock *sk)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-
-	o->tgid = id >> 32;
-	o->tid = (__u32)id;
-	o->cgroup_id = bpf_get_current_cgroup_id();
-	o->netns = sk_netns(sk);
-	bpf_get_current_comm(o->comm, sizeof(o->comm));
-}
-
-/* Insert or replace the owner of `sk`, keeping the insert count exact. */
-static __always_inline void owner_store(const struct sock *sk, const struct pw_sock_owner *v)
-{
-	__u64 key = (__u64)sk;
-
-	map_upsert_counted(&sock_owner, &key, v, &counters.owner_inserts);
-}
-
-/* Record the current task as the owner of `sk` (process context only). */
-static __always_inline void owner_record(const struct sock *sk, __u64 syn_sent_ts)
-{
-	struct pw_sock_owner v = {};
-
-	owner_from_current(&v.owner, sk);
-	v.syn_sent_ts = syn_sent_ts;
-	v.src = PW_OWNER_LIVE;
-	owner_store(sk, &v);
-}
-
-/*
- * Record the current task as the owner of `sk` unless it already is: the
- * lookup keeps a UDP sendmsg() hot path to one map read.
- */
-static __always_inline void owner_touch(const struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-	struct pw_sock_owner *v = bpf_map_lookup_elem(&sock_owner, &key);
-
-	if (v && v->owner.tgid == bpf_get_current_pid_tgid() >> 32)
-		return;
-	owner_record(sk, 0);
-}
-
-static __always_inline void owner_forget(const struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-
-	if (!bpf_map_delete_elem(&sock_owner, &key))
-		__sync_fetch_and_add(&counters.owner_deletes, 1);
-}
-
-/*
- * The flow key of a tuple: an IPv4-mapped IPv6 address pair (a dual-stack
- * socket talking IPv4) becomes the IPv4 tuple its packets carry.
- */
-static __always_inline void flow_normalize(struct pw_tuple *t)
-{
-	const __u32 *s = (const __u32 *)t->saddr, *d = (const __u32 *)t->daddr;
-
-	if (t->family != AF_INET6 || s[0] || s[1] || s[2] != bpf_htonl(0xffff) || d[0] ||
-	    d[1] || d[2] != bpf_htonl(0xffff))
-		return;
-	__builtin_memcpy(t->saddr, t->saddr + 12, 4);
-	__builtin_memcpy(t->daddr, t->daddr + 12, 4);
-	__builtin_memset(t->saddr + 4, 0, 12);
-	__builtin_memset(t->daddr + 4, 0, 12);
-	t->family = AF_INET;
-}
-
-/*
- * Remember `o` as the owner of flow `t` (its unused bytes zero), unless it
- * already is: a UDP send path then costs one lookup. Only when drops are
- * traced, which the loader says through hook_rung.
- */
-static __always_inline void flow_record(struct pw_tuple *t, const struct pw_owner *o)
-{
-	struct pw_owner *cur;
-
-	if (hook_rung[PW_HOOK_KFREE_SKB] == (__u8)-1)
-		return;
-	flow_normalize(t);
-	t->pad = 0;
-	cur = bpf_map_lookup_elem(&flow_owner, t);
-	if (cur && cur->tgid == o->tgid && cur->netns == o->netns)
-		return;
-	map_upsert_counted(&flow_owner, t, o, &counters.flow_inserts);
-}
-
-/*
- * Emit a PW_REC_PORT_ALLOC_FAIL for the current task. `t` is the tuple to
- * report (the caller has merged the socket's view with the call's sockaddr).
- */
-static __always_inline void emit_port_alloc_fail(const struct sock *sk, const struct pw_tuple *t,
-						 __u8 op, __s32 err, __u8 rung)
-{
-	struct pw_port_alloc_fail *e;
-
-	e = record_reserve(sizeof(*e), PW_REC_PORT_ALLOC_FAIL);
-	if (!e)
-		return;
-	owner_from_current(&e->owner, sk);
-	e->tuple = *t;
-	e->err = err;
-	e->op = op;
-	e->rung = rung;
-	netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net), &e->range_lo, &e->range_hi);
-	bpf_ringbuf_submit(e, 0);
 }
 
 /* floor(log2(v)) for v > 0, 0 for v == 0, without loops. */

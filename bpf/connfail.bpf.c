@@ -7,8 +7,12 @@
  * the connect ends: the retransmit timer (ETIMEDOUT), softirq on a RST
  * (ECONNREFUSED), another task's sock_diag destroy (ECONNABORTED), or the
  * owner's close(). The owner then comes from the map, never from `current`.
+ *
+ * The same tracepoint is where TCP owners begin and end (SYN_SENT, CLOSE:
+ * the helpers and the whole lifecycle are in owner.bpf.h/owner.bpf.c), and
+ * where top's per-process connect counts are kept.
  */
-#include "common.bpf.h"
+#include "owner.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 /*
@@ -25,8 +29,7 @@ static __always_inline bool syn_was_sent(const struct sock *sk)
 
 static __always_inline void emit_connect_fail(const struct sock *sk, int err)
 {
-	__u64 key = (__u64)sk;
-	struct pw_sock_owner *v = bpf_map_lookup_elem(&sock_owner, &key);
+	struct pw_sock_owner *v = sock_owner_of(sk);
 	struct pw_connect_fail *e;
 
 	e = record_reserve(sizeof(*e), PW_REC_CONNECT_FAIL);
@@ -45,20 +48,6 @@ static __always_inline void emit_connect_fail(const struct sock *sk, int err)
 	tuple_from_sk(&e->tuple, sk);
 	e->err = err;
 	bpf_ringbuf_submit(e, 0);
-}
-
-/* The socket's owner, for the TIME_WAIT socket that takes its tuple over. */
-static __always_inline void remember_tw_owner(const struct sock *sk)
-{
-	__u64 addr = (__u64)sk;
-	struct pw_sock_owner *so = bpf_map_lookup_elem(&sock_owner, &addr);
-	struct pw_tw_key key = {};
-
-	if (!so)
-		return;
-	key.netns = sk_netns(sk);
-	tuple_from_sk(&key.tuple, sk);
-	bpf_map_update_elem(&tw_owner, &key, &so->owner, BPF_ANY);
 }
 
 /* One more connect of process tgid; a full map drops the count, as top says. */
@@ -83,7 +72,7 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	if (sk_protocol(sk) != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_SYN_SENT) {
-		owner_record(sk, bpf_ktime_get_boot_ns());
+		sock_owner_set_current(sk, bpf_ktime_get_boot_ns());
 		if (count_connects)
 			count_connect(bpf_get_current_pid_tgid() >> 32);
 		return 0;
@@ -93,9 +82,7 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 		if (err || syn_was_sent(sk))
 			emit_connect_fail(sk, err);
 	}
-	if (track_tw_owners && (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
-				oldstate == TCP_CLOSING))
-		remember_tw_owner(sk);
-	owner_forget(sk);
+	tw_owner_on_close(sk, oldstate);
+	sock_owner_forget(sk);
 	return 0;
 }

@@ -12,7 +12,7 @@
  * local, else through the conntrack ORIGINAL tuple (the client's pre-NAT
  * 5-tuple) looked up in flow_owner, which works from any netns.
  */
-#include "common.bpf.h"
+#include "owner.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 #define ETH_P_IP     0x0800
@@ -234,12 +234,11 @@ static __always_inline struct nf_conn *decode_conntrack(const struct skb_view *v
 /* The owner: skb->sk in sock_owner, else the conntrack ORIGINAL tuple in flow_owner. */
 static __always_inline void attribute(const struct skb_view *v, struct drop *d)
 {
-	__u64 sk = v->sk;
 	struct pw_sock_owner *so;
 	struct pw_owner *o;
 
-	if (sk) {
-		so = bpf_map_lookup_elem(&sock_owner, &sk);
+	if (v->sk) {
+		so = sock_owner_of((const struct sock *)v->sk);
 		if (so) {
 			d->rec.owner = so->owner;
 			d->rec.attribution = PW_ATTR_SOCKET;
@@ -248,14 +247,7 @@ static __always_inline void attribute(const struct skb_view *v, struct drop *d)
 	}
 	if (!d->rec.has_ct)
 		return;
-	o = bpf_map_lookup_elem(&flow_owner, &d->rec.ct_orig);
-	if (!o && d->rec.ct_orig.proto == IPPROTO_UDP) {
-		/* An unconnected UDP socket's flow has no local address. */
-		struct pw_tuple any = d->rec.ct_orig;
-
-		__builtin_memset(any.saddr, 0, sizeof(any.saddr));
-		o = bpf_map_lookup_elem(&flow_owner, &any);
-	}
+	o = flow_owner_of(&d->rec.ct_orig);
 	if (o) {
 		d->rec.owner = *o;
 		d->rec.attribution = PW_ATTR_CONNTRACK;

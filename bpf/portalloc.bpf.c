@@ -9,7 +9,7 @@
  * tracepoints); UDP only by the syscall tracepoints, which every kernel has.
  * hook_rung[] says which rung owns a duty, so each failure is reported once.
  */
-#include "common.bpf.h"
+#include "owner.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 /* The socket syscalls the tracepoint rung follows. */
@@ -81,6 +81,27 @@ struct {
 	__type(key, __u64);
 	__type(value, struct pw_kargs);
 } kargs SEC(".maps");
+
+/*
+ * Emit a PW_REC_PORT_ALLOC_FAIL for the current task. `t` is the tuple to
+ * report (the caller has merged the socket's view with the call's sockaddr).
+ */
+static __always_inline void emit_port_alloc_fail(const struct sock *sk, const struct pw_tuple *t,
+						 __u8 op, __s32 err, __u8 rung)
+{
+	struct pw_port_alloc_fail *e;
+
+	e = record_reserve(sizeof(*e), PW_REC_PORT_ALLOC_FAIL);
+	if (!e)
+		return;
+	owner_from_current(&e->owner, sk);
+	e->tuple = *t;
+	e->err = err;
+	e->op = op;
+	e->rung = rung;
+	netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net), &e->range_lo, &e->range_hi);
+	bpf_ringbuf_submit(e, 0);
+}
 
 static __always_inline bool served_by(enum pw_hook hook, enum pw_rung rung)
 {
@@ -319,28 +340,6 @@ static __always_inline __u8 port_alloc_op(const struct sock *sk, __u8 sys, long 
 	return 0;
 }
 
-/*
- * A UDP call succeeded: refresh the owner, and once the socket has its port,
- * remember its flow toward the address of connect() or sendto().
- */
-static __always_inline void udp_seen(const struct sock *sk, const struct pw_call *c)
-{
-	struct pw_tuple t = {};
-	struct pw_owner o = {};
-	__u8 sa[PW_SOCKADDR_LEN];
-
-	owner_touch(sk);
-	if (c->sys == PW_SYS_BIND || !BPF_CORE_READ(sk, __sk_common.skc_num))
-		return;
-	tuple_from_sk(&t, sk);
-	if (c->sys == PW_SYS_SEND && call_sockaddr(c, sa))
-		tuple_set_sockaddr(&t, sa, false);
-	if (!t.dport)
-		return;
-	owner_from_current(&o, sk);
-	flow_record(&t, &o);
-}
-
 static __always_inline void call_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -362,9 +361,14 @@ static __always_inline void call_exit(long ret)
 	    served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT) && sk_watched(sk))
 		search_record(sk, bpf_ktime_get_ns() - c->start_ns, ret == -EADDRNOTAVAIL);
 	if (ret >= 0 || ret == -EINPROGRESS) {
-		/* TCP owners are recorded on entering SYN_SENT; UDP ones here. */
+		/*
+		 * TCP owners are recorded on entering SYN_SENT; UDP ones here.
+		 * Only a send that autobinds gets here: its sockaddr is read
+		 * once per socket.
+		 */
 		if (proto == IPPROTO_UDP && sk_watched(sk))
-			udp_seen(sk, c);
+			udp_owner_seen(sk, c->sys != PW_SYS_BIND,
+				       c->sys == PW_SYS_SEND && call_sockaddr(c, sa) ? sa : NULL);
 		goto out;
 	}
 	if (!sk_watched(sk))
@@ -413,7 +417,7 @@ static __always_inline void send_enter(long fd, const void *uaddr)
 
 	if (!sk || !sk_watched(sk) || sk_protocol(sk) != IPPROTO_UDP)
 		return;
-	owner_touch(sk);
+	sock_owner_refresh(sk);
 	if (!BPF_CORE_READ(sk, __sk_common.skc_num))
 		call_enter(PW_SYS_SEND, fd, uaddr);
 }

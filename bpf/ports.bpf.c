@@ -11,7 +11,7 @@
  * it counts those without a file (TIME_WAIT, orphans closing): unowned, but
  * for TIME_WAIT sockets whose connection a live session (top) saw close.
  */
-#include "common.bpf.h"
+#include "owner.bpf.h"
 
 /* Not preallocated: 64Ki preallocated rows cost ~10 MB and ~5 ms per snapshot. */
 struct {
@@ -77,29 +77,6 @@ static __always_inline void count_hashed(__u32 netns, __u16 family)
 		f->tcp4++;
 }
 
-/* A TIME_WAIT socket's last owner, if a live session saw its connection close. */
-static __always_inline void tw_owner_of(const struct sock_common *skc, struct pw_port_key *k)
-{
-	struct pw_tw_key tk = {};
-	struct pw_owner *o;
-
-	tk.netns = k->netns;
-	tk.tuple.family = k->family;
-	tk.tuple.proto = IPPROTO_TCP;
-	tk.tuple.sport = BPF_CORE_READ(skc, skc_num);
-	tk.tuple.dport = k->dport;
-	__builtin_memcpy(tk.tuple.daddr, k->daddr, sizeof(tk.tuple.daddr));
-	if (k->family == AF_INET)
-		bpf_core_read(tk.tuple.saddr, 4, &skc->skc_rcv_saddr);
-	else
-		bpf_core_read(tk.tuple.saddr, 16, &skc->skc_v6_rcv_saddr);
-	o = bpf_map_lookup_elem(&tw_owner, &tk);
-	if (o) {
-		k->tgid = o->tgid;
-		__builtin_memcpy(k->comm, o->comm, sizeof(k->comm));
-	}
-}
-
 /*
  * The last netns seen (its address) and its inode and port range: an
  * iterator meets one netns's sockets in long runs (iter/tcp only ever one),
@@ -117,6 +94,7 @@ static __always_inline void count_socket(const struct sock_view *v, __u8 proto, 
 	struct net *net = v->net; /* a local: CO-RE must not relocate v->net */
 	struct pw_port_counts zero = {}, *c;
 	struct pw_port_key key = {};
+	struct pw_owner *o;
 
 	if ((__u64)net != range_net) {
 		netns_port_range(net, &range_lo, &range_hi);
@@ -133,9 +111,13 @@ static __always_inline void count_socket(const struct sock_view *v, __u8 proto, 
 	if (task) {
 		key.tgid = BPF_CORE_READ(task, tgid);
 		BPF_CORE_READ_STR_INTO(&key.comm, task, comm);
-	} else if ((state == TCP_TIME_WAIT || state == TCP_FIN_WAIT2) && track_tw_owners) {
+	} else if (state == TCP_TIME_WAIT || state == TCP_FIN_WAIT2) {
 		/* Both can be timewait sockets, whose connection a session saw close. */
-		tw_owner_of(v->skc, &key);
+		o = tw_owner_of(v->skc, key.netns, key.family, key.dport, key.daddr);
+		if (o) {
+			key.tgid = o->tgid;
+			__builtin_memcpy(key.comm, o->comm, sizeof(key.comm));
+		}
 	}
 	c = map_lookup_or_try_init(&port_rows, &key, &zero);
 	if (!c) {
