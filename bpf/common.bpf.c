@@ -3,5 +3,6 @@
 #define PW_DEFINE_GLOBALS
 #include "common.bpf.h"
 #include "owner.bpf.h"
+#include "portsearch.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";

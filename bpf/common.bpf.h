@@ -44,39 +44,17 @@ __pw_global struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
-/* Port-search time histogram: a single per-CPU element. */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pw_search_hist);
-} search_hist SEC(".maps");
-
-/* Set by the loader before load: only this netns's port searches count (0: all). */
-__pw_global const volatile __u32 search_netns __pw_init(0);
-
 /* Set by the loader before load: the rung that serves each enum pw_hook. */
 __pw_global const volatile __u8 hook_rung[PW_HOOK_COUNT] __pw_init({});
 
-/* Set by the loader (top): count TCP connects per process in connect_counts. */
-__pw_global const volatile bool count_connects __pw_init(false);
-
-/* tgid -> TCP connects since start (entering SYN_SENT), when count_connects. */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u64);
-} connect_counts SEC(".maps");
-
-/* Set by the loader: which drops get a ring-buffer record (enum pw_drop_records). */
-__pw_global const volatile __u8 drop_records __pw_init(PW_DROPREC_NONE);
-/* Set by the loader: at most this many drop records per second, 0: no limit at all. */
-__pw_global const volatile __u32 drop_rate __pw_init(0);
-/* Set by the loader: at most this many records per drop key per second per CPU. */
-__pw_global const volatile __u32 drop_key_rate __pw_init(0);
-
+/* Loss and overflow counters (struct pw_counters), read by the loader. */
 __pw_global struct pw_counters counters __pw_init({});
+
+/* Whether the loader chose `rung` for `hook` (hook_rung[] is known at load time). */
+static __always_inline bool served_by(enum pw_hook hook, enum pw_rung rung)
+{
+	return hook_rung[hook] == rung;
+}
 
 /* Reserve a record of `size` bytes, counting the reservation if it fails. */
 static __always_inline void *record_reserve(__u64 size, __u32 type)
@@ -207,57 +185,6 @@ static __always_inline void tuple_set_sockaddr(struct pw_tuple *t, const __u8 *s
 		t->sport = port;
 	else
 		t->dport = port;
-}
-
-/* floor(log2(v)) for v > 0, 0 for v == 0, without loops. */
-static __always_inline __u32 log2_u32(__u32 v)
-{
-	__u32 r, shift;
-
-	r = (v > 0xffff) << 4;
-	v >>= r;
-	shift = (v > 0xff) << 3;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xf) << 2;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0x3) << 1;
-	v >>= shift;
-	r |= shift;
-	return r | (v >> 1);
-}
-
-static __always_inline __u32 log2_u64(__u64 v)
-{
-	__u32 hi = v >> 32;
-
-	return hi ? log2_u32(hi) + 32 : log2_u32(v);
-}
-
-/* Count one port search of `sk` that took delta_ns. */
-static __always_inline void search_record(const struct sock *sk, __u64 delta_ns, bool failed)
-{
-	struct pw_search_hist *h;
-	__u32 zero = 0, slot;
-
-	if (search_netns && sk_netns(sk) != search_netns)
-		return;
-	h = bpf_map_lookup_elem(&search_hist, &zero);
-	if (!h)
-		return;
-	slot = log2_u64(delta_ns);
-	if (slot >= PW_HIST_SLOTS)
-		slot = PW_HIST_SLOTS - 1;
-	/*
-	 * A no-op mask, kept by the barrier (clang would drop it after the
-	 * clamp): 6.1's verifier loses the clamp's bound in a 32-bit move.
-	 */
-	barrier_var(slot);
-	h->slots[slot & (PW_HIST_SLOTS - 1)]++;
-	h->count++;
-	h->failed += failed;
-	h->sum_ns += delta_ns;
 }
 
 #endif /* PORTWATCH_COMMON_BPF_H */

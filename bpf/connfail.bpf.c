@@ -15,6 +15,17 @@
 #include "owner.bpf.h"
 #include <bpf/bpf_tracing.h>
 
+/* Set by the loader (top): count TCP connects per process in connect_counts. */
+const volatile bool count_connects = false;
+
+/* tgid -> TCP connects since start (entering SYN_SENT), when count_connects. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} connect_counts SEC(".maps");
+
 /*
  * A connect() that fails its port search also goes SYN_SENT -> CLOSE, with no
  * error and no segment sent: that one is a port-allocation failure, reported

@@ -21,6 +21,13 @@
 #define IPPROTO_ICMPV6 58
 #define NFCT_PTRMASK (~7UL) /* skb->_nfct: nf_conn pointer | ip_conntrack_info */
 
+/* Set by the loader: which drops get a ring-buffer record (enum pw_drop_records). */
+const volatile __u8 drop_records = PW_DROPREC_NONE;
+/* Set by the loader: at most this many drop records per second, 0: no limit at all. */
+const volatile __u32 drop_rate = 0;
+/* Set by the loader: at most this many records per drop key per second per CPU. */
+const volatile __u32 drop_key_rate = 0;
+
 /*
  * Not preallocated: a preallocated per-CPU hash of this size took ~10 ms of
  * start-up to allocate, and new keys are rare (a key is an aggregate).

@@ -8,8 +8,13 @@
  * TCP is served by the best rung per hook (fexit, kretprobe, or the syscall
  * tracepoints); UDP only by the syscall tracepoints, which every kernel has.
  * hook_rung[] says which rung owns a duty, so each failure is reported once.
+ *
+ * The syscall tracepoints also serve two other units: UDP owners and flows
+ * (udp_owner_seen(), owner.bpf.h) and the tracepoint rung's port-search
+ * estimate (search_estimate_*(), portsearch.bpf.h).
  */
 #include "owner.bpf.h"
+#include "portsearch.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 /* The socket syscalls the tracepoint rung follows. */
@@ -31,7 +36,7 @@ struct pw_call {
 	 * it: copying it on every connect() cost more than the rest of sys_enter.
 	 */
 	__u64 uaddr;
-	__u64 start_ns; /* bpf_ktime_get_ns() at sys_enter */
+	__u64 start_ns; /* search_estimate_start() at sys_enter */
 };
 
 /* The call's sockaddr into sa[PW_SOCKADDR_LEN]; false if it has none. */
@@ -101,11 +106,6 @@ static __always_inline void emit_port_alloc_fail(const struct sock *sk, const st
 	e->rung = rung;
 	netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net), &e->range_lo, &e->range_hi);
 	bpf_ringbuf_submit(e, 0);
-}
-
-static __always_inline bool served_by(enum pw_hook hook, enum pw_rung rung)
-{
-	return hook_rung[hook] == rung;
 }
 
 /* ---- connect: tcp_v4_connect / tcp_v6_connect return ---- */
@@ -276,9 +276,7 @@ static __always_inline void call_enter(enum pw_sys sys, long fd, const void *uad
 	c->sys = sys;
 	c->fd = fd;
 	c->uaddr = (__u64)uaddr;
-	/* Only the tracepoint rung's port-search estimate needs the time. */
-	c->start_ns = served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT) ? bpf_ktime_get_ns()
-									       : 0;
+	c->start_ns = search_estimate_start();
 	c->active = 1;
 	if (!call_storage)
 		bpf_map_update_elem(&calls_by_tid, &tid, c, BPF_ANY);
@@ -356,10 +354,8 @@ static __always_inline void call_exit(long ret)
 	proto = sk ? sk_protocol(sk) : 0;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		goto out;
-	/* The tracepoint rung's estimate of the port search: the whole connect(). */
-	if (c->sys == PW_SYS_CONNECT && proto == IPPROTO_TCP &&
-	    served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT) && sk_watched(sk))
-		search_record(sk, bpf_ktime_get_ns() - c->start_ns, ret == -EADDRNOTAVAIL);
+	if (c->sys == PW_SYS_CONNECT && proto == IPPROTO_TCP)
+		search_estimate_end(sk, c->start_ns, ret);
 	if (ret >= 0 || ret == -EINPROGRESS) {
 		/*
 		 * TCP owners are recorded on entering SYN_SENT; UDP ones here.

@@ -3,13 +3,14 @@
  * Time of the connect-time port search, __inet_hash_connect(), which tries
  * the ports of the range toward one destination: a nearly full range makes
  * connect() slow before it makes it fail. fentry/fexit and kprobe/kretprobe
- * rungs; the tracepoint rung's estimate lives in portalloc.bpf.c.
+ * rungs; the tracepoint rung's estimate is made by the syscall tracepoints
+ * (portalloc.bpf.c) with the helpers of portsearch.bpf.h.
  *
  * Its arguments changed across kernels (6.12+ inserts hash_port0), so the
  * fexit reads the socket and the return through bpf_get_func_arg/ret (5.17+)
  * rather than a fixed prototype.
  */
-#include "common.bpf.h"
+#include "portsearch.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 struct pw_search {
