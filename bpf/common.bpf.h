@@ -44,14 +44,17 @@ __pw_global struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
-/* Set by the loader before load: the rung that serves each enum pw_hook. */
+/* Set by the loader before load: the rung that serves each enum pw_hook, or PW_RUNG_NONE. */
 __pw_global const volatile __u8 hook_rung[PW_HOOK_COUNT] __pw_init({});
 
 /* Loss and overflow counters (struct pw_counters), read by the loader. */
 __pw_global struct pw_counters counters __pw_init({});
 
-/* Whether the loader chose `rung` for `hook` (hook_rung[] is known at load time). */
-static __always_inline bool served_by(enum pw_hook hook, enum pw_rung rung)
+/*
+ * Whether the loader chose `rung` (enum pw_rung, or PW_RUNG_NONE) for `hook`;
+ * hook_rung[] is known at load time, so the verifier prunes the other path.
+ */
+static __always_inline bool served_by(enum pw_hook hook, __u8 rung)
 {
 	return hook_rung[hook] == rung;
 }

@@ -143,7 +143,7 @@ static __always_inline void flow_owner_remember(struct pw_tuple *t, const struct
 {
 	struct pw_owner *cur;
 
-	if (hook_rung[PW_HOOK_KFREE_SKB] == (__u8)-1)
+	if (served_by(PW_HOOK_KFREE_SKB, PW_RUNG_NONE))
 		return;
 	flow_normalize(t);
 	t->pad = 0;
