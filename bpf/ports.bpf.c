@@ -81,25 +81,29 @@ static __always_inline void count_hashed(__u32 netns, __u16 family)
  * The last netns seen (its address) and its inode and port range: an
  * iterator meets one netns's sockets in long runs (iter/tcp only ever one),
  * so the reads repeat. Iterators run one at a time, from the loader's
- * read(); the loader zeroes range_net before each run, so that a netns
- * freed and another allocated at its address are never confused.
+ * read(). The cache holds within one run only, the run that filled it
+ * (range_session: bpf_iter_meta.session_id, new for each iterator fd), so
+ * that a netns freed between runs and another allocated at its address
+ * are never confused.
  */
-__u64 range_net = 0;
-__u32 range_inum = 0;
-__u16 range_lo = 0, range_hi = 0;
+static __u64 range_session;
+static __u64 range_net;
+static __u32 range_inum;
+static __u16 range_lo, range_hi;
 
 static __always_inline void count_socket(const struct sock_view *v, __u8 proto, int state,
-					 const struct task_struct *task)
+					 const struct task_struct *task, __u64 session)
 {
 	struct net *net = v->net; /* a local: CO-RE must not relocate v->net */
 	struct pw_port_counts zero = {}, *c;
 	struct pw_port_key key = {};
 	struct pw_owner *o;
 
-	if ((__u64)net != range_net) {
+	if (session != range_session || (__u64)net != range_net) {
 		netns_port_range(net, &range_lo, &range_hi);
 		range_inum = BPF_CORE_READ(net, ns.inum);
 		range_net = (__u64)net;
+		range_session = session;
 	}
 	if (v->lport < range_lo || v->lport > range_hi || !v->dport)
 		return;
@@ -204,7 +208,7 @@ int iter_ports_files(struct bpf_iter__task_file *ctx)
 	else
 		bpf_core_read(v.daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	count_socket(&v, sk_protocol(sk), sk_protocol(sk) == IPPROTO_UDP ? TCP_ESTABLISHED : state,
-		     task);
+		     task, ctx->meta->session_id);
 	return 0;
 }
 
@@ -247,6 +251,6 @@ int iter_ports_tcp(struct bpf_iter__tcp *ctx)
 		__builtin_memcpy(v.daddr, &skc->skc_daddr, 4);
 	else
 		__builtin_memcpy(v.daddr, &skc->skc_v6_daddr, 16);
-	count_socket(&v, IPPROTO_TCP, state, NULL);
+	count_socket(&v, IPPROTO_TCP, state, NULL, ctx->meta->session_id);
 	return 0;
 }
