@@ -124,8 +124,8 @@ static __always_inline void flow_normalize(struct pw_tuple *t)
 {
 	const __u32 *s = (const __u32 *)t->saddr, *d = (const __u32 *)t->daddr;
 
-	if (t->family != AF_INET6 || s[0] || s[1] || s[2] != bpf_htonl(0xffff) || d[0] ||
-	    d[1] || d[2] != bpf_htonl(0xffff))
+	if (t->family != AF_INET6 || s[0] || s[1] || s[2] != bpf_htonl(0xffff) || d[0] || d[1] ||
+	    d[2] != bpf_htonl(0xffff))
 		return;
 	__builtin_memcpy(t->saddr, t->saddr + 12, 4);
 	__builtin_memcpy(t->daddr, t->daddr + 12, 4);
@@ -223,7 +223,7 @@ static __always_inline void tw_owner_on_close(const struct sock *sk, int oldstat
  * part of a timewait socket there is.
  */
 static __always_inline struct pw_owner *tw_owner_of(const struct sock_common *skc, __u32 netns,
-						   __u16 family, __u16 dport, const __u8 *daddr)
+						    __u16 family, __u16 dport, const __u8 *daddr)
 {
 	struct pw_tw_key tk = {};
 
