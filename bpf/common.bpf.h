@@ -74,6 +74,7 @@ static __always_inline void *record_reserve(__u64 size, __u32 type)
 	return hdr;
 }
 
+/* The inode of the netns of `sk`: how portwatch names a network namespace. */
 static __always_inline __u32 sk_netns(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);

@@ -38,6 +38,7 @@ static __always_inline bool syn_was_sent(const struct sock *sk)
 	return BPF_CORE_READ(tp, segs_out) > 0;
 }
 
+/* Emit a PW_REC_CONNECT_FAIL for `sk`, its owner from sock_owner (any context). */
 static __always_inline void emit_connect_fail(const struct sock *sk, int err)
 {
 	struct pw_sock_owner *v = sock_owner_of(sk);

@@ -71,6 +71,7 @@ struct skb_view {
 	unsigned long nfct;	/* skb->_nfct; 0 without conntrack */
 };
 
+/* The skb_view of tp_btf's trusted skb: plain, CO-RE relocated loads. */
 static __always_inline void skb_view_btf(struct skb_view *v, struct sk_buff *skb)
 {
 	struct net_device *dev = skb->dev;
@@ -91,6 +92,7 @@ static __always_inline void skb_view_btf(struct skb_view *v, struct sk_buff *skb
 		v->nfct = skb->_nfct;
 }
 
+/* The skb_view of the classic tracepoint's skb address: probe reads. */
 static __always_inline void skb_view_probe(struct skb_view *v, const struct sk_buff *skb)
 {
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
@@ -181,6 +183,7 @@ static __always_inline void decode_l4(const unsigned char *head, __u16 th, struc
 	t->dport = bpf_ntohs(ports[1]);
 }
 
+/* A conntrack tuple as a struct pw_tuple (ports only for TCP and UDP). */
 static __always_inline void tuple_from_ct(struct pw_tuple *t, const struct nf_conntrack_tuple *ct)
 {
 	t->family = BPF_CORE_READ(ct, src.l3num);
@@ -357,6 +360,7 @@ static __always_inline bool wants_record(const struct dropped_pkt *d, struct pw_
 	return rate_allows();
 }
 
+/* Stream the drop as a PW_REC_DROP record, counting it in its key's stat. */
 static __always_inline void emit_drop(const struct dropped_pkt *d, struct pw_drop_stat *stat)
 {
 	struct pw_rec_hdr hdr;
@@ -390,6 +394,10 @@ static __always_inline bool consumed(__u32 reason)
 	       reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED);
 }
 
+/*
+ * One drop, from either rung: decode, classify, attribute, count it under its
+ * key, and stream it if trace wants it.
+ */
 static __always_inline void handle_drop(const struct skb_view *v, void *location, __u32 reason)
 {
 	struct pw_drop_stat *stat;

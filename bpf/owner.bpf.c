@@ -19,7 +19,6 @@
  *            sock_owner's evictions as inserts - deletes - live entries.
  */
 #include "owner.bpf.h"
-#include <bpf/bpf_tracing.h>
 
 /* Sockets seeded; the loader reports it. */
 __u64 seeded = 0;

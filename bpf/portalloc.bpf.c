@@ -146,6 +146,7 @@ int BPF_PROG(fexit_tcp_v6_connect, struct sock *sk, struct sockaddr *uaddr, int 
 	return 0;
 }
 
+/* Save a kprobe's arguments for its kretprobe, which has only the return. */
 static __always_inline void kargs_save(enum pw_hook hook, __u64 sk, __u64 arg)
 {
 	__u64 key = ((__u64)hook << 32) | (__u32)bpf_get_current_pid_tgid();
@@ -263,6 +264,10 @@ static __always_inline struct sock *sock_from_fd(int fd)
 	return sock_of_file(file);
 }
 
+/*
+ * At sys_enter: keep the call (fd, sockaddr pointer, start time) for
+ * sys_exit, in task storage or, without it, in calls_by_tid.
+ */
 static __always_inline void call_enter(enum pw_sys sys, long fd, const void *uaddr)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -293,6 +298,7 @@ static __always_inline struct pw_call *call_current(__u32 tid)
 	return c && c->active ? c : NULL;
 }
 
+/* The call has ended: free its slot for the thread's next call. */
 static __always_inline void call_done(struct pw_call *c, __u32 tid)
 {
 	if (call_storage)
@@ -338,6 +344,10 @@ static __always_inline __u8 port_alloc_op(const struct sock *sk, __u8 sys, long 
 	return 0;
 }
 
+/*
+ * At sys_exit of any followed call: the port-search estimate, UDP owners on
+ * success, a port-allocation failure on failure.
+ */
 static __always_inline void call_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();

@@ -91,6 +91,11 @@ static __u64 range_net;
 static __u32 range_inum;
 static __u16 range_lo, range_hi;
 
+/*
+ * Count socket `v` in its port_rows row, if it holds an ephemeral port: the
+ * owner is `task` (NULL: none, or a TIME_WAIT owner). `session` is the
+ * iterator run's, for the netns cache.
+ */
 static __always_inline void count_socket(const struct sock_view *v, __u8 proto, int state,
 					 const struct task_struct *task, __u64 session)
 {

@@ -26,6 +26,7 @@ struct {
 	__type(value, struct pw_search);
 } searches SEC(".maps");
 
+/* At entry of __inet_hash_connect(): the thread's search starts now. */
 static __always_inline void search_begin(__u64 sk)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -34,6 +35,7 @@ static __always_inline void search_begin(__u64 sk)
 	bpf_map_update_elem(&searches, &tid, &s, BPF_ANY);
 }
 
+/* At its return: count the thread's search, failed if no port was free. */
 static __always_inline void search_end(int ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();

@@ -40,6 +40,7 @@ static __always_inline __u32 log2_u32(__u32 v)
 	return r | (v >> 1);
 }
 
+/* floor(log2(v)) of a 64-bit value: the histogram slot of v ns. */
 static __always_inline __u32 log2_u64(__u64 v)
 {
 	__u32 hi = v >> 32;
