@@ -28,7 +28,7 @@ LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS := -lbpf -lelf -lz -ljson-c -lncurses
 
 BPF_SRCS := bpf/common.bpf.c bpf/portalloc.bpf.c bpf/connfail.bpf.c bpf/owner.bpf.c \
-	bpf/portsearch.bpf.c bpf/drops.bpf.c bpf/flows.bpf.c bpf/ports.bpf.c
+	bpf/portsearch.bpf.c bpf/drops.bpf.c bpf/ports.bpf.c
 BPF_HDRS := $(wildcard bpf/*.h) $(VMLINUX)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 

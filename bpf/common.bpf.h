@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Maps, globals and helpers shared by every portwatch BPF program. The maps
- * and globals are defined once, in common.bpf.c (which defines
- * PW_DEFINE_GLOBALS); the other objects see them as externs, and
- * `bpftool gen object` links them into one object.
+ * Maps, globals and helpers shared by every portwatch BPF program. A map or
+ * global more than one unit uses is declared with __pw_global, here or in
+ * the header of the unit it belongs to (owner.bpf.h, ...), and defined once,
+ * in common.bpf.c (which defines PW_DEFINE_GLOBALS and includes those
+ * headers); the other units see externs, and `bpftool gen object` links
+ * them into one object.
  */
 #ifndef PORTWATCH_COMMON_BPF_H
 #define PORTWATCH_COMMON_BPF_H
@@ -42,79 +44,20 @@ __pw_global struct {
 	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
-/* struct sock address -> its owner; LRU, sized by the loader (--owner-map-size). */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct pw_sock_owner);
-} sock_owner SEC(".maps");
-
-/*
- * 5-tuple (struct pw_tuple, no netns) -> owner, for packets that no longer
- * carry their socket: a packet dropped after SNAT in another netns is found
- * by its conntrack ORIGINAL tuple. Written when the tuple is final: TCP at
- * BPF_SOCK_OPS_TCP_CONNECT_CB (before the SYN leaves), UDP at the exit of
- * connect() and of the send that autobound it. Stale entries are overwritten
- * by the next socket with the same tuple, or age out (LRU; sized like
- * sock_owner, evictions counted as inserts - live entries).
- */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct pw_tuple);
-	__type(value, struct pw_owner);
-} flow_owner SEC(".maps");
-
-/*
- * TIME_WAIT owners: the last owner of a TCP socket that left FIN_WAIT1/2 or
- * CLOSING for CLOSE (tcp_time_wait() hands the connection to a TIME_WAIT
- * socket, then closes the original), so that port snapshots of a live
- * session can name who holds a TIME_WAIT port. Only when track_tw_owners.
- */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct pw_tw_key);
-	__type(value, struct pw_owner);
-} tw_owner SEC(".maps");
-
-/* Set by the loader (top): fill tw_owner. */
-__pw_global const volatile bool track_tw_owners __pw_init(false);
-
-/* Port-search time histogram: a single per-CPU element. */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct pw_search_hist);
-} search_hist SEC(".maps");
-
-/* Set by the loader before load: only this netns's port searches count (0: all). */
-__pw_global const volatile __u32 search_netns __pw_init(0);
-
-/* Set by the loader before load: the rung that serves each enum pw_hook. */
+/* Set by the loader before load: the rung that serves each enum pw_hook, or PW_RUNG_NONE. */
 __pw_global const volatile __u8 hook_rung[PW_HOOK_COUNT] __pw_init({});
 
-/* Set by the loader (top): count TCP connects per process in connect_counts. */
-__pw_global const volatile bool count_connects __pw_init(false);
-
-/* tgid -> TCP connects since start (entering SYN_SENT), when count_connects. */
-__pw_global struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u64);
-} connect_counts SEC(".maps");
-
-/* Set by the loader: which drops get a ring-buffer record (enum pw_drop_records). */
-__pw_global const volatile __u8 drop_records __pw_init(PW_DROPREC_NONE);
-/* Set by the loader: at most this many drop records per second, 0: no limit at all. */
-__pw_global const volatile __u32 drop_rate __pw_init(0);
-/* Set by the loader: at most this many records per drop key per second per CPU. */
-__pw_global const volatile __u32 drop_key_rate __pw_init(0);
-
+/* Loss and overflow counters (struct pw_counters), read by the loader. */
 __pw_global struct pw_counters counters __pw_init({});
+
+/*
+ * Whether the loader chose `rung` (enum pw_rung, or PW_RUNG_NONE) for `hook`;
+ * hook_rung[] is known at load time, so the verifier prunes the other path.
+ */
+static __always_inline bool served_by(enum pw_hook hook, __u8 rung)
+{
+	return hook_rung[hook] == rung;
+}
 
 /* Reserve a record of `size` bytes, counting the reservation if it fails. */
 static __always_inline void *record_reserve(__u64 size, __u32 type)
@@ -131,6 +74,7 @@ static __always_inline void *record_reserve(__u64 size, __u32 type)
 	return hdr;
 }
 
+/* The inode of the netns of `sk`: how portwatch names a network namespace. */
 static __always_inline __u32 sk_netns(const struct sock *sk)
 {
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
@@ -146,17 +90,59 @@ static __always_inline bool sk_watched(const struct sock *sk)
 	       (proto == IPPROTO_TCP || proto == IPPROTO_UDP);
 }
 
+/*
+ * The struct sock behind a socket file, NULL for any other file (or none).
+ * The one way from a file to its socket: the iterators get the file from
+ * their ctx, the syscall tracepoints from the caller's fd table.
+ */
+static __always_inline struct sock *sock_of_file(const struct file *file)
+{
+	struct socket *sock;
+
+	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	return BPF_CORE_READ(sock, sk);
+}
+
 /* The socket behind `file` when it is one portwatch watches, else NULL. */
 static __always_inline struct sock *file_watched_sock(const struct file *file)
 {
-	struct socket *sock;
-	struct sock *sk;
+	struct sock *sk = sock_of_file(file);
 
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(sock, sk);
 	return sk && sk_watched(sk) ? sk : NULL;
+}
+
+/*
+ * The value of `key`, inserting `init` first if the key is new (as
+ * libbpf-tools' bpf_map_lookup_or_try_init). Another CPU inserting the same
+ * key meanwhile (EEXIST) is no failure; NULL means the map is full.
+ */
+static __always_inline void *map_lookup_or_try_init(void *map, const void *key, const void *init)
+{
+	void *val = bpf_map_lookup_elem(map, key);
+	long err;
+
+	if (val)
+		return val;
+	err = bpf_map_update_elem(map, key, init, BPF_NOEXIST);
+	if (err && err != -EEXIST)
+		return NULL;
+	return bpf_map_lookup_elem(map, key);
+}
+
+/*
+ * Insert or replace the value of `key`, adding one to *inserts for a new
+ * key only: the loader derives an LRU map's evictions as inserts - deletes
+ * - live entries, so replacements must not count.
+ */
+static __always_inline void map_upsert_counted(void *map, const void *key, const void *val,
+					       __u64 *inserts)
+{
+	if (!bpf_map_update_elem(map, key, val, BPF_NOEXIST))
+		__sync_fetch_and_add(inserts, 1);
+	else
+		bpf_map_update_elem(map, key, val, BPF_EXIST);
 }
 
 /*
@@ -203,175 +189,6 @@ static __always_inline void tuple_set_sockaddr(struct pw_tuple *t, const __u8 *s
 		t->sport = port;
 	else
 		t->dport = port;
-}
-
-/* The current task as the owner of `sk` (process context only). */
-static __always_inline void owner_from_current(struct pw_owner *o, const struct sock *sk)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-
-	o->tgid = id >> 32;
-	o->tid = (__u32)id;
-	o->cgroup_id = bpf_get_current_cgroup_id();
-	o->netns = sk_netns(sk);
-	bpf_get_current_comm(o->comm, sizeof(o->comm));
-}
-
-/* Insert or replace the owner of `sk`, keeping the insert count exact. */
-static __always_inline void owner_store(const struct sock *sk, const struct pw_sock_owner *v)
-{
-	__u64 key = (__u64)sk;
-
-	if (!bpf_map_update_elem(&sock_owner, &key, v, BPF_NOEXIST))
-		__sync_fetch_and_add(&counters.owner_inserts, 1);
-	else
-		bpf_map_update_elem(&sock_owner, &key, v, BPF_EXIST);
-}
-
-/* Record the current task as the owner of `sk` (process context only). */
-static __always_inline void owner_record(const struct sock *sk, __u64 syn_sent_ts)
-{
-	struct pw_sock_owner v = {};
-
-	owner_from_current(&v.owner, sk);
-	v.syn_sent_ts = syn_sent_ts;
-	v.src = PW_OWNER_LIVE;
-	owner_store(sk, &v);
-}
-
-/*
- * Record the current task as the owner of `sk` unless it already is: the
- * lookup keeps a UDP sendmsg() hot path to one map read.
- */
-static __always_inline void owner_touch(const struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-	struct pw_sock_owner *v = bpf_map_lookup_elem(&sock_owner, &key);
-
-	if (v && v->owner.tgid == bpf_get_current_pid_tgid() >> 32)
-		return;
-	owner_record(sk, 0);
-}
-
-static __always_inline void owner_forget(const struct sock *sk)
-{
-	__u64 key = (__u64)sk;
-
-	if (!bpf_map_delete_elem(&sock_owner, &key))
-		__sync_fetch_and_add(&counters.owner_deletes, 1);
-}
-
-/*
- * The flow key of a tuple: an IPv4-mapped IPv6 address pair (a dual-stack
- * socket talking IPv4) becomes the IPv4 tuple its packets carry.
- */
-static __always_inline void flow_normalize(struct pw_tuple *t)
-{
-	const __u32 *s = (const __u32 *)t->saddr, *d = (const __u32 *)t->daddr;
-
-	if (t->family != AF_INET6 || s[0] || s[1] || s[2] != bpf_htonl(0xffff) || d[0] ||
-	    d[1] || d[2] != bpf_htonl(0xffff))
-		return;
-	__builtin_memcpy(t->saddr, t->saddr + 12, 4);
-	__builtin_memcpy(t->daddr, t->daddr + 12, 4);
-	__builtin_memset(t->saddr + 4, 0, 12);
-	__builtin_memset(t->daddr + 4, 0, 12);
-	t->family = AF_INET;
-}
-
-/*
- * Remember `o` as the owner of flow `t` (its unused bytes zero), unless it
- * already is: a UDP send path then costs one lookup. Only when drops are
- * traced, which the loader says through hook_rung.
- */
-static __always_inline void flow_record(struct pw_tuple *t, const struct pw_owner *o)
-{
-	struct pw_owner *cur;
-
-	if (hook_rung[PW_HOOK_KFREE_SKB] == (__u8)-1)
-		return;
-	flow_normalize(t);
-	t->pad = 0;
-	cur = bpf_map_lookup_elem(&flow_owner, t);
-	if (cur && cur->tgid == o->tgid && cur->netns == o->netns)
-		return;
-	/* Count new keys only: evictions are then inserts - live entries. */
-	if (!bpf_map_update_elem(&flow_owner, t, o, BPF_NOEXIST))
-		__sync_fetch_and_add(&counters.flow_inserts, 1);
-	else
-		bpf_map_update_elem(&flow_owner, t, o, BPF_EXIST);
-}
-
-/*
- * Emit a PW_REC_PORT_ALLOC_FAIL for the current task. `t` is the tuple to
- * report (the caller has merged the socket's view with the call's sockaddr).
- */
-static __always_inline void emit_port_alloc_fail(const struct sock *sk, const struct pw_tuple *t,
-						 __u8 op, __s32 err, __u8 rung)
-{
-	struct pw_port_alloc_fail *e;
-
-	e = record_reserve(sizeof(*e), PW_REC_PORT_ALLOC_FAIL);
-	if (!e)
-		return;
-	owner_from_current(&e->owner, sk);
-	e->tuple = *t;
-	e->err = err;
-	e->op = op;
-	e->rung = rung;
-	netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net), &e->range_lo, &e->range_hi);
-	bpf_ringbuf_submit(e, 0);
-}
-
-/* floor(log2(v)) for v > 0, 0 for v == 0, without loops. */
-static __always_inline __u32 log2_u32(__u32 v)
-{
-	__u32 r, shift;
-
-	r = (v > 0xffff) << 4;
-	v >>= r;
-	shift = (v > 0xff) << 3;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0xf) << 2;
-	v >>= shift;
-	r |= shift;
-	shift = (v > 0x3) << 1;
-	v >>= shift;
-	r |= shift;
-	return r | (v >> 1);
-}
-
-static __always_inline __u32 log2_u64(__u64 v)
-{
-	__u32 hi = v >> 32;
-
-	return hi ? log2_u32(hi) + 32 : log2_u32(v);
-}
-
-/* Count one port search of `sk` that took delta_ns. */
-static __always_inline void search_record(const struct sock *sk, __u64 delta_ns, bool failed)
-{
-	struct pw_search_hist *h;
-	__u32 zero = 0, slot;
-
-	if (search_netns && sk_netns(sk) != search_netns)
-		return;
-	h = bpf_map_lookup_elem(&search_hist, &zero);
-	if (!h)
-		return;
-	slot = log2_u64(delta_ns);
-	if (slot >= PW_HIST_SLOTS)
-		slot = PW_HIST_SLOTS - 1;
-	/*
-	 * A no-op mask, kept by the barrier (clang would drop it after the
-	 * clamp): 6.1's verifier loses the clamp's bound in a 32-bit move.
-	 */
-	barrier_var(slot);
-	h->slots[slot & (PW_HIST_SLOTS - 1)]++;
-	h->count++;
-	h->failed += failed;
-	h->sum_ns += delta_ns;
 }
 
 #endif /* PORTWATCH_COMMON_BPF_H */

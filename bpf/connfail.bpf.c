@@ -7,9 +7,24 @@
  * the connect ends: the retransmit timer (ETIMEDOUT), softirq on a RST
  * (ECONNREFUSED), another task's sock_diag destroy (ECONNABORTED), or the
  * owner's close(). The owner then comes from the map, never from `current`.
+ *
+ * The same tracepoint is where TCP owners begin and end (SYN_SENT, CLOSE:
+ * the helpers and the whole lifecycle are in owner.bpf.h/owner.bpf.c), and
+ * where top's per-process connect counts are kept.
  */
-#include "common.bpf.h"
+#include "owner.bpf.h"
 #include <bpf/bpf_tracing.h>
+
+/* Set by the loader (top): count TCP connects per process in connect_counts. */
+const volatile bool count_connects = false;
+
+/* tgid -> TCP connects since start (entering SYN_SENT), when count_connects. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u64);
+} connect_counts SEC(".maps");
 
 /*
  * A connect() that fails its port search also goes SYN_SENT -> CLOSE, with no
@@ -23,10 +38,10 @@ static __always_inline bool syn_was_sent(const struct sock *sk)
 	return BPF_CORE_READ(tp, segs_out) > 0;
 }
 
+/* Emit a PW_REC_CONNECT_FAIL for `sk`, its owner from sock_owner (any context). */
 static __always_inline void emit_connect_fail(const struct sock *sk, int err)
 {
-	__u64 key = (__u64)sk;
-	struct pw_sock_owner *v = bpf_map_lookup_elem(&sock_owner, &key);
+	struct pw_sock_owner *v = sock_owner_of(sk);
 	struct pw_connect_fail *e;
 
 	e = record_reserve(sizeof(*e), PW_REC_CONNECT_FAIL);
@@ -47,28 +62,14 @@ static __always_inline void emit_connect_fail(const struct sock *sk, int err)
 	bpf_ringbuf_submit(e, 0);
 }
 
-/* The socket's owner, for the TIME_WAIT socket that takes its tuple over. */
-static __always_inline void remember_tw_owner(const struct sock *sk)
-{
-	__u64 addr = (__u64)sk;
-	struct pw_sock_owner *so = bpf_map_lookup_elem(&sock_owner, &addr);
-	struct pw_tw_key key = {};
-
-	if (!so)
-		return;
-	key.netns = sk_netns(sk);
-	tuple_from_sk(&key.tuple, sk);
-	bpf_map_update_elem(&tw_owner, &key, &so->owner, BPF_ANY);
-}
-
 /* One more connect of process tgid; a full map drops the count, as top says. */
 static __always_inline void count_connect(__u32 tgid)
 {
-	__u64 one = 1, *n = bpf_map_lookup_elem(&connect_counts, &tgid);
+	__u64 zero = 0, *n = map_lookup_or_try_init(&connect_counts, &tgid, &zero);
 
 	if (n)
 		__sync_fetch_and_add(n, 1);
-	else if (bpf_map_update_elem(&connect_counts, &tgid, &one, BPF_NOEXIST))
+	else
 		__sync_fetch_and_add(&counters.connect_overflow, 1);
 }
 
@@ -83,7 +84,7 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	if (sk_protocol(sk) != IPPROTO_TCP)
 		return 0;
 	if (newstate == TCP_SYN_SENT) {
-		owner_record(sk, bpf_ktime_get_boot_ns());
+		sock_owner_set_current(sk, bpf_ktime_get_boot_ns());
 		if (count_connects)
 			count_connect(bpf_get_current_pid_tgid() >> 32);
 		return 0;
@@ -93,9 +94,7 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 		if (err || syn_was_sent(sk))
 			emit_connect_fail(sk, err);
 	}
-	if (track_tw_owners && (oldstate == TCP_FIN_WAIT1 || oldstate == TCP_FIN_WAIT2 ||
-				oldstate == TCP_CLOSING))
-		remember_tw_owner(sk);
-	owner_forget(sk);
+	tw_owner_on_close(sk, oldstate);
+	sock_owner_forget(sk);
 	return 0;
 }

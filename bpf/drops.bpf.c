@@ -12,7 +12,7 @@
  * local, else through the conntrack ORIGINAL tuple (the client's pre-NAT
  * 5-tuple) looked up in flow_owner, which works from any netns.
  */
-#include "common.bpf.h"
+#include "owner.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 #define ETH_P_IP     0x0800
@@ -20,6 +20,14 @@
 #define IPPROTO_ICMP   1
 #define IPPROTO_ICMPV6 58
 #define NFCT_PTRMASK (~7UL) /* skb->_nfct: nf_conn pointer | ip_conntrack_info */
+#define SKB_HDR_UNSET ((__u16)~0U) /* skb->*_header of a header not located yet */
+
+/* Set by the loader: which drops get a ring-buffer record (enum pw_drop_records). */
+const volatile __u8 drop_records = PW_DROPREC_NONE;
+/* Set by the loader: at most this many drop records per second, 0: no limit at all. */
+const volatile __u32 drop_rate = 0;
+/* Set by the loader: at most this many records per drop key per second per CPU. */
+const volatile __u32 drop_key_rate = 0;
 
 /*
  * Not preallocated: a preallocated per-CPU hash of this size took ~10 ms of
@@ -37,8 +45,12 @@ struct {
 static __u64 rate_window;
 static __u64 rate_used;
 
-/* Everything known about one dropped packet; becomes a key and maybe a record. */
-struct drop {
+/*
+ * Everything known about one dropped packet while it is handled: the
+ * PW_REC_DROP record it may become (rec), plus what only its drop_counts
+ * key needs (l3proto).
+ */
+struct dropped_pkt {
 	struct pw_drop rec;
 	__u16 l3proto;
 };
@@ -50,7 +62,7 @@ struct drop {
  */
 struct skb_view {
 	unsigned char *head;
-	__u16 network_header;	/* offsets from head; ~0: not set */
+	__u16 network_header;	/* offsets from head; SKB_HDR_UNSET: not set */
 	__u16 transport_header;
 	__u16 l3proto;		/* host order */
 	__u32 ifindex;		/* skb->dev's, 0 without a device */
@@ -59,6 +71,7 @@ struct skb_view {
 	unsigned long nfct;	/* skb->_nfct; 0 without conntrack */
 };
 
+/* The skb_view of tp_btf's trusted skb: plain, CO-RE relocated loads. */
 static __always_inline void skb_view_btf(struct skb_view *v, struct sk_buff *skb)
 {
 	struct net_device *dev = skb->dev;
@@ -79,6 +92,7 @@ static __always_inline void skb_view_btf(struct skb_view *v, struct sk_buff *skb
 		v->nfct = skb->_nfct;
 }
 
+/* The skb_view of the classic tracepoint's skb address: probe reads. */
 static __always_inline void skb_view_probe(struct skb_view *v, const struct sk_buff *skb)
 {
 	struct net_device *dev = BPF_CORE_READ(skb, dev);
@@ -103,7 +117,7 @@ static __always_inline void skb_view_probe(struct skb_view *v, const struct sk_b
  * Read the IP header of `skb` into d->rec.pkt (addresses, protocol) and
  * return the offset of the transport header from skb->head, 0 if unknown.
  */
-static __always_inline __u16 decode_l3(const struct skb_view *v, struct drop *d)
+static __always_inline __u16 decode_l3(const struct skb_view *v, struct dropped_pkt *d)
 {
 	const unsigned char *head = v->head;
 	__u16 nh = v->network_header;
@@ -111,7 +125,7 @@ static __always_inline __u16 decode_l3(const struct skb_view *v, struct drop *d)
 	struct pw_tuple *t = &d->rec.pkt;
 	__u8 b;
 
-	if (nh == (__u16)~0U)
+	if (nh == SKB_HDR_UNSET)
 		return 0;
 	if (d->l3proto == ETH_P_IP) {
 		struct iphdr ip;
@@ -120,7 +134,7 @@ static __always_inline __u16 decode_l3(const struct skb_view *v, struct drop *d)
 			return 0;
 		/* Until the IP layer has seen it, transport_header is not set yet. */
 		b = *(__u8 *)&ip;
-		if (th == (__u16)~0U || th <= nh)
+		if (th == SKB_HDR_UNSET || th <= nh)
 			th = nh + (b & 0xf) * 4;
 		t->family = AF_INET;
 		t->proto = ip.protocol;
@@ -132,7 +146,7 @@ static __always_inline __u16 decode_l3(const struct skb_view *v, struct drop *d)
 		if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh))
 			return 0;
 		/* Extension headers are not walked: the transport header is as set. */
-		if (th == (__u16)~0U || th <= nh)
+		if (th == SKB_HDR_UNSET || th <= nh)
 			th = nh + sizeof(ip6);
 		t->family = AF_INET6;
 		t->proto = ip6.nexthdr;
@@ -145,7 +159,7 @@ static __always_inline __u16 decode_l3(const struct skb_view *v, struct drop *d)
 }
 
 /* The TCP/UDP ports, or ICMP type and code, at head + th into d->rec (records only). */
-static __always_inline void decode_l4(const unsigned char *head, __u16 th, struct drop *d)
+static __always_inline void decode_l4(const unsigned char *head, __u16 th, struct dropped_pkt *d)
 {
 	struct pw_tuple *t = &d->rec.pkt;
 	__u16 ports[2];
@@ -169,6 +183,7 @@ static __always_inline void decode_l4(const unsigned char *head, __u16 th, struc
 	t->dport = bpf_ntohs(ports[1]);
 }
 
+/* A conntrack tuple as a struct pw_tuple (ports only for TCP and UDP). */
 static __always_inline void tuple_from_ct(struct pw_tuple *t, const struct nf_conntrack_tuple *ct)
 {
 	t->family = BPF_CORE_READ(ct, src.l3num);
@@ -192,8 +207,8 @@ static __always_inline void tuple_from_ct(struct pw_tuple *t, const struct nf_co
  * libbpf relocates against module BTF; without conntrack in the kernel the
  * guard keeps this out.
  */
-static __always_inline struct nf_conn *decode_conntrack(const struct skb_view *v, struct drop *d,
-							bool netfilter_drop)
+static __always_inline struct nf_conn *decode_conntrack(const struct skb_view *v,
+							struct dropped_pkt *d, bool netfilter_drop)
 {
 	struct nf_conn *ct = (struct nf_conn *)(v->nfct & NFCT_PTRMASK);
 	bool untracked = false;
@@ -232,14 +247,13 @@ static __always_inline struct nf_conn *decode_conntrack(const struct skb_view *v
 }
 
 /* The owner: skb->sk in sock_owner, else the conntrack ORIGINAL tuple in flow_owner. */
-static __always_inline void attribute(const struct skb_view *v, struct drop *d)
+static __always_inline void attribute(const struct skb_view *v, struct dropped_pkt *d)
 {
-	__u64 sk = v->sk;
 	struct pw_sock_owner *so;
 	struct pw_owner *o;
 
-	if (sk) {
-		so = bpf_map_lookup_elem(&sock_owner, &sk);
+	if (v->sk) {
+		so = sock_owner_of((const struct sock *)v->sk);
 		if (so) {
 			d->rec.owner = so->owner;
 			d->rec.attribution = PW_ATTR_SOCKET;
@@ -248,14 +262,7 @@ static __always_inline void attribute(const struct skb_view *v, struct drop *d)
 	}
 	if (!d->rec.has_ct)
 		return;
-	o = bpf_map_lookup_elem(&flow_owner, &d->rec.ct_orig);
-	if (!o && d->rec.ct_orig.proto == IPPROTO_UDP) {
-		/* An unconnected UDP socket's flow has no local address. */
-		struct pw_tuple any = d->rec.ct_orig;
-
-		__builtin_memset(any.saddr, 0, sizeof(any.saddr));
-		o = bpf_map_lookup_elem(&flow_owner, &any);
-	}
+	o = flow_owner_of(&d->rec.ct_orig);
 	if (o) {
 		d->rec.owner = *o;
 		d->rec.attribution = PW_ATTR_CONNTRACK;
@@ -263,7 +270,7 @@ static __always_inline void attribute(const struct skb_view *v, struct drop *d)
 }
 
 /* Count the drop under its key; returns this CPU's stat, NULL when the map is full. */
-static __always_inline struct pw_drop_stat *count_drop(const struct drop *d)
+static __always_inline struct pw_drop_stat *count_drop(const struct dropped_pkt *d)
 {
 	struct pw_drop_key key = {
 		.location = d->rec.location,
@@ -279,12 +286,7 @@ static __always_inline struct pw_drop_stat *count_drop(const struct drop *d)
 	struct pw_drop_stat *stat;
 
 	__builtin_memcpy(key.comm, d->rec.owner.comm, sizeof(key.comm));
-	stat = bpf_map_lookup_elem(&drop_counts, &key);
-	if (!stat) {
-		/* Another CPU may add the key meanwhile (EEXIST): look again. */
-		bpf_map_update_elem(&drop_counts, &key, &zero, BPF_NOEXIST);
-		stat = bpf_map_lookup_elem(&drop_counts, &key);
-	}
+	stat = map_lookup_or_try_init(&drop_counts, &key, &zero);
 	if (!stat) {
 		__sync_fetch_and_add(&counters.drop_overflow, 1);
 		return NULL;
@@ -315,7 +317,7 @@ static __always_inline bool rate_allows(void)
 }
 
 /* Whether --drops streams this drop at all. */
-static __always_inline bool streamed(const struct drop *d)
+static __always_inline bool streamed(const struct dropped_pkt *d)
 {
 	switch (drop_records) {
 	case PW_DROPREC_ALL:
@@ -335,7 +337,7 @@ static __always_inline bool streamed(const struct drop *d)
  * drop_key_rate records per second (on this CPU: no atomics), then the
  * global ceiling. drop_rate 0 lifts both.
  */
-static __always_inline bool wants_record(const struct drop *d, struct pw_drop_stat *stat)
+static __always_inline bool wants_record(const struct dropped_pkt *d, struct pw_drop_stat *stat)
 {
 	__u64 window;
 
@@ -358,7 +360,8 @@ static __always_inline bool wants_record(const struct drop *d, struct pw_drop_st
 	return rate_allows();
 }
 
-static __always_inline void emit_drop(const struct drop *d, struct pw_drop_stat *stat)
+/* Stream the drop as a PW_REC_DROP record, counting it in its key's stat. */
+static __always_inline void emit_drop(const struct dropped_pkt *d, struct pw_drop_stat *stat)
 {
 	struct pw_rec_hdr hdr;
 	struct pw_drop *e;
@@ -376,12 +379,12 @@ static __always_inline void emit_drop(const struct drop *d, struct pw_drop_stat 
 	}
 }
 
-/* The one per-CPU scratch record: struct drop is too big for the BPF stack. */
+/* The one per-CPU scratch record: struct dropped_pkt is too big for the BPF stack. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct drop);
+	__type(value, struct dropped_pkt);
 } drop_scratch SEC(".maps");
 
 /* Since 6.0 consumed packets pass through kfree_skb too; they are not drops. */
@@ -391,12 +394,16 @@ static __always_inline bool consumed(__u32 reason)
 	       reason == bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED);
 }
 
+/*
+ * One drop, from either rung: decode, classify, attribute, count it under its
+ * key, and stream it if trace wants it.
+ */
 static __always_inline void handle_drop(const struct skb_view *v, void *location, __u32 reason)
 {
 	struct pw_drop_stat *stat;
 	bool netfilter_drop;
 	struct nf_conn *ct;
-	struct drop *d;
+	struct dropped_pkt *d;
 	__u32 zero = 0;
 	__u16 th;
 

@@ -1,19 +1,36 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
+ * The owner lifecycle: who owns each socket (sock_owner), each flow
+ * (flow_owner) and each TIME_WAIT connection (tw_owner). The maps and the
+ * helpers other units call are in owner.bpf.h.
+ *
+ *   seed     at start, iter_seed_owners (below) records the sockets that
+ *            existed before portwatch attached, and their flows.
+ *   record   in process context, the task that uses a socket becomes its
+ *            owner: TCP on entering SYN_SENT (tp_inet_sock_set_state,
+ *            connfail.bpf.c, which shares that tracepoint), UDP at each
+ *            successful bind/connect/send (the syscall tracepoints,
+ *            portalloc.bpf.c). A TCP flow at connect, sockops_flows (below);
+ *            a UDP flow with the UDP owner.
+ *   forget   TCP at CLOSE (tp_inet_sock_set_state), keeping a TIME_WAIT
+ *            owner first; UDP at release, cg_sock_release (below).
+ *   evict    the maps are LRU: what is never forgotten (flows, TIME_WAIT
+ *            owners, sockets whose end went unseen) ages out; the loader reports
+ *            sock_owner's evictions as inserts - deletes - live entries.
+ */
+#include "owner.bpf.h"
+
+/* Sockets seeded; the loader reports it. */
+__u64 seeded = 0;
+
+/*
  * Seeds the socket-owner map with the sockets that existed before portwatch
  * attached: an iterator over every task's open files (iter/task_file, since
  * 5.8) keeps the IPv4/IPv6 TCP/UDP sockets. It visits each file table once
  * (threads sharing one are skipped) and never replaces a live entry. A
  * connected socket's 5-tuple also seeds flow_owner, so that a drop of an
  * existing flow after NAT in another netns is attributed by conntrack.
- * Forgets the owner of a UDP socket when the socket is released.
  */
-#include "common.bpf.h"
-#include <bpf/bpf_tracing.h>
-
-/* Sockets seeded; the loader reports it. */
-__u64 seeded = 0;
-
 SEC("iter/task_file")
 int iter_seed_owners(struct bpf_iter__task_file *ctx)
 {
@@ -43,8 +60,40 @@ int iter_seed_owners(struct bpf_iter__task_file *ctx)
 	}
 	tuple_from_sk(&t, sk);
 	if (t.sport && t.dport)
-		flow_record(&t, &v.owner);
+		flow_owner_remember(&t, &v.owner);
 	return 0;
+}
+
+/*
+ * TCP flows into flow_owner, for attributing packets dropped after NAT.
+ * BPF_SOCK_OPS_TCP_CONNECT_CB runs in tcp_connect(), after the port search
+ * and before the SYN is built, in the connecting task: the 5-tuple is final
+ * and no packet of it has left yet. Attached to the cgroup v2 root, so it
+ * sees every socket; since 4.13 (bpf_skc_to_tcp_sock: 5.9).
+ */
+SEC("sockops")
+int sockops_flows(struct bpf_sock_ops *skops)
+{
+	struct pw_sock_owner *so;
+	struct bpf_sock *bsk;
+	struct tcp_sock *tp;
+	struct pw_tuple t = {};
+
+	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
+		return 1;
+	bsk = skops->sk;
+	if (!bsk)
+		return 1;
+	tp = bpf_skc_to_tcp_sock(bsk);
+	if (!tp)
+		return 1;
+	/* The owner was recorded on entering SYN_SENT, just before. */
+	so = sock_owner_of((const struct sock *)tp);
+	if (!so)
+		return 1;
+	tuple_from_sk(&t, (const struct sock *)tp);
+	flow_owner_remember(&t, &so->owner);
+	return 1;
 }
 
 /*
@@ -59,6 +108,6 @@ SEC("cgroup/sock_release")
 int cg_sock_release(struct bpf_sock *sk)
 {
 	if (sk->protocol == IPPROTO_UDP)
-		owner_forget((const struct sock *)sk);
+		sock_owner_forget((const struct sock *)sk);
 	return 1;
 }

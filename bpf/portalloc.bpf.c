@@ -8,8 +8,13 @@
  * TCP is served by the best rung per hook (fexit, kretprobe, or the syscall
  * tracepoints); UDP only by the syscall tracepoints, which every kernel has.
  * hook_rung[] says which rung owns a duty, so each failure is reported once.
+ *
+ * The syscall tracepoints also serve two other units: UDP owners and flows
+ * (udp_owner_seen(), owner.bpf.h) and the tracepoint rung's port-search
+ * estimate (search_estimate_*(), portsearch.bpf.h).
  */
-#include "common.bpf.h"
+#include "owner.bpf.h"
+#include "portsearch.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 /* The socket syscalls the tracepoint rung follows. */
@@ -31,7 +36,7 @@ struct pw_call {
 	 * it: copying it on every connect() cost more than the rest of sys_enter.
 	 */
 	__u64 uaddr;
-	__u64 start_ns; /* bpf_ktime_get_ns() at sys_enter */
+	__u64 start_ns; /* search_estimate_start() at sys_enter */
 };
 
 /* The call's sockaddr into sa[PW_SOCKADDR_LEN]; false if it has none. */
@@ -82,9 +87,25 @@ struct {
 	__type(value, struct pw_kargs);
 } kargs SEC(".maps");
 
-static __always_inline bool served_by(enum pw_hook hook, enum pw_rung rung)
+/*
+ * Emit a PW_REC_PORT_ALLOC_FAIL for the current task. `t` is the tuple to
+ * report (the caller has merged the socket's view with the call's sockaddr).
+ */
+static __always_inline void emit_port_alloc_fail(const struct sock *sk, const struct pw_tuple *t,
+						 __u8 op, __s32 err, __u8 rung)
 {
-	return hook_rung[hook] == rung;
+	struct pw_port_alloc_fail *e;
+
+	e = record_reserve(sizeof(*e), PW_REC_PORT_ALLOC_FAIL);
+	if (!e)
+		return;
+	owner_from_current(&e->owner, sk);
+	e->tuple = *t;
+	e->err = err;
+	e->op = op;
+	e->rung = rung;
+	netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net), &e->range_lo, &e->range_hi);
+	bpf_ringbuf_submit(e, 0);
 }
 
 /* ---- connect: tcp_v4_connect / tcp_v6_connect return ---- */
@@ -125,6 +146,7 @@ int BPF_PROG(fexit_tcp_v6_connect, struct sock *sk, struct sockaddr *uaddr, int 
 	return 0;
 }
 
+/* Save a kprobe's arguments for its kretprobe, which has only the return. */
 static __always_inline void kargs_save(enum pw_hook hook, __u64 sk, __u64 arg)
 {
 	__u64 key = ((__u64)hook << 32) | (__u32)bpf_get_current_pid_tgid();
@@ -234,18 +256,18 @@ static __always_inline struct sock *sock_from_fd(int fd)
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **fds, *file = NULL;
-	struct socket *sock;
 
 	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
 	fds = BPF_CORE_READ(fdt, fd);
 	bpf_core_read(&file, sizeof(file), &fds[fd]);
-	if (!file || (BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	sock = BPF_CORE_READ(file, private_data);
-	return BPF_CORE_READ(sock, sk);
+	return sock_of_file(file);
 }
 
+/*
+ * At sys_enter: keep the call (fd, sockaddr pointer, start time) for
+ * sys_exit, in task storage or, without it, in calls_by_tid.
+ */
 static __always_inline void call_enter(enum pw_sys sys, long fd, const void *uaddr)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -259,9 +281,7 @@ static __always_inline void call_enter(enum pw_sys sys, long fd, const void *uad
 	c->sys = sys;
 	c->fd = fd;
 	c->uaddr = (__u64)uaddr;
-	/* Only the tracepoint rung's port-search estimate needs the time. */
-	c->start_ns = served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT) ? bpf_ktime_get_ns()
-									       : 0;
+	c->start_ns = search_estimate_start();
 	c->active = 1;
 	if (!call_storage)
 		bpf_map_update_elem(&calls_by_tid, &tid, c, BPF_ANY);
@@ -278,6 +298,7 @@ static __always_inline struct pw_call *call_current(__u32 tid)
 	return c && c->active ? c : NULL;
 }
 
+/* The call has ended: free its slot for the thread's next call. */
 static __always_inline void call_done(struct pw_call *c, __u32 tid)
 {
 	if (call_storage)
@@ -324,27 +345,9 @@ static __always_inline __u8 port_alloc_op(const struct sock *sk, __u8 sys, long 
 }
 
 /*
- * A UDP call succeeded: refresh the owner, and once the socket has its port,
- * remember its flow toward the address of connect() or sendto().
+ * At sys_exit of any followed call: the port-search estimate, UDP owners on
+ * success, a port-allocation failure on failure.
  */
-static __always_inline void udp_seen(const struct sock *sk, const struct pw_call *c)
-{
-	struct pw_tuple t = {};
-	struct pw_owner o = {};
-	__u8 sa[PW_SOCKADDR_LEN];
-
-	owner_touch(sk);
-	if (c->sys == PW_SYS_BIND || !BPF_CORE_READ(sk, __sk_common.skc_num))
-		return;
-	tuple_from_sk(&t, sk);
-	if (c->sys == PW_SYS_SEND && call_sockaddr(c, sa))
-		tuple_set_sockaddr(&t, sa, false);
-	if (!t.dport)
-		return;
-	owner_from_current(&o, sk);
-	flow_record(&t, &o);
-}
-
 static __always_inline void call_exit(long ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -361,14 +364,17 @@ static __always_inline void call_exit(long ret)
 	proto = sk ? sk_protocol(sk) : 0;
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		goto out;
-	/* The tracepoint rung's estimate of the port search: the whole connect(). */
-	if (c->sys == PW_SYS_CONNECT && proto == IPPROTO_TCP &&
-	    served_by(PW_HOOK_INET_HASH_CONNECT, PW_RUNG_TRACEPOINT) && sk_watched(sk))
-		search_record(sk, bpf_ktime_get_ns() - c->start_ns, ret == -EADDRNOTAVAIL);
+	if (c->sys == PW_SYS_CONNECT && proto == IPPROTO_TCP)
+		search_estimate_end(sk, c->start_ns, ret);
 	if (ret >= 0 || ret == -EINPROGRESS) {
-		/* TCP owners are recorded on entering SYN_SENT; UDP ones here. */
+		/*
+		 * TCP owners are recorded on entering SYN_SENT; UDP ones here.
+		 * Only a send that autobinds gets here: its sockaddr is read
+		 * once per socket.
+		 */
 		if (proto == IPPROTO_UDP && sk_watched(sk))
-			udp_seen(sk, c);
+			udp_owner_seen(sk, c->sys != PW_SYS_BIND,
+				       c->sys == PW_SYS_SEND && call_sockaddr(c, sa) ? sa : NULL);
 		goto out;
 	}
 	if (!sk_watched(sk))
@@ -417,7 +423,7 @@ static __always_inline void send_enter(long fd, const void *uaddr)
 
 	if (!sk || !sk_watched(sk) || sk_protocol(sk) != IPPROTO_UDP)
 		return;
-	owner_touch(sk);
+	sock_owner_refresh(sk);
 	if (!BPF_CORE_READ(sk, __sk_common.skc_num))
 		call_enter(PW_SYS_SEND, fd, uaddr);
 }

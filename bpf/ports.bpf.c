@@ -11,7 +11,7 @@
  * it counts those without a file (TIME_WAIT, orphans closing): unowned, but
  * for TIME_WAIT sockets whose connection a live session (top) saw close.
  */
-#include "common.bpf.h"
+#include "owner.bpf.h"
 
 /* Not preallocated: 64Ki preallocated rows cost ~10 MB and ~5 ms per snapshot. */
 struct {
@@ -67,65 +67,48 @@ struct {
 /* One more hashed TCP socket with a file in netns. */
 static __always_inline void count_hashed(__u32 netns, __u16 family)
 {
-	struct pw_netns_files zero = {}, *f = bpf_map_lookup_elem(&netns_files, &netns);
+	struct pw_netns_files zero = {}, *f = map_lookup_or_try_init(&netns_files, &netns, &zero);
 
-	if (!f) {
-		bpf_map_update_elem(&netns_files, &netns, &zero, BPF_NOEXIST);
-		f = bpf_map_lookup_elem(&netns_files, &netns);
-		if (!f)
-			return; /* the loader then walks the netns: its counts differ */
-	}
+	if (!f)
+		return; /* the loader then walks the netns: its counts differ */
 	if (family == AF_INET6)
 		f->tcp6++;
 	else
 		f->tcp4++;
 }
 
-/* A TIME_WAIT socket's last owner, if a live session saw its connection close. */
-static __always_inline void tw_owner_of(const struct sock_common *skc, struct pw_port_key *k)
-{
-	struct pw_tw_key tk = {};
-	struct pw_owner *o;
-
-	tk.netns = k->netns;
-	tk.tuple.family = k->family;
-	tk.tuple.proto = IPPROTO_TCP;
-	tk.tuple.sport = BPF_CORE_READ(skc, skc_num);
-	tk.tuple.dport = k->dport;
-	__builtin_memcpy(tk.tuple.daddr, k->daddr, sizeof(tk.tuple.daddr));
-	if (k->family == AF_INET)
-		bpf_core_read(tk.tuple.saddr, 4, &skc->skc_rcv_saddr);
-	else
-		bpf_core_read(tk.tuple.saddr, 16, &skc->skc_v6_rcv_saddr);
-	o = bpf_map_lookup_elem(&tw_owner, &tk);
-	if (o) {
-		k->tgid = o->tgid;
-		__builtin_memcpy(k->comm, o->comm, sizeof(k->comm));
-	}
-}
-
 /*
  * The last netns seen (its address) and its inode and port range: an
  * iterator meets one netns's sockets in long runs (iter/tcp only ever one),
  * so the reads repeat. Iterators run one at a time, from the loader's
- * read(); the loader zeroes range_net before each run, so that a netns
- * freed and another allocated at its address are never confused.
+ * read(). The cache holds within one run only, the run that filled it
+ * (range_session: bpf_iter_meta.session_id, new for each iterator fd), so
+ * that a netns freed between runs and another allocated at its address
+ * are never confused.
  */
-__u64 range_net = 0;
-__u32 range_inum = 0;
-__u16 range_lo = 0, range_hi = 0;
+static __u64 range_session;
+static __u64 range_net;
+static __u32 range_inum;
+static __u16 range_lo, range_hi;
 
+/*
+ * Count socket `v` in its port_rows row, if it holds an ephemeral port: the
+ * owner is `task` (NULL: none, or a TIME_WAIT owner). `session` is the
+ * iterator run's, for the netns cache.
+ */
 static __always_inline void count_socket(const struct sock_view *v, __u8 proto, int state,
-					 const struct task_struct *task)
+					 const struct task_struct *task, __u64 session)
 {
 	struct net *net = v->net; /* a local: CO-RE must not relocate v->net */
 	struct pw_port_counts zero = {}, *c;
 	struct pw_port_key key = {};
+	struct pw_owner *o;
 
-	if ((__u64)net != range_net) {
+	if (session != range_session || (__u64)net != range_net) {
 		netns_port_range(net, &range_lo, &range_hi);
 		range_inum = BPF_CORE_READ(net, ns.inum);
 		range_net = (__u64)net;
+		range_session = session;
 	}
 	if (v->lport < range_lo || v->lport > range_hi || !v->dport)
 		return;
@@ -137,18 +120,18 @@ static __always_inline void count_socket(const struct sock_view *v, __u8 proto, 
 	if (task) {
 		key.tgid = BPF_CORE_READ(task, tgid);
 		BPF_CORE_READ_STR_INTO(&key.comm, task, comm);
-	} else if ((state == TCP_TIME_WAIT || state == TCP_FIN_WAIT2) && track_tw_owners) {
+	} else if (state == TCP_TIME_WAIT || state == TCP_FIN_WAIT2) {
 		/* Both can be timewait sockets, whose connection a session saw close. */
-		tw_owner_of(v->skc, &key);
-	}
-	c = bpf_map_lookup_elem(&port_rows, &key);
-	if (!c) {
-		bpf_map_update_elem(&port_rows, &key, &zero, BPF_NOEXIST);
-		c = bpf_map_lookup_elem(&port_rows, &key);
-		if (!c) {
-			__sync_fetch_and_add(&counters.port_rows_overflow, 1);
-			return;
+		o = tw_owner_of(v->skc, key.netns, key.family, key.dport, key.daddr);
+		if (o) {
+			key.tgid = o->tgid;
+			__builtin_memcpy(key.comm, o->comm, sizeof(key.comm));
 		}
+	}
+	c = map_lookup_or_try_init(&port_rows, &key, &zero);
+	if (!c) {
+		__sync_fetch_and_add(&counters.port_rows_overflow, 1);
+		return;
 	}
 	/* TIME_WAIT sockets expect no reply any more: only live ones count. */
 	if (acl_hi && state != TCP_TIME_WAIT && (v->lport < acl_lo || v->lport > acl_hi))
@@ -230,7 +213,7 @@ int iter_ports_files(struct bpf_iter__task_file *ctx)
 	else
 		bpf_core_read(v.daddr, 16, &sk->__sk_common.skc_v6_daddr);
 	count_socket(&v, sk_protocol(sk), sk_protocol(sk) == IPPROTO_UDP ? TCP_ESTABLISHED : state,
-		     task);
+		     task, ctx->meta->session_id);
 	return 0;
 }
 
@@ -273,6 +256,6 @@ int iter_ports_tcp(struct bpf_iter__tcp *ctx)
 		__builtin_memcpy(v.daddr, &skc->skc_daddr, 4);
 	else
 		__builtin_memcpy(v.daddr, &skc->skc_v6_daddr, 16);
-	count_socket(&v, IPPROTO_TCP, state, NULL);
+	count_socket(&v, IPPROTO_TCP, state, NULL, ctx->meta->session_id);
 	return 0;
 }

@@ -3,13 +3,14 @@
  * Time of the connect-time port search, __inet_hash_connect(), which tries
  * the ports of the range toward one destination: a nearly full range makes
  * connect() slow before it makes it fail. fentry/fexit and kprobe/kretprobe
- * rungs; the tracepoint rung's estimate lives in portalloc.bpf.c.
+ * rungs; the tracepoint rung's estimate is made by the syscall tracepoints
+ * (portalloc.bpf.c) with the helpers of portsearch.bpf.h.
  *
  * Its arguments changed across kernels (6.12+ inserts hash_port0), so the
  * fexit reads the socket and the return through bpf_get_func_arg/ret (5.17+)
  * rather than a fixed prototype.
  */
-#include "common.bpf.h"
+#include "portsearch.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 struct pw_search {
@@ -25,6 +26,7 @@ struct {
 	__type(value, struct pw_search);
 } searches SEC(".maps");
 
+/* At entry of __inet_hash_connect(): the thread's search starts now. */
 static __always_inline void search_begin(__u64 sk)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
@@ -33,6 +35,7 @@ static __always_inline void search_begin(__u64 sk)
 	bpf_map_update_elem(&searches, &tid, &s, BPF_ANY);
 }
 
+/* At its return: count the thread's search, failed if no port was free. */
 static __always_inline void search_end(int ret)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();

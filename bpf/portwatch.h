@@ -50,6 +50,13 @@ enum pw_rung {
 };
 
 /*
+ * The BPF side's hook_rung[] entry (a __u8) for a hook no rung serves: the
+ * loader's "none chosen", -1 in struct pw_ladder.chosen, stored as a __u8.
+ */
+#define PW_RUNG_NONE 0xff
+_Static_assert((__u8)-1 == PW_RUNG_NONE, "PW_RUNG_NONE is -1 as a __u8");
+
+/*
  * Logical attach points. Each is reached through the best rung that loads and
  * attaches on the running kernel; the BPF side reads hook_rung[] to know which
  * programs own which duty, so no event is reported twice.

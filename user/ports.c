@@ -101,13 +101,12 @@ static void list_netns(struct portwatch_bpf *skel, struct netns_list *l)
 	}
 }
 
-/* One pass of an iterator; its netns cache starts empty (ports.bpf.c). */
-static int run_iter(struct portwatch_bpf *skel, struct bpf_link *link)
+/* One pass of an iterator. */
+static int run_iter(struct bpf_link *link)
 {
 	char buf[64];
 	int fd, n;
 
-	skel->bss->range_net = 0;
 	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0)
 		return -errno;
@@ -222,7 +221,7 @@ static bool nothing_without_file(struct portwatch_bpf *skel, __u32 inode)
 static int walk_one(void *ctx, struct pw_netns *ns)
 {
 	struct tcp_walk *w = ctx;
-	int ret = nothing_without_file(w->skel, ns->inode) ? 0 : run_iter(w->skel, w->tcp);
+	int ret = nothing_without_file(w->skel, ns->inode) ? 0 : run_iter(w->tcp);
 
 	read_port_settings(ns);
 	return ret;
@@ -367,7 +366,7 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
 		goto out;
 	}
 	/* Sockets with a file first, in every netns at once. */
-	ret = run_iter(skel, files);
+	ret = run_iter(files);
 	if (ret) {
 		snprintf(err, err_len, "iterating task files: %s", strerror(-ret));
 		goto out;
