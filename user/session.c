@@ -198,7 +198,8 @@ static void configure_common(struct pw_session *s, const struct pw_session_opts 
 	__u32 owners = o->owner_map_size ?: owner_map_size();
 
 	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
-		s->skel->rodata->hook_rung[hk] = s->ladder.chosen[hk];
+		s->skel->rodata->hook_rung[hk] =
+			s->ladder.chosen[hk] >= 0 ? s->ladder.chosen[hk] : PW_RUNG_NONE;
 	bpf_map__set_max_entries(s->skel->maps.sock_owner, owners);
 	bpf_map__set_max_entries(s->skel->maps.flow_owner, owners);
 	bpf_map__set_max_entries(s->skel->maps.tw_owner,
