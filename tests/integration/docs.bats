@@ -1,0 +1,21 @@
+#!/usr/bin/env bats
+# docs/ARCHITECTURE.md stays true to the tree: its picture is drawn from the
+# committed source, and every source file it names exists.
+
+load lib
+
+@test "docs: architecture.svg is what graphviz draws from architecture.dot" {
+	host_only
+	dot -Tsvg "$TOP/docs/architecture.dot" | cmp - "$TOP/docs/architecture.svg"
+}
+
+@test "docs: every source file the architecture page and its picture name exists" {
+	host_only
+	names=$(grep -ohP '(?<![.*a-z_])[a-z_]+\.(bpf\.c|bpf\.h|c|h)\b' "$TOP/docs/ARCHITECTURE.md" \
+		"$TOP/docs/architecture.dot" | sort -u)
+	[ "$(wc -l <<<"$names")" -ge 20 ] || setup_error "the page names only: $names"
+	for f in $names; do
+		[ -e "$TOP/bpf/$f" ] || [ -e "$TOP/user/$f" ] || [ -e "$TOP/tests/unit/$f" ] ||
+			{ echo "named but missing: $f"; return 1; }
+	done
+}
