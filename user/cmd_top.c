@@ -179,6 +179,34 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+struct connect_reader {
+	struct top_env *env;
+	int fd; /* connect_counts: tgid -> connects */
+	__u64 total; /* of live processes */
+};
+
+static int add_connects(const void *k, void *ctx)
+{
+	struct connect_reader *rd = ctx;
+	__u32 key = *(const __u32 *)k;
+	struct proc *p;
+	__u64 n;
+
+	if (bpf_map_lookup_elem(rd->fd, &key, &n))
+		return 0;
+	p = proc_of(rd->env, key, NULL);
+	if (p)
+		p->connects = p->pruned_connects + n;
+	/* pw_map_for_each() has the successor already: the key may go. */
+	if (kill(key, 0) && errno == ESRCH && !bpf_map_delete_elem(rd->fd, &key)) {
+		rd->env->exited_connects += n;
+		if (p)
+			p->pruned_connects += n;
+	} else
+		rd->total += n;
+	return 0;
+}
+
 /*
  * Connects per process from connect_counts. The keys of processes that have
  * exited are deleted (their counts kept in exited_connects), so the map
@@ -186,30 +214,10 @@ static int handle_record(void *ctx, void *data, size_t size)
  */
 static void read_connects(struct top_env *env)
 {
-	int fd = bpf_map__fd(env->session->skel->maps.connect_counts);
-	__u32 key, next;
-	__u64 n, total = 0;
-	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+	struct connect_reader rd = { env, bpf_map__fd(env->session->skel->maps.connect_counts), 0 };
 
-	while (more) {
-		struct proc *p;
-
-		key = next;
-		/* The successor first: a deleted key would restart the walk. */
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		if (bpf_map_lookup_elem(fd, &key, &n))
-			continue;
-		p = proc_of(env, key, NULL);
-		if (p)
-			p->connects = p->pruned_connects + n;
-		if (kill(key, 0) && errno == ESRCH && !bpf_map_delete_elem(fd, &key)) {
-			env->exited_connects += n;
-			if (p)
-				p->pruned_connects += n;
-		} else
-			total += n;
-	}
-	env->total_connects = env->exited_connects + total;
+	pw_map_for_each(rd.fd, sizeof(__u32), add_connects, &rd);
+	env->total_connects = env->exited_connects + rd.total;
 }
 
 /* Drops per process and, over all processes, the interval's top reasons. */

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 
 int pw_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
@@ -220,5 +221,24 @@ int pw_netns_inode(const char *path, __u32 *ino)
 	if (fs.f_type != NSFS_MAGIC)
 		return -EINVAL;
 	*ino = st.st_ino;
+	return 0;
+}
+
+int pw_map_for_each(int fd, size_t key_size, int (*fn)(const void *key, void *ctx), void *ctx)
+{
+	char key[PW_MAP_KEY_MAX], next[PW_MAP_KEY_MAX];
+	bool more;
+	int ret;
+
+	if (key_size > sizeof(key))
+		return -E2BIG;
+	more = !bpf_map_get_next_key(fd, NULL, next);
+	while (more) {
+		memcpy(key, next, key_size);
+		more = !bpf_map_get_next_key(fd, key, next);
+		ret = fn(key, ctx);
+		if (ret)
+			return ret;
+	}
 	return 0;
 }

@@ -82,6 +82,16 @@ int pw_netns_inode(const char *path, __u32 *ino);
  */
 int pw_in_netns(const char *path, __u32 inode, int home, int (*fn)(void *ctx), void *ctx);
 
+/*
+ * Call fn(key, ctx) for each key of the BPF map `fd` (keys of key_size bytes,
+ * at most PW_MAP_KEY_MAX). Each key's successor is taken before fn runs, so
+ * fn may delete the key without restarting the walk (a get_next_key from a
+ * deleted key starts over at the first bucket). Stops at the first nonzero
+ * return of fn and returns it; 0 after the last key; -E2BIG for a key too big.
+ */
+#define PW_MAP_KEY_MAX 128
+int pw_map_for_each(int fd, size_t key_size, int (*fn)(const void *key, void *ctx), void *ctx);
+
 /* Why portwatch cannot run on a kernel without BTF, in one line. */
 #define PW_NO_BTF_MSG \
 	"kernel BTF not found (/sys/kernel/btf/vmlinux): portwatch needs CONFIG_DEBUG_INFO_BTF=y"

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <cmocka.h>
+#include <bpf/bpf.h>
 #include "util.h"
 
 static void test_parse_ulong(void **state)
@@ -131,6 +132,40 @@ static void test_in_netns(void **state)
 	close(home_fd);
 }
 
+struct walk {
+	int fd;
+	unsigned int calls, stop_at;
+};
+
+static int delete_each(const void *key, void *ctx)
+{
+	struct walk *w = ctx;
+
+	assert_int_equal(bpf_map_delete_elem(w->fd, key), 0);
+	return ++w->calls == w->stop_at ? 7 : 0;
+}
+
+/* Every key once, even when fn deletes it; fn's nonzero result stops the walk. */
+static void test_map_for_each(void **state)
+{
+	struct walk w = {};
+	__u32 key, v = 0;
+
+	(void)state;
+	w.fd = bpf_map_create(BPF_MAP_TYPE_HASH, NULL, sizeof(key), sizeof(v), 1000, NULL);
+	if (w.fd < 0)
+		skip(); /* not allowed to create BPF maps */
+	for (key = 0; key < 1000; key++)
+		assert_int_equal(bpf_map_update_elem(w.fd, &key, &v, BPF_ANY), 0);
+	w.stop_at = 10;
+	assert_int_equal(pw_map_for_each(w.fd, sizeof(key), delete_each, &w), 7);
+	w.stop_at = 0;
+	assert_int_equal(pw_map_for_each(w.fd, sizeof(key), delete_each, &w), 0);
+	assert_int_equal(w.calls, 1000);
+	assert_int_equal(pw_map_for_each(w.fd, PW_MAP_KEY_MAX + 1, delete_each, &w), -E2BIG);
+	close(w.fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -140,6 +175,7 @@ int main(void)
 		cmocka_unit_test(test_errno_name),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_in_netns),
+		cmocka_unit_test(test_map_for_each),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
