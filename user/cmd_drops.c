@@ -138,31 +138,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const char *proto_name(const struct pw_drop_key *k, char *buf, size_t len)
-{
-	const char *l3 = k->l3proto == 0x0800	? "ipv4"
-			 : k->l3proto == 0x86dd ? "ipv6"
-			 : k->l3proto == 0x0806 ? "arp"
-						: NULL;
-	const char *l4 = k->l4proto == 6    ? "tcp"
-			 : k->l4proto == 17 ? "udp"
-			 : k->l4proto == 1  ? "icmp"
-			 : k->l4proto == 58 ? "icmpv6"
-					    : NULL;
-	char l3buf[8], l4buf[8];
-
-	if (!l3) {
-		snprintf(l3buf, sizeof(l3buf), "0x%04x", k->l3proto);
-		l3 = l3buf;
-	}
-	if (!l4 && k->l4proto) {
-		snprintf(l4buf, sizeof(l4buf), "%u", k->l4proto);
-		l4 = l4buf;
-	}
-	snprintf(buf, len, "%s%s%s", l3, l4 ? "/" : "", l4 ?: "");
-	return buf;
-}
-
 static int by_count_desc(const void *a, const void *b)
 {
 	__u64 x = ((const struct pw_drop_row *)a)->count,
@@ -275,7 +250,7 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 
 		memcpy(comm, k->comm, PW_COMM_LEN);
 		pw_dropctx_location(&env->names, k->location, loc, sizeof(loc));
-		proto_name(k, proto, sizeof(proto));
+		pw_packet_proto_name(k->l3proto, k->l4proto, proto, sizeof(proto));
 		if (env->json) {
 			struct json_object *o = json_object_new_object();
 

@@ -3,6 +3,7 @@
 #include "record.h"
 
 #include <errno.h>
+#include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -55,7 +56,8 @@ const char *pw_op_name(__u8 op)
 	return "?";
 }
 
-const char *pw_proto_name(__u8 proto)
+/* The name of an IP protocol, NULL for one portwatch does not name. */
+static const char *l4_name(__u8 proto)
 {
 	switch (proto) {
 	case IPPROTO_TCP:
@@ -67,7 +69,33 @@ const char *pw_proto_name(__u8 proto)
 	case IPPROTO_ICMPV6:
 		return "icmpv6";
 	}
-	return "?";
+	return NULL;
+}
+
+const char *pw_proto_name(__u8 proto)
+{
+	return l4_name(proto) ?: "?";
+}
+
+const char *pw_packet_proto_name(__u16 l3proto, __u8 l4proto, char *buf, size_t len)
+{
+	const char *l3 = l3proto == ETH_P_IP	 ? "ipv4"
+			 : l3proto == ETH_P_IPV6 ? "ipv6"
+			 : l3proto == ETH_P_ARP	 ? "arp"
+						 : NULL;
+	const char *l4 = l4_name(l4proto);
+	char l3buf[8], l4buf[8];
+
+	if (!l3) {
+		snprintf(l3buf, sizeof(l3buf), "0x%04x", l3proto);
+		l3 = l3buf;
+	}
+	if (!l4 && l4proto) {
+		snprintf(l4buf, sizeof(l4buf), "%u", l4proto);
+		l4 = l4buf;
+	}
+	snprintf(buf, len, "%s%s%s", l3, l4 ? "/" : "", l4 ?: "");
+	return buf;
 }
 
 const char *pw_family_name(__u16 family)

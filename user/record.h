@@ -28,8 +28,16 @@ const char *pw_format_ts(const struct pw_clock *c, __u64 ts_ns, int iso, char *b
 const char *pw_op_name(__u8 op);	  /* "connect", "bind", "autobind" */
 const char *pw_proto_name(__u8 proto);	  /* "tcp", "udp", "icmp", "icmpv6", "?" */
 const char *pw_family_name(__u16 family); /* "ipv4", "ipv6" */
+
 const char *pw_rung_name(__u8 rung);	  /* "fentry", "kprobe", "tracepoint", "classic-tp" */
 const char *pw_owner_src_name(__u8 src);  /* "none", "live", "seeded" */
+
+/*
+ * A packet's protocols from its ethertype (host byte order) and IP protocol
+ * (0: none): "ipv4/tcp", "ipv6/icmpv6", "ipv4/47", "arp"; "0x88cc" for an unnamed
+ * ethertype. Returns buf.
+ */
+const char *pw_packet_proto_name(__u16 l3proto, __u8 l4proto, char *buf, size_t len);
 
 /* Parse a rung name as --attach takes it. Returns enum pw_rung or -EINVAL. */
 int pw_rung_parse(const char *name);

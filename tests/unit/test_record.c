@@ -205,6 +205,8 @@ static void test_text(void **state)
 
 static void test_names(void **state)
 {
+	char buf[24];
+
 	(void)state;
 	assert_int_equal(pw_rung_parse("fentry"), PW_RUNG_FENTRY);
 	assert_int_equal(pw_rung_parse("kprobe"), PW_RUNG_KPROBE);
@@ -213,6 +215,13 @@ static void test_names(void **state)
 	assert_string_equal(pw_op_name(PW_OP_AUTOBIND), "autobind");
 	assert_string_equal(pw_op_name(0), "?");
 	assert_string_equal(pw_proto_name(IPPROTO_UDP), "udp");
+	assert_string_equal(pw_proto_name(47), "?");
+	assert_string_equal(pw_packet_proto_name(0x0800, IPPROTO_TCP, buf, sizeof(buf)), "ipv4/tcp");
+	assert_string_equal(pw_packet_proto_name(0x86dd, IPPROTO_ICMPV6, buf, sizeof(buf)),
+			    "ipv6/icmpv6");
+	assert_string_equal(pw_packet_proto_name(0x0800, 47, buf, sizeof(buf)), "ipv4/47");
+	assert_string_equal(pw_packet_proto_name(0x0806, 0, buf, sizeof(buf)), "arp");
+	assert_string_equal(pw_packet_proto_name(0x88cc, 0, buf, sizeof(buf)), "0x88cc");
 	assert_string_equal(pw_rung_name(PW_RUNG_COUNT), "?");
 }
 
