@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "dropctx.h"
+#include "natclass.h"
 #include "record.h"
 #include "util.h"
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include "netns.h"
 
 /* The ids (cgroupfs inode numbers) of --cgroup's directory and those below it. */
 static int scan_cgroups(struct pw_filter *f)

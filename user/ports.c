@@ -4,14 +4,13 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "netns.h"
 #include "portwatch.skel.h"
 #include "util.h"
 
@@ -169,24 +168,18 @@ static int call_in_netns(void *p)
 int pw_netns_each(struct pw_netns *ns, size_t n, int (*fn)(void *ctx, struct pw_netns *ns),
 		  void *ctx, unsigned int *failed)
 {
-	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), ret = 0;
-
-	if (home < 0)
-		return -errno;
 	*failed = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct netns_call c = { fn, ctx, &ns[i] };
-
 		/* A pid may have been reused since the iterator saw it: -ESRCH. */
-		ret = pw_in_netns(ns[i].path, ns[i].inode, home, call_in_netns, &c);
+		int ret = pw_netns_call(ns[i].path, ns[i].inode, call_in_netns, &c);
+
 		if (ret == -EFAULT) /* cannot stay in another netns: stop */
-			break;
+			return ret;
 		ns[i].walked = !ret;
 		*failed += !!ret;
-		ret = 0;
 	}
-	close(home);
-	return ret;
+	return 0;
 }
 
 struct tcp_walk {

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <mntent.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,40 +186,6 @@ int pw_cgroup_id(const char *path, __u64 *id)
 	if (fs.f_type != CGROUP2_SUPER_MAGIC || !S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	*id = st.st_ino;
-	return 0;
-}
-
-int pw_in_netns(const char *path, __u32 inode, int home, int (*fn)(void *ctx), void *ctx)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
-	__u32 ino;
-
-	if (fd < 0)
-		return -errno;
-	if (pw_netns_inode(path, &ino) || ino != inode) {
-		close(fd);
-		return -ESRCH;
-	}
-	if (setns(fd, CLONE_NEWNET)) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	close(fd);
-	ret = fn(ctx);
-	return setns(home, CLONE_NEWNET) ? -EFAULT : ret;
-}
-
-int pw_netns_inode(const char *path, __u32 *ino)
-{
-	struct statfs fs;
-	struct stat st;
-
-	if (statfs(path, &fs) || stat(path, &st))
-		return -errno;
-	if (fs.f_type != NSFS_MAGIC)
-		return -EINVAL;
-	*ino = st.st_ino;
 	return 0;
 }
 

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <cmocka.h>
 #include "dropctx.h"
+#include "natclass.h"
+#include "netns.h"
 #include "util.h"
 
 static struct pw_clock clk = { .boot_to_real_ns = 1700000000LL * 1000000000LL };
@@ -150,6 +152,17 @@ static void test_nat_classes(void **state)
 	assert_string_equal(pw_nat_class_name(PW_NF_INVALID), "invalid");
 	assert_string_equal(pw_nat_class_name(PW_NF_FILTER), "filter");
 	assert_null(pw_nat_class_name(PW_NF_NONE));
+	/* No entry: the conntrack table tells full from invalid from a filter's drop. */
+	assert_int_equal(pw_nat_class_of_no_entry(&(struct pw_netns_ct){ 100, 100, false }),
+			 PW_NF_CONNTRACK_FULL);
+	assert_int_equal(pw_nat_class_of_no_entry(&(struct pw_netns_ct){ 5, 100, true }),
+			 PW_NF_INVALID);
+	assert_int_equal(pw_nat_class_of_no_entry(&(struct pw_netns_ct){ 5, 100, false }),
+			 PW_NF_FILTER);
+	assert_int_equal(pw_nat_class_of_no_entry(&(struct pw_netns_ct){ 5, -1, false }),
+			 PW_NF_FILTER);
+	assert_int_equal(pw_nat_class_of_no_entry(&(struct pw_netns_ct){ -1, 100, true }),
+			 PW_NF_FILTER);
 	/* Kernel classes other than "no entry" pass through. */
 	assert_int_equal(pw_dropctx_nat_class(&c, 1, PW_NF_NAT_CLASH), PW_NF_NAT_CLASH);
 	assert_int_equal(pw_dropctx_nat_class(&c, 1, PW_NF_NONE), PW_NF_NONE);
