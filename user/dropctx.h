@@ -9,12 +9,8 @@
 #define PORTWATCH_DROPCTX_H
 
 #include <stdbool.h>
-#include <stdio.h>
-#include <time.h>
-#include <json-c/json.h>
 #include "dropreason.h"
 #include "portwatch.h"
-#include "record.h"
 
 struct pw_ksyms;
 struct pw_netns_cache;
@@ -56,13 +52,5 @@ const char *pw_dropctx_ifname(struct pw_dropctx *c, __u32 netns, __u32 ifindex, 
  * netns not found stays PW_NF_FILTER. Other classes pass unchanged.
  */
 __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class);
-
-/* "drop" JSON object of a PW_REC_DROP record, fields as the README documents. */
-struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
-				 const struct pw_clock *clock);
-
-/* One text line of a PW_REC_DROP record, in trace's columns. */
-void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
-		  const struct pw_clock *clock);
 
 #endif /* PORTWATCH_DROPCTX_H */
