@@ -220,48 +220,30 @@ static void read_connects(struct top_env *env)
 	env->total_connects = env->exited_connects + rd.total;
 }
 
-/* Drops per process and, over all processes, the interval's top reasons. */
-static void read_drops(struct top_env *env, double secs)
+/*
+ * The interval's 3 biggest drop reasons, over all processes, into
+ * reason_line: rows against those of the previous refresh. Returns 0 or
+ * -ENOMEM (reason_line kept).
+ */
+static int format_top_reasons(struct top_env *env, const struct pw_drop_row *rows, int n,
+			      double secs)
 {
-	struct pw_drop_row *rows;
-	int n = pw_session_drop_rows(env->session, &rows), n_top = 0;
-	struct pw_reason_count *top;
-	__u64 total = 0;
+	struct pw_reason_count *top = calloc(n ? n : 1, sizeof(*top));
+	int n_top = 0;
 
-	if (n < 0) {
-		env->err = env->err ?: n;
-		return;
-	}
-	top = calloc(n ? n : 1, sizeof(*top));
-	if (!top) {
-		free(rows);
-		env->err = env->err ?: -ENOMEM;
-		return;
-	}
-	for (size_t i = 0; i < env->n_procs; i++)
-		env->procs[i].drops = 0;
-	env->reason_line[0] = '\0';
+	if (!top)
+		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		const struct pw_drop_row *r = &rows[i];
 		struct pw_drop_row *old = env->n_prev_drops
 			? bsearch(r, env->prev_drops, env->n_prev_drops, sizeof(*r),
 				  pw_drop_row_cmp)
 			: NULL;
-		__u64 delta = r->count - (old ? old->count : 0);
-		char comm[PW_COMM_LEN + 1] = {};
-		struct proc *p;
 
-		total += r->count;
-		if (r->key.tgid) {
-			memcpy(comm, r->key.comm, PW_COMM_LEN);
-			p = proc_of(env, r->key.tgid, comm);
-			if (p)
-				p->drops += r->count;
-		}
-		/* The interval's counts by reason: the 3 biggest are shown. */
-		pw_reason_add(top, &n_top, r->key.reason, delta);
+		pw_reason_add(top, &n_top, r->key.reason, r->count - (old ? old->count : 0));
 	}
 	pw_reason_sort(top, n_top);
+	env->reason_line[0] = '\0';
 	for (int k = 0; k < 3 && k < n_top; k++) {
 		char name[48];
 		size_t used = strlen(env->reason_line);
@@ -272,7 +254,49 @@ static void read_drops(struct top_env *env, double secs)
 			 top[k].count / secs);
 	}
 	free(top);
+	return 0;
+}
+
+/* Drops per process (totals since start) and over all processes. */
+static void count_drops(struct top_env *env, const struct pw_drop_row *rows, int n)
+{
+	__u64 total = 0;
+
+	for (size_t i = 0; i < env->n_procs; i++)
+		env->procs[i].drops = 0;
+	for (int i = 0; i < n; i++) {
+		const struct pw_drop_row *r = &rows[i];
+		char comm[PW_COMM_LEN + 1] = {};
+		struct proc *p;
+
+		total += r->count;
+		if (!r->key.tgid)
+			continue;
+		memcpy(comm, r->key.comm, PW_COMM_LEN);
+		p = proc_of(env, r->key.tgid, comm);
+		if (p)
+			p->drops += r->count;
+	}
 	env->total_drops = total;
+}
+
+/* Drops per process and, over all processes, the interval's top reasons. */
+static void read_drops(struct top_env *env, double secs)
+{
+	struct pw_drop_row *rows;
+	int n = pw_session_drop_rows(env->session, &rows), ret;
+
+	if (n < 0) {
+		env->err = env->err ?: n;
+		return;
+	}
+	ret = format_top_reasons(env, rows, n, secs);
+	if (ret) {
+		free(rows);
+		env->err = env->err ?: ret;
+		return;
+	}
+	count_drops(env, rows, n);
 	free(env->prev_drops);
 	env->prev_drops = rows;
 	env->n_prev_drops = n;
