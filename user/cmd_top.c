@@ -67,7 +67,7 @@ struct top_env {
 	double connect_rate, fail_rate, drop_rate;
 	struct pw_drop_row *prev_drops; /* drop rows at the previous refresh, sorted */
 	int n_prev_drops;
-	char lines[MAX_LINES][LINE_LEN];
+	char (*lines)[LINE_LEN]; /* MAX_LINES of them, malloc'd: the screen */
 	int n_lines;
 	int err;
 };
@@ -355,11 +355,11 @@ static double sort_value(const struct proc *p, enum sort_key k)
 	}
 }
 
-static enum sort_key sort_by;
-
-static int by_sort_key(const void *a, const void *b)
+/* qsort_r's order of processes: by the key ctx points to, biggest first, then by pid. */
+static int by_sort_key(const void *a, const void *b, void *ctx)
 {
-	double x = sort_value(a, sort_by), y = sort_value(b, sort_by);
+	enum sort_key key = *(const enum sort_key *)ctx;
+	double x = sort_value(a, key), y = sort_value(b, key);
 
 	if (x != y)
 		return x > y ? -1 : 1;
@@ -407,9 +407,8 @@ static void refresh_data(struct top_env *env, double secs)
 		p->prev_fails = p->fails;
 		p->prev_drops = p->drops;
 	}
-	sort_by = env->sort;
 	if (env->n_procs)
-		qsort(env->procs, env->n_procs, sizeof(*env->procs), by_sort_key);
+		qsort_r(env->procs, env->n_procs, sizeof(*env->procs), by_sort_key, &env->sort);
 
 	env->n_lines = 0;
 	line(env, "portwatch top  every %lus  sort: %s%s", env->interval_s, sort_names[env->sort],
@@ -535,6 +534,11 @@ int cmd_top(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
+	env.lines = calloc(MAX_LINES, sizeof(*env.lines));
+	if (!env.lines) {
+		fprintf(stderr, "portwatch: out of memory\n");
+		return 1;
+	}
 	env.common.session.optional_hooks = 1u << PW_HOOK_KFREE_SKB;
 	env.common.session.drop_records = PW_DROPREC_NONE;
 	env.common.session.ports = true;
@@ -568,6 +572,7 @@ int cmd_top(int argc, char **argv)
 		fprintf(stderr, "portwatch: %s\n", strerror(-ret));
 cleanup:
 	pw_ports_free(&env.snap);
+	free(env.lines);
 	free(env.procs);
 	free(env.prev_drops);
 	pw_drop_reasons_free(&env.reasons);
