@@ -30,6 +30,7 @@ struct pw_dropctx {
  * NOT_SPECIFIED. Kernel symbols wait for the first location.
  */
 int pw_dropctx_open(struct pw_dropctx *c, char *err, size_t err_len);
+/* Free what c holds and zero it; a zeroed c is fine. */
 void pw_dropctx_close(struct pw_dropctx *c);
 
 /*

@@ -46,6 +46,7 @@ struct pw_netns_cache;
  * own netns makes portwatch exit(1), saying so on stderr.
  */
 struct pw_netns_cache *pw_netns_cache_new(void);
+/* Free nc (NULL is fine). */
 void pw_netns_cache_free(struct pw_netns_cache *nc);
 
 /* The name of interface ifindex in netns (inode): "eth0", "if7" when unknown, "-" for 0. */

@@ -20,6 +20,7 @@ struct pw_clock {
 	__s64 boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, ns */
 };
 
+/* The offset between the two clocks, now. */
 void pw_clock_init(struct pw_clock *c);
 
 /*
