@@ -133,9 +133,9 @@ int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, 
 		  size_t err_len)
 {
 	static int (*const set[])(struct pw_filter *, const char *, char *, size_t) = {
-		[PW_FILTER_PID] = set_pid,	 [PW_FILTER_COMM] = set_comm,
-		[PW_FILTER_NETNS] = set_netns,	 [PW_FILTER_CGROUP] = set_cgroup,
-		[PW_FILTER_DPORT] = set_dport,	 [PW_FILTER_DADDR] = set_daddr,
+		[PW_FILTER_PID] = set_pid,     [PW_FILTER_COMM] = set_comm,
+		[PW_FILTER_NETNS] = set_netns, [PW_FILTER_CGROUP] = set_cgroup,
+		[PW_FILTER_DPORT] = set_dport, [PW_FILTER_DADDR] = set_daddr,
 	};
 	int ret = set[key](f, arg, err, err_len);
 

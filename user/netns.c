@@ -171,9 +171,11 @@ static bool for_each_netns(bool (*fn)(const char *path, __u32 inode, void *arg),
 		__u32 ino;
 
 		while (dir && !done && (de = readdir(dir))) {
-			if (de->d_name[0] == '.' || (d == 1 && (de->d_name[0] < '0' || de->d_name[0] > '9')))
+			if (de->d_name[0] == '.' ||
+			    (d == 1 && (de->d_name[0] < '0' || de->d_name[0] > '9')))
 				continue;
-			snprintf(path, sizeof(path), d ? "%s/%s/ns/net" : "%s/%s", dirs[d], de->d_name);
+			snprintf(path, sizeof(path), d ? "%s/%s/ns/net" : "%s/%s", dirs[d],
+				 de->d_name);
 			done = !pw_netns_inode(path, &ino) && fn(path, ino, arg);
 		}
 		if (dir)

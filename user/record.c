@@ -215,8 +215,7 @@ static void json_add_tuple(struct json_object *o, const struct pw_tuple *t)
 	json_add_endpoints(o, t);
 }
 
-const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, char *buf,
-			       size_t len)
+const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN], p[8] = "*";
 
@@ -276,8 +275,7 @@ static void port_alloc_json(struct json_object *o, const struct pw_port_alloc_fa
 	json_add(o, "rung", json_object_new_string(pw_rung_name(e->rung)));
 }
 
-static void port_alloc_text(FILE *out, const struct pw_port_alloc_fail *e,
-			    const struct pw_clock *c)
+static void port_alloc_text(FILE *out, const struct pw_port_alloc_fail *e, const struct pw_clock *c)
 {
 	char result[96], err[32];
 
@@ -310,11 +308,11 @@ static void connect_fail_json(struct json_object *o, const struct pw_connect_fai
 	json_add(o, "owner", json_object_new_string(pw_owner_src_name(e->owner_src)));
 }
 
-static void connect_fail_text(FILE *out, const struct pw_connect_fail *e,
-			      const struct pw_clock *c)
+static void connect_fail_text(FILE *out, const struct pw_connect_fail *e, const struct pw_clock *c)
 {
 	char result[96], err[32];
-	int n = snprintf(result, sizeof(result), "connect %s", error_name(e->err, err, sizeof(err)));
+	int n = snprintf(result, sizeof(result), "connect %s",
+			 error_name(e->err, err, sizeof(err)));
 
 	if (e->syn_sent_ns)
 		snprintf(result + n, sizeof(result) - n, " after %.3fs in SYN_SENT",
@@ -375,23 +373,27 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 	if (!o)
 		return NULL;
 	json_object_object_add(o, "type", json_object_new_string("drop"));
-	json_object_object_add(o, "ts", json_object_new_string(pw_format_ts(
-						clock, e->hdr.ts_ns, 1, buf, sizeof(buf))));
-	json_object_object_add(o, "reason", json_object_new_string(pw_drop_reason_name(
-						    &c->reasons, e->reason, buf, sizeof(buf))));
-	json_object_object_add(o, "location", json_object_new_string(pw_dropctx_location(
-						      c, e->location, buf, sizeof(buf))));
+	json_object_object_add(o, "ts",
+			       json_object_new_string(
+				       pw_format_ts(clock, e->hdr.ts_ns, 1, buf, sizeof(buf))));
+	json_object_object_add(o, "reason",
+			       json_object_new_string(pw_drop_reason_name(&c->reasons, e->reason,
+									  buf, sizeof(buf))));
+	json_object_object_add(o, "location",
+			       json_object_new_string(
+				       pw_dropctx_location(c, e->location, buf, sizeof(buf))));
 	json_object_object_add(o, "proto", json_object_new_string(pw_proto_name(e->pkt.proto)));
-	json_object_object_add(o, "family",
-			       json_object_new_string(pw_family_name(e->pkt.family)));
+	json_object_object_add(o, "family", json_object_new_string(pw_family_name(e->pkt.family)));
 	json_object_object_add(o, "saddr",
-			       e->pkt.family ? json_object_new_string(pw_format_addr(
-						       e->pkt.family, e->pkt.saddr, addr, sizeof(addr)))
+			       e->pkt.family ? json_object_new_string(
+						       pw_format_addr(e->pkt.family, e->pkt.saddr,
+								      addr, sizeof(addr)))
 					     : NULL);
 	json_object_object_add(o, "sport", json_object_new_int(e->pkt.sport));
 	json_object_object_add(o, "daddr",
-			       e->pkt.family ? json_object_new_string(pw_format_addr(
-						       e->pkt.family, e->pkt.daddr, addr, sizeof(addr)))
+			       e->pkt.family ? json_object_new_string(
+						       pw_format_addr(e->pkt.family, e->pkt.daddr,
+								      addr, sizeof(addr)))
 					     : NULL);
 	json_object_object_add(o, "dport", json_object_new_int(e->pkt.dport));
 	if (e->pkt.proto == IPPROTO_ICMP || e->pkt.proto == IPPROTO_ICMPV6) {
@@ -399,8 +401,9 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 		json_object_object_add(o, "icmp_code", json_object_new_int(e->icmp_code));
 	}
 	json_object_object_add(o, "netns", json_object_new_int64(e->netns));
-	json_object_object_add(o, "ifname", json_object_new_string(pw_dropctx_ifname(
-						    c, e->netns, e->ifindex, buf, sizeof(buf))));
+	json_object_object_add(o, "ifname",
+			       json_object_new_string(pw_dropctx_ifname(c, e->netns, e->ifindex,
+									buf, sizeof(buf))));
 	memcpy(comm, e->owner.comm, PW_COMM_LEN);
 	json_object_object_add(o, "pid", owned ? json_object_new_int64(e->owner.tgid) : NULL);
 	json_object_object_add(o, "comm", owned ? json_object_new_string(comm) : NULL);
