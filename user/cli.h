@@ -34,6 +34,7 @@ struct pw_snapshot_opts {
 
 #define PW_MAX_ROWS_DEFAULT 65536
 
+/* Zero o, with --max-rows at PW_MAX_ROWS_DEFAULT. */
 void pw_snapshot_defaults(struct pw_snapshot_opts *o);
 
 /*
@@ -60,6 +61,7 @@ void pw_argp_ulong(struct argp_state *state, const char *option, const char *arg
 /* Set by SIGINT and SIGTERM once pw_catch_signals() ran. */
 extern volatile sig_atomic_t pw_exiting;
 
+/* Make SIGINT and SIGTERM set pw_exiting instead of killing the process. */
 void pw_catch_signals(void);
 
 /* libbpf's messages: all of them with -v, none without. */

@@ -225,12 +225,102 @@ static void check_destination(struct check_env *env, const struct pw_port_row *r
 	       "(the article: 1024 65535)");
 }
 
+/* The sockets of one netns's rows. */
+struct port_totals {
+	__u64 total, time_wait, outside_acl;
+	double worst; /* the fullest destination's utilization, percent */
+};
+
+static void port_totals(const struct pw_port_row *rows, size_t n, __u32 netns,
+			struct port_totals *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i].key.netns != netns)
+			continue;
+		t->total += rows[i].total;
+		t->time_wait += rows[i].counts.time_wait;
+		t->outside_acl += rows[i].counts.outside_acl;
+		if (rows[i].utilization > t->worst)
+			t->worst = rows[i].utilization;
+	}
+}
+
+static void check_time_wait(struct check_env *env, const struct pw_netns *ns,
+			    const struct port_totals *t)
+{
+	char summary[TEXT_LEN], evidence[TEXT_LEN];
+	double share = 100.0 * t->time_wait / t->total;
+	/* TIME_WAIT matters when it holds most ports toward a filling destination. */
+	bool hurts = share >= 50 && t->worst >= env->threshold / 2.0;
+
+	snprintf(summary, sizeof(summary), "TIME_WAIT holds %llu of %llu ephemeral ports "
+		 "in use (%.0f%%)", (unsigned long long)t->time_wait,
+		 (unsigned long long)t->total, share);
+	snprintf(evidence, sizeof(evidence), "net.ipv4.tcp_tw_reuse = %ld (%s); fullest "
+		 "destination at %.1f%%", ns->tw_reuse,
+		 ns->tw_reuse == 1 ? "reused for new connects when timestamps allow"
+		 : ns->tw_reuse == 2 ? "loopback only" : "off", t->worst);
+	report(env, hurts ? SEV_WARNING : SEV_INFO, ns->inode, "time_wait", summary, evidence,
+	       hurts && ns->tw_reuse != 1
+		       ? "sysctl -w net.ipv4.tcp_tw_reuse=1 in this netns; let the server "
+			 "close first (clients that close first keep the TIME_WAIT)"
+		       : NULL);
+}
+
+/* --acl: is the netns's ephemeral range inside the ACL's? */
+static void check_acl_range(struct check_env *env, const struct pw_netns *ns)
+{
+	char summary[TEXT_LEN], evidence[TEXT_LEN];
+
+	if (ns->lo >= env->acl_lo && ns->hi <= env->acl_hi)
+		return;
+	snprintf(summary, sizeof(summary), "the ephemeral range %u-%u is not inside "
+		 "the ACL's %lu-%lu: replies to connections from the ports outside "
+		 "it are dropped", ns->lo, ns->hi, env->acl_lo, env->acl_hi);
+	snprintf(evidence, sizeof(evidence), "net.ipv4.ip_local_port_range = %u %u; "
+		 "--acl %lu-%lu", ns->lo, ns->hi, env->acl_lo, env->acl_hi);
+	report(env, SEV_WARNING, ns->inode, "acl_range", summary, evidence,
+	       "allow the whole ephemeral range in the network ACL (the article: "
+	       "1024-65535), or set ip_local_port_range inside the ACL");
+}
+
+/* --acl: the live sockets of the netns (`outside` of them) on ports outside the ACL's. */
+static void check_acl_sockets(struct check_env *env, const struct pw_port_row *rows, size_t n,
+			      const struct pw_netns *ns, __u64 outside)
+{
+	char summary[TEXT_LEN], evidence[TEXT_LEN] = "";
+
+	snprintf(summary, sizeof(summary), "%llu live sockets use local ports outside "
+		 "the ACL's %lu-%lu: their replies are dropped",
+		 (unsigned long long)outside, env->acl_lo, env->acl_hi);
+	for (size_t i = 0; i < n; i++) {
+		const struct pw_port_row *r = &rows[i];
+		char dest[INET6_ADDRSTRLEN + 10], comm[PW_ESCAPED_SIZE(PW_COMM_LEN)];
+
+		if (r->key.netns != ns->inode || !r->counts.outside_acl)
+			continue;
+		pw_escape(r->key.comm, PW_COMM_LEN, comm, sizeof(comm));
+		pw_format_endpoint(r->key.family, r->key.daddr, r->key.dport, dest, sizeof(dest));
+		if (r->key.tgid)
+			append(evidence, sizeof(evidence), "%spid %u (%s) -> %s: %llu",
+			       evidence[0] ? "; " : "", r->key.tgid, comm, dest,
+			       (unsigned long long)r->counts.outside_acl);
+		else
+			append(evidence, sizeof(evidence), "%sunowned -> %s: %llu",
+			       evidence[0] ? "; " : "", dest,
+			       (unsigned long long)r->counts.outside_acl);
+	}
+	report(env, SEV_ERROR, ns->inode, "acl_sockets", summary, evidence,
+	       "these connections hang or fail: allow the whole ephemeral range in the "
+	       "ACL, or narrow ip_local_port_range to inside it");
+}
+
 /* Rows in snapshot order: a destination's rows together, biggest owner first. */
 static void check_ports(struct check_env *env, const struct pw_port_row *rows, size_t n,
 			const struct pw_netns *ns)
 {
-	__u64 total = 0, tw = 0, outside = 0;
-	double worst = 0;
+	struct port_totals t;
 	size_t i, j;
 
 	for (i = 0; i < n; i = j) {
@@ -239,74 +329,13 @@ static void check_ports(struct check_env *env, const struct pw_port_row *rows, s
 		if (rows[i].key.netns == ns->inode)
 			check_destination(env, &rows[i], j - i);
 	}
-	for (i = 0; i < n; i++) {
-		if (rows[i].key.netns != ns->inode)
-			continue;
-		total += rows[i].total;
-		tw += rows[i].counts.time_wait;
-		outside += rows[i].counts.outside_acl;
-		if (rows[i].utilization > worst)
-			worst = rows[i].utilization;
-	}
-	if (tw) {
-		char summary[TEXT_LEN], evidence[TEXT_LEN];
-		double share = 100.0 * tw / total;
-		/* TIME_WAIT matters when it holds most ports toward a filling destination. */
-		bool hurts = share >= 50 && worst >= env->threshold / 2.0;
-
-		snprintf(summary, sizeof(summary), "TIME_WAIT holds %llu of %llu ephemeral ports "
-			 "in use (%.0f%%)", (unsigned long long)tw, (unsigned long long)total, share);
-		snprintf(evidence, sizeof(evidence), "net.ipv4.tcp_tw_reuse = %ld (%s); fullest "
-			 "destination at %.1f%%", ns->tw_reuse,
-			 ns->tw_reuse == 1 ? "reused for new connects when timestamps allow"
-			 : ns->tw_reuse == 2 ? "loopback only" : "off", worst);
-		report(env, hurts ? SEV_WARNING : SEV_INFO, ns->inode, "time_wait", summary,
-		       evidence, hurts && ns->tw_reuse != 1
-			       ? "sysctl -w net.ipv4.tcp_tw_reuse=1 in this netns; let the server "
-				 "close first (clients that close first keep the TIME_WAIT)"
-			       : NULL);
-	}
+	port_totals(rows, n, ns->inode, &t);
+	if (t.time_wait)
+		check_time_wait(env, ns, &t);
 	if (env->acl_hi) {
-		char summary[TEXT_LEN], evidence[TEXT_LEN];
-		bool inside = ns->lo >= env->acl_lo && ns->hi <= env->acl_hi;
-
-		if (!inside) {
-			snprintf(summary, sizeof(summary), "the ephemeral range %u-%u is not inside "
-				 "the ACL's %lu-%lu: replies to connections from the ports outside "
-				 "it are dropped", ns->lo, ns->hi, env->acl_lo, env->acl_hi);
-			snprintf(evidence, sizeof(evidence), "net.ipv4.ip_local_port_range = %u %u; "
-				 "--acl %lu-%lu", ns->lo, ns->hi, env->acl_lo, env->acl_hi);
-			report(env, SEV_WARNING, ns->inode, "acl_range", summary, evidence,
-			       "allow the whole ephemeral range in the network ACL (the article: "
-			       "1024-65535), or set ip_local_port_range inside the ACL");
-		}
-		if (outside) {
-			snprintf(summary, sizeof(summary), "%llu live sockets use local ports outside "
-				 "the ACL's %lu-%lu: their replies are dropped",
-				 (unsigned long long)outside, env->acl_lo, env->acl_hi);
-			evidence[0] = '\0';
-			for (i = 0; i < n; i++) {
-				const struct pw_port_row *r = &rows[i];
-				char dest[INET6_ADDRSTRLEN + 10], comm[PW_ESCAPED_SIZE(PW_COMM_LEN)];
-
-				if (r->key.netns != ns->inode || !r->counts.outside_acl)
-					continue;
-				pw_escape(r->key.comm, PW_COMM_LEN, comm, sizeof(comm));
-				pw_format_endpoint(r->key.family, r->key.daddr, r->key.dport, dest,
-						   sizeof(dest));
-				if (r->key.tgid)
-					append(evidence, sizeof(evidence), "%spid %u (%s) -> %s: %llu",
-					       evidence[0] ? "; " : "", r->key.tgid, comm, dest,
-					       (unsigned long long)r->counts.outside_acl);
-				else
-					append(evidence, sizeof(evidence), "%sunowned -> %s: %llu",
-					       evidence[0] ? "; " : "", dest,
-					       (unsigned long long)r->counts.outside_acl);
-			}
-			report(env, SEV_ERROR, ns->inode, "acl_sockets", summary, evidence,
-			       "these connections hang or fail: allow the whole ephemeral range in the "
-			       "ACL, or narrow ip_local_port_range to inside it");
-		}
+		check_acl_range(env, ns);
+		if (t.outside_acl)
+			check_acl_sockets(env, rows, n, ns, t.outside_acl);
 	}
 }
 

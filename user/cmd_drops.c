@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "dropctx.h"
+#include "natclass.h"
 #include "record.h"
 #include "util.h"
 
@@ -138,31 +139,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const char *proto_name(const struct pw_drop_key *k, char *buf, size_t len)
-{
-	const char *l3 = k->l3proto == 0x0800	? "ipv4"
-			 : k->l3proto == 0x86dd ? "ipv6"
-			 : k->l3proto == 0x0806 ? "arp"
-						: NULL;
-	const char *l4 = k->l4proto == 6    ? "tcp"
-			 : k->l4proto == 17 ? "udp"
-			 : k->l4proto == 1  ? "icmp"
-			 : k->l4proto == 58 ? "icmpv6"
-					    : NULL;
-	char l3buf[8], l4buf[8];
-
-	if (!l3) {
-		snprintf(l3buf, sizeof(l3buf), "0x%04x", k->l3proto);
-		l3 = l3buf;
-	}
-	if (!l4 && k->l4proto) {
-		snprintf(l4buf, sizeof(l4buf), "%u", k->l4proto);
-		l4 = l4buf;
-	}
-	snprintf(buf, len, "%s%s%s", l3, l4 ? "/" : "", l4 ?: "");
-	return buf;
-}
-
 static int by_count_desc(const void *a, const void *b)
 {
 	__u64 x = ((const struct pw_drop_row *)a)->count,
@@ -229,9 +205,121 @@ static int interval_rows(struct drops_env *env, struct pw_drop_row *now, int n,
 	return m;
 }
 
+/* The names of a row's key fields, as both outputs show them. */
+struct row_names {
+	char rbuf[48], loc[160], ifname[IF_NAMESIZE + 8], proto[24];
+	char comm[PW_COMM_LEN + 1];
+	const char *reason;
+	const char *ifn; /* ifname, or "" when not broken down by ifname */
+	const char *cls; /* nat class name, "-" for none */
+};
+
+static void name_row(struct drops_env *env, const struct pw_drop_key *k, struct row_names *n)
+{
+	n->reason = pw_drop_reason_name(&env->names.reasons, k->reason, n->rbuf, sizeof(n->rbuf));
+	n->ifn = env->by & BY_IFNAME ? pw_dropctx_ifname(&env->names, k->netns, k->ifindex,
+							 n->ifname, sizeof(n->ifname))
+				     : "";
+	n->cls = pw_nat_class_name(k->nat_class) ?: "-";
+	memset(n->comm, 0, sizeof(n->comm));
+	memcpy(n->comm, k->comm, PW_COMM_LEN);
+	pw_dropctx_location(&env->names, k->location, n->loc, sizeof(n->loc));
+	pw_packet_proto_name(k->l3proto, k->l4proto, n->proto, sizeof(n->proto));
+}
+
+/* A report's first lines in text: the total, then the column names of --by. */
+static void print_text_header(const struct drops_env *env, const char *when, __u64 total,
+			      double secs)
+{
+	printf("%s: %llu drops in %.1f s\n", when, (unsigned long long)total, secs);
+	if (env->by & BY_REASON)
+		printf("%-28s ", "REASON");
+	if (env->by & BY_LOCATION)
+		printf("%-44s ", "LOCATION");
+	if (env->by & BY_NETNS)
+		printf("%-11s ", "NETNS");
+	if (env->by & BY_IFNAME)
+		printf("%-16s ", "IFNAME");
+	if (env->by & BY_PROTO)
+		printf("%-12s ", "PROTO");
+	if (env->by & BY_PROCESS)
+		printf("%-7s %-15s ", "PID", "COMM");
+	if (env->by & BY_NAT_CLASS)
+		printf("%-14s ", "NAT_CLASS");
+	printf("%10s %10s\n", "COUNT", "RATE/s");
+}
+
+/* One row as a "drops" JSON object, the fields of --by only. */
+static void print_row_json(const struct drops_env *env, const struct pw_drop_row *row,
+			   const struct row_names *n, const char *when, double secs, double rate)
+{
+	const struct pw_drop_key *k = &row->key;
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "type", json_object_new_string("drops"));
+	json_object_object_add(o, "ts", json_object_new_string(when));
+	json_object_object_add(o, "interval_s", json_object_new_double(secs));
+	if (env->by & BY_REASON)
+		json_object_object_add(o, "reason", json_object_new_string(n->reason));
+	if (env->by & BY_LOCATION)
+		json_object_object_add(o, "location", json_object_new_string(n->loc));
+	if (env->by & BY_NETNS)
+		json_object_object_add(o, "netns", json_object_new_int64(k->netns));
+	if (env->by & BY_IFNAME)
+		json_object_object_add(o, "ifname", json_object_new_string(n->ifn));
+	if (env->by & BY_PROTO)
+		json_object_object_add(o, "proto", json_object_new_string(n->proto));
+	if (env->by & BY_PROCESS) {
+		json_object_object_add(o, "pid", k->tgid ? json_object_new_int64(k->tgid) : NULL);
+		json_object_object_add(o, "comm", k->tgid ? json_object_new_string(n->comm) : NULL);
+	}
+	if (env->by & BY_NAT_CLASS)
+		json_object_object_add(o, "nat_class",
+				       k->nat_class ? json_object_new_string(n->cls) : NULL);
+	json_object_object_add(o, "count", json_object_new_uint64(row->count));
+	json_object_object_add(o, "rate", json_object_new_double(rate));
+	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+						       JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
+/* One row in the header's columns, with a bar scaled to the biggest row (max). */
+static void print_row_text(const struct drops_env *env, const struct pw_drop_row *row,
+			   const struct row_names *n, __u64 max, double rate)
+{
+	const struct pw_drop_key *k = &row->key;
+	char bar[BAR_WIDTH + 1], text[PW_ESCAPED_SIZE(sizeof(n->ifname))];
+	int stars = (int)(row->count * BAR_WIDTH / max);
+
+	for (int b = 0; b < BAR_WIDTH; b++)
+		bar[b] = b < stars ? '*' : ' ';
+	bar[BAR_WIDTH] = '\0';
+	if (env->by & BY_REASON)
+		printf("%-28s ", n->reason);
+	if (env->by & BY_LOCATION)
+		printf("%-44s ", n->loc);
+	if (env->by & BY_NETNS)
+		printf("%-11u ", k->netns);
+	if (env->by & BY_IFNAME)
+		printf("%-16s ", pw_escape(n->ifn, strlen(n->ifn), text, sizeof(text)));
+	if (env->by & BY_PROTO)
+		printf("%-12s ", n->proto);
+	if (env->by & BY_PROCESS) {
+		if (k->tgid)
+			printf("%-7u %-15s ", k->tgid,
+			       pw_escape(n->comm, PW_COMM_LEN, text, sizeof(text)));
+		else
+			printf("%-7s %-15s ", "-", "-");
+	}
+	if (env->by & BY_NAT_CLASS)
+		printf("%-14s ", n->cls);
+	printf("%10llu %10.1f |%s|\n", (unsigned long long)row->count, rate, bar);
+}
+
+/* A report: rows sorted by count, over secs seconds; text or JSON lines. */
 static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, double secs)
 {
-	char when[64], rbuf[48], loc[160], ibuf[IF_NAMESIZE + 8], proto[24];
+	char when[64];
 	struct timespec ts;
 	__u64 max = 0, total = 0;
 
@@ -243,100 +331,17 @@ static void print_rows(struct drops_env *env, struct pw_drop_row *rows, int m, d
 		if (rows[i].count > max)
 			max = rows[i].count;
 	}
-	if (!env->json) {
-		printf("%s: %llu drops in %.1f s\n", when, (unsigned long long)total, secs);
-		if (env->by & BY_REASON)
-			printf("%-28s ", "REASON");
-		if (env->by & BY_LOCATION)
-			printf("%-44s ", "LOCATION");
-		if (env->by & BY_NETNS)
-			printf("%-11s ", "NETNS");
-		if (env->by & BY_IFNAME)
-			printf("%-16s ", "IFNAME");
-		if (env->by & BY_PROTO)
-			printf("%-12s ", "PROTO");
-		if (env->by & BY_PROCESS)
-			printf("%-7s %-15s ", "PID", "COMM");
-		if (env->by & BY_NAT_CLASS)
-			printf("%-14s ", "NAT_CLASS");
-		printf("%10s %10s\n", "COUNT", "RATE/s");
-	}
+	if (!env->json)
+		print_text_header(env, when, total, secs);
 	for (int i = 0; i < m && rows[i].count; i++) {
-		const struct pw_drop_key *k = &rows[i].key;
 		double rate = secs > 0 ? rows[i].count / secs : 0;
-		const char *reason =
-			pw_drop_reason_name(&env->names.reasons, k->reason, rbuf, sizeof(rbuf));
-		const char *ifn = env->by & BY_IFNAME ? pw_dropctx_ifname(&env->names, k->netns,
-									 k->ifindex, ibuf,
-									 sizeof(ibuf))
-						      : "";
-		const char *cls = pw_nat_class_name(k->nat_class) ?: "-";
-		char comm[PW_COMM_LEN + 1] = {}, text[PW_ESCAPED_SIZE(sizeof(ibuf))];
+		struct row_names n;
 
-		memcpy(comm, k->comm, PW_COMM_LEN);
-		pw_dropctx_location(&env->names, k->location, loc, sizeof(loc));
-		proto_name(k, proto, sizeof(proto));
-		if (env->json) {
-			struct json_object *o = json_object_new_object();
-
-			json_object_object_add(o, "type", json_object_new_string("drops"));
-			json_object_object_add(o, "ts", json_object_new_string(when));
-			json_object_object_add(o, "interval_s", json_object_new_double(secs));
-			if (env->by & BY_REASON)
-				json_object_object_add(o, "reason", json_object_new_string(reason));
-			if (env->by & BY_LOCATION)
-				json_object_object_add(o, "location", json_object_new_string(loc));
-			if (env->by & BY_NETNS)
-				json_object_object_add(o, "netns", json_object_new_int64(k->netns));
-			if (env->by & BY_IFNAME)
-				json_object_object_add(o, "ifname", json_object_new_string(ifn));
-			if (env->by & BY_PROTO)
-				json_object_object_add(o, "proto", json_object_new_string(proto));
-			if (env->by & BY_PROCESS) {
-				json_object_object_add(o, "pid",
-						       k->tgid ? json_object_new_int64(k->tgid)
-							       : NULL);
-				json_object_object_add(o, "comm",
-						       k->tgid ? json_object_new_string(comm)
-							       : NULL);
-			}
-			if (env->by & BY_NAT_CLASS)
-				json_object_object_add(o, "nat_class",
-						       k->nat_class ? json_object_new_string(cls)
-								    : NULL);
-			json_object_object_add(o, "count", json_object_new_uint64(rows[i].count));
-			json_object_object_add(o, "rate", json_object_new_double(rate));
-			puts(json_object_to_json_string_ext(
-				o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-			json_object_put(o);
-			continue;
-		}
-		char bar[BAR_WIDTH + 1];
-		int stars = (int)(rows[i].count * BAR_WIDTH / max);
-
-		for (int b = 0; b < BAR_WIDTH; b++)
-			bar[b] = b < stars ? '*' : ' ';
-		bar[BAR_WIDTH] = '\0';
-		if (env->by & BY_REASON)
-			printf("%-28s ", reason);
-		if (env->by & BY_LOCATION)
-			printf("%-44s ", loc);
-		if (env->by & BY_NETNS)
-			printf("%-11u ", k->netns);
-		if (env->by & BY_IFNAME)
-			printf("%-16s ", pw_escape(ifn, strlen(ifn), text, sizeof(text)));
-		if (env->by & BY_PROTO)
-			printf("%-12s ", proto);
-		if (env->by & BY_PROCESS) {
-			if (k->tgid)
-				printf("%-7u %-15s ", k->tgid,
-				       pw_escape(comm, PW_COMM_LEN, text, sizeof(text)));
-			else
-				printf("%-7s %-15s ", "-", "-");
-		}
-		if (env->by & BY_NAT_CLASS)
-			printf("%-14s ", cls);
-		printf("%10llu %10.1f |%s|\n", (unsigned long long)rows[i].count, rate, bar);
+		name_row(env, &rows[i].key, &n);
+		if (env->json)
+			print_row_json(env, &rows[i], &n, when, secs, rate);
+		else
+			print_row_text(env, &rows[i], &n, max, rate);
 	}
 	fflush(stdout);
 }

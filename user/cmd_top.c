@@ -67,7 +67,7 @@ struct top_env {
 	double connect_rate, fail_rate, drop_rate;
 	struct pw_drop_row *prev_drops; /* drop rows at the previous refresh, sorted */
 	int n_prev_drops;
-	char lines[MAX_LINES][LINE_LEN];
+	char (*lines)[LINE_LEN]; /* MAX_LINES of them, malloc'd: the screen */
 	int n_lines;
 	int err;
 };
@@ -179,6 +179,34 @@ static int handle_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+struct connect_reader {
+	struct top_env *env;
+	int fd; /* connect_counts: tgid -> connects */
+	__u64 total; /* of live processes */
+};
+
+static int add_connects(const void *k, void *ctx)
+{
+	struct connect_reader *rd = ctx;
+	__u32 key = *(const __u32 *)k;
+	struct proc *p;
+	__u64 n;
+
+	if (bpf_map_lookup_elem(rd->fd, &key, &n))
+		return 0;
+	p = proc_of(rd->env, key, NULL);
+	if (p)
+		p->connects = p->pruned_connects + n;
+	/* pw_map_for_each() has the successor already: the key may go. */
+	if (kill(key, 0) && errno == ESRCH && !bpf_map_delete_elem(rd->fd, &key)) {
+		rd->env->exited_connects += n;
+		if (p)
+			p->pruned_connects += n;
+	} else
+		rd->total += n;
+	return 0;
+}
+
 /*
  * Connects per process from connect_counts. The keys of processes that have
  * exited are deleted (their counts kept in exited_connects), so the map
@@ -186,74 +214,36 @@ static int handle_record(void *ctx, void *data, size_t size)
  */
 static void read_connects(struct top_env *env)
 {
-	int fd = bpf_map__fd(env->session->skel->maps.connect_counts);
-	__u32 key, next;
-	__u64 n, total = 0;
-	bool more = !bpf_map_get_next_key(fd, NULL, &next);
+	struct connect_reader rd = { env, bpf_map__fd(env->session->skel->maps.connect_counts), 0 };
 
-	while (more) {
-		struct proc *p;
-
-		key = next;
-		/* The successor first: a deleted key would restart the walk. */
-		more = !bpf_map_get_next_key(fd, &key, &next);
-		if (bpf_map_lookup_elem(fd, &key, &n))
-			continue;
-		p = proc_of(env, key, NULL);
-		if (p)
-			p->connects = p->pruned_connects + n;
-		if (kill(key, 0) && errno == ESRCH && !bpf_map_delete_elem(fd, &key)) {
-			env->exited_connects += n;
-			if (p)
-				p->pruned_connects += n;
-		} else
-			total += n;
-	}
-	env->total_connects = env->exited_connects + total;
+	pw_map_for_each(rd.fd, sizeof(__u32), add_connects, &rd);
+	env->total_connects = env->exited_connects + rd.total;
 }
 
-/* Drops per process and, over all processes, the interval's top reasons. */
-static void read_drops(struct top_env *env, double secs)
+/*
+ * The interval's 3 biggest drop reasons, over all processes, into
+ * reason_line: rows against those of the previous refresh. Returns 0 or
+ * -ENOMEM (reason_line kept).
+ */
+static int format_top_reasons(struct top_env *env, const struct pw_drop_row *rows, int n,
+			      double secs)
 {
-	struct pw_drop_row *rows;
-	int n = pw_session_drop_rows(env->session, &rows), n_top = 0;
-	struct pw_reason_count *top;
-	__u64 total = 0;
+	struct pw_reason_count *top = calloc(n ? n : 1, sizeof(*top));
+	int n_top = 0;
 
-	if (n < 0) {
-		env->err = env->err ?: n;
-		return;
-	}
-	top = calloc(n ? n : 1, sizeof(*top));
-	if (!top) {
-		free(rows);
-		env->err = env->err ?: -ENOMEM;
-		return;
-	}
-	for (size_t i = 0; i < env->n_procs; i++)
-		env->procs[i].drops = 0;
-	env->reason_line[0] = '\0';
+	if (!top)
+		return -ENOMEM;
 	for (int i = 0; i < n; i++) {
 		const struct pw_drop_row *r = &rows[i];
 		struct pw_drop_row *old = env->n_prev_drops
 			? bsearch(r, env->prev_drops, env->n_prev_drops, sizeof(*r),
 				  pw_drop_row_cmp)
 			: NULL;
-		__u64 delta = r->count - (old ? old->count : 0);
-		char comm[PW_COMM_LEN + 1] = {};
-		struct proc *p;
 
-		total += r->count;
-		if (r->key.tgid) {
-			memcpy(comm, r->key.comm, PW_COMM_LEN);
-			p = proc_of(env, r->key.tgid, comm);
-			if (p)
-				p->drops += r->count;
-		}
-		/* The interval's counts by reason: the 3 biggest are shown. */
-		pw_reason_add(top, &n_top, r->key.reason, delta);
+		pw_reason_add(top, &n_top, r->key.reason, r->count - (old ? old->count : 0));
 	}
 	pw_reason_sort(top, n_top);
+	env->reason_line[0] = '\0';
 	for (int k = 0; k < 3 && k < n_top; k++) {
 		char name[48];
 		size_t used = strlen(env->reason_line);
@@ -264,7 +254,49 @@ static void read_drops(struct top_env *env, double secs)
 			 top[k].count / secs);
 	}
 	free(top);
+	return 0;
+}
+
+/* Drops per process (totals since start) and over all processes. */
+static void count_drops(struct top_env *env, const struct pw_drop_row *rows, int n)
+{
+	__u64 total = 0;
+
+	for (size_t i = 0; i < env->n_procs; i++)
+		env->procs[i].drops = 0;
+	for (int i = 0; i < n; i++) {
+		const struct pw_drop_row *r = &rows[i];
+		char comm[PW_COMM_LEN + 1] = {};
+		struct proc *p;
+
+		total += r->count;
+		if (!r->key.tgid)
+			continue;
+		memcpy(comm, r->key.comm, PW_COMM_LEN);
+		p = proc_of(env, r->key.tgid, comm);
+		if (p)
+			p->drops += r->count;
+	}
 	env->total_drops = total;
+}
+
+/* Drops per process and, over all processes, the interval's top reasons. */
+static void read_drops(struct top_env *env, double secs)
+{
+	struct pw_drop_row *rows;
+	int n = pw_session_drop_rows(env->session, &rows), ret;
+
+	if (n < 0) {
+		env->err = env->err ?: n;
+		return;
+	}
+	ret = format_top_reasons(env, rows, n, secs);
+	if (ret) {
+		free(rows);
+		env->err = env->err ?: ret;
+		return;
+	}
+	count_drops(env, rows, n);
 	free(env->prev_drops);
 	env->prev_drops = rows;
 	env->n_prev_drops = n;
@@ -323,11 +355,11 @@ static double sort_value(const struct proc *p, enum sort_key k)
 	}
 }
 
-static enum sort_key sort_by;
-
-static int by_sort_key(const void *a, const void *b)
+/* qsort_r's order of processes: by the key ctx points to, biggest first, then by pid. */
+static int by_sort_key(const void *a, const void *b, void *ctx)
 {
-	double x = sort_value(a, sort_by), y = sort_value(b, sort_by);
+	enum sort_key key = *(const enum sort_key *)ctx;
+	double x = sort_value(a, key), y = sort_value(b, key);
 
 	if (x != y)
 		return x > y ? -1 : 1;
@@ -375,9 +407,8 @@ static void refresh_data(struct top_env *env, double secs)
 		p->prev_fails = p->fails;
 		p->prev_drops = p->drops;
 	}
-	sort_by = env->sort;
 	if (env->n_procs)
-		qsort(env->procs, env->n_procs, sizeof(*env->procs), by_sort_key);
+		qsort_r(env->procs, env->n_procs, sizeof(*env->procs), by_sort_key, &env->sort);
 
 	env->n_lines = 0;
 	line(env, "portwatch top  every %lus  sort: %s%s", env->interval_s, sort_names[env->sort],
@@ -503,6 +534,11 @@ int cmd_top(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
+	env.lines = calloc(MAX_LINES, sizeof(*env.lines));
+	if (!env.lines) {
+		fprintf(stderr, "portwatch: out of memory\n");
+		return 1;
+	}
 	env.common.session.needs = PW_NEED_DROPS | PW_NEED_PORTS | PW_NEED_CONNECT_COUNTS;
 	env.common.session.max_rows = PW_MAX_ROWS_DEFAULT;
 	pw_catch_signals();
@@ -533,6 +569,7 @@ int cmd_top(int argc, char **argv)
 		fprintf(stderr, "portwatch: %s\n", strerror(-ret));
 cleanup:
 	pw_ports_free(&env.snap);
+	free(env.lines);
 	free(env.procs);
 	free(env.prev_drops);
 	pw_drop_reasons_free(&env.reasons);

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "dropctx.h"
+#include "natclass.h"
 #include "filter.h"
 #include "record.h"
 #include "session.h"

@@ -2,19 +2,15 @@
 /*
  * What turns the numbers of a dropped packet into names: drop reasons (from
  * the kernel's BTF), locations (/proc/kallsyms), interface names and the
- * conntrack state of the netns the packet died in (found through /run/netns
- * and /proc/PID/ns/net, cached per netns). Shared by `drops` and `trace`.
+ * conntrack state of the netns the packet died in (netns.h's cache), which
+ * classes netfilter drops (natclass.h). Shared by `drops` and `trace`.
  */
 #ifndef PORTWATCH_DROPCTX_H
 #define PORTWATCH_DROPCTX_H
 
 #include <stdbool.h>
-#include <stdio.h>
-#include <time.h>
-#include <json-c/json.h>
 #include "dropreason.h"
 #include "portwatch.h"
-#include "record.h"
 
 struct pw_ksyms;
 struct pw_netns_cache;
@@ -34,6 +30,7 @@ struct pw_dropctx {
  * NOT_SPECIFIED. Kernel symbols wait for the first location.
  */
 int pw_dropctx_open(struct pw_dropctx *c, char *err, size_t err_len);
+/* Free what c holds and zero it; a zeroed c is fine. */
 void pw_dropctx_close(struct pw_dropctx *c);
 
 /*
@@ -49,26 +46,12 @@ const char *pw_dropctx_ifname(struct pw_dropctx *c, __u32 netns, __u32 ifindex, 
 			      size_t len);
 
 /*
- * The final enum pw_nat_class of a drop: PW_NF_NO_ENTRY becomes
- * PW_NF_CONNTRACK_FULL when the netns's conntrack entries are at
- * nf_conntrack_max, PW_NF_INVALID when conntrack there counted invalid
- * packets since the read before (its `invalid` statistic grew; the first
- * read compares with the count at pw_dropctx_open()), else PW_NF_FILTER.
- * Read from the netns's /proc/net/stat/nf_conntrack at most once a second,
- * so at report time; a netns not found stays PW_NF_FILTER. Other classes
- * pass unchanged.
+ * The final enum pw_nat_class of a drop: PW_NF_NO_ENTRY as
+ * pw_nat_class_of_no_entry() tells it from the netns's conntrack table
+ * (pw_netns_conntrack(): read at most once a second, so at report time; the
+ * first read compares with the `invalid` count at pw_dropctx_open()); a
+ * netns not found stays PW_NF_FILTER. Other classes pass unchanged.
  */
 __u8 pw_dropctx_nat_class(struct pw_dropctx *c, __u32 netns, __u8 kernel_class);
-
-/* "nat_clash", "conntrack_full", "invalid", "filter"; NULL for PW_NF_NONE. */
-const char *pw_nat_class_name(__u8 nat_class);
-
-/* "drop" JSON object of a PW_REC_DROP record, fields as the README documents. */
-struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
-				 const struct pw_clock *clock);
-
-/* One text line of a PW_REC_DROP record, in trace's columns. */
-void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
-		  const struct pw_clock *clock);
 
 #endif /* PORTWATCH_DROPCTX_H */

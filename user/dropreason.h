@@ -32,6 +32,7 @@ int pw_drop_reasons_load(struct pw_drop_reasons *r);
 const char *pw_drop_reason_name(const struct pw_drop_reasons *r, __u32 value, char *buf,
 				size_t len);
 
+/* Free the names and zero r; a zeroed r is fine. */
 void pw_drop_reasons_free(struct pw_drop_reasons *r);
 
 /* Drops counted by reason, for "top reasons" lines (trace's summary, top). */

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include "netns.h"
 
 /* The ids (cgroupfs inode numbers) of --cgroup's directory and those below it. */
 static int scan_cgroups(struct pw_filter *f)
@@ -44,69 +45,103 @@ static int scan_cgroups(struct pw_filter *f)
 	return ret;
 }
 
+static const char *const option_names[] = {
+	[PW_FILTER_PID] = "pid",       [PW_FILTER_COMM] = "comm",   [PW_FILTER_NETNS] = "netns",
+	[PW_FILTER_CGROUP] = "cgroup", [PW_FILTER_DPORT] = "dport", [PW_FILTER_DADDR] = "daddr",
+};
+
+/* "invalid --KEY 'ARG'" in err; returns -EINVAL. */
+static int bad(enum pw_filter_key key, const char *arg, char *err, size_t err_len)
+{
+	snprintf(err, err_len, "invalid --%s '%s'", option_names[key], arg);
+	return -EINVAL;
+}
+
+static int set_pid(struct pw_filter *f, const char *arg, char *err, size_t err_len)
+{
+	unsigned long v;
+
+	if (pw_parse_ulong(arg, 1, INT32_MAX, &v))
+		return bad(PW_FILTER_PID, arg, err, err_len);
+	f->pid = v;
+	return 0;
+}
+
+static int set_comm(struct pw_filter *f, const char *arg, char *err, size_t err_len)
+{
+	if (!*arg || strlen(arg) >= PW_COMM_LEN) {
+		snprintf(err, err_len, "invalid --comm '%s': 1 to %d characters", arg,
+			 PW_COMM_LEN - 1);
+		return -EINVAL;
+	}
+	strncpy(f->comm, arg, PW_COMM_LEN - 1);
+	return 0;
+}
+
+/* An inode number, or a file: /proc/PID/ns/net, /run/netns/NAME. */
+static int set_netns(struct pw_filter *f, const char *arg, char *err, size_t err_len)
+{
+	unsigned long v;
+	int ret;
+
+	if (!pw_parse_ulong(arg, 1, UINT32_MAX, &v)) {
+		f->netns = v;
+		return 0;
+	}
+	ret = pw_netns_inode(arg, &f->netns);
+	if (ret) {
+		snprintf(err, err_len, "invalid --netns '%s': %s", arg,
+			 ret == -EINVAL ? "not a namespace file" : strerror(-ret));
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int set_cgroup(struct pw_filter *f, const char *arg, char *err, size_t err_len)
+{
+	__u64 id;
+
+	if (pw_cgroup_id(arg, &id)) {
+		snprintf(err, err_len, "invalid --cgroup '%s': not a cgroup v2 directory", arg);
+		return -EINVAL;
+	}
+	free(f->cgroup_path);
+	f->cgroup_path = strdup(arg);
+	if (!f->cgroup_path || scan_cgroups(f))
+		return bad(PW_FILTER_CGROUP, arg, err, err_len);
+	return 0;
+}
+
+static int set_dport(struct pw_filter *f, const char *arg, char *err, size_t err_len)
+{
+	unsigned long v;
+
+	if (pw_parse_ulong(arg, 1, 65535, &v))
+		return bad(PW_FILTER_DPORT, arg, err, err_len);
+	f->dport = v;
+	return 0;
+}
+
+static int set_daddr(struct pw_filter *f, const char *arg, char *err, size_t err_len)
+{
+	if (pw_parse_addr(arg, &f->daddr))
+		return bad(PW_FILTER_DADDR, arg, err, err_len);
+	return 0;
+}
+
 int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, char *err,
 		  size_t err_len)
 {
-	unsigned long v;
-	__u64 id;
+	static int (*const set[])(struct pw_filter *, const char *, char *, size_t) = {
+		[PW_FILTER_PID] = set_pid,     [PW_FILTER_COMM] = set_comm,
+		[PW_FILTER_NETNS] = set_netns, [PW_FILTER_CGROUP] = set_cgroup,
+		[PW_FILTER_DPORT] = set_dport, [PW_FILTER_DADDR] = set_daddr,
+	};
+	int ret = set[key](f, arg, err, err_len);
 
-	switch (key) {
-	case PW_FILTER_PID:
-		if (pw_parse_ulong(arg, 1, INT32_MAX, &v))
-			goto bad;
-		f->pid = v;
-		break;
-	case PW_FILTER_COMM:
-		if (!*arg || strlen(arg) >= PW_COMM_LEN) {
-			snprintf(err, err_len, "invalid --comm '%s': 1 to %d characters", arg,
-				 PW_COMM_LEN - 1);
-			return -EINVAL;
-		}
-		strncpy(f->comm, arg, PW_COMM_LEN - 1);
-		break;
-	case PW_FILTER_NETNS: {
-		/* An inode number, or a file: /proc/PID/ns/net, /run/netns/NAME. */
-		int ret;
-
-		if (!pw_parse_ulong(arg, 1, UINT32_MAX, &v)) {
-			f->netns = v;
-			break;
-		}
-		ret = pw_netns_inode(arg, &f->netns);
-		if (ret) {
-			snprintf(err, err_len, "invalid --netns '%s': %s", arg,
-				 ret == -EINVAL ? "not a namespace file" : strerror(-ret));
-			return -EINVAL;
-		}
-		break;
-	}
-	case PW_FILTER_CGROUP:
-		if (pw_cgroup_id(arg, &id)) {
-			snprintf(err, err_len, "invalid --cgroup '%s': not a cgroup v2 directory",
-				 arg);
-			return -EINVAL;
-		}
-		free(f->cgroup_path);
-		f->cgroup_path = strdup(arg);
-		if (!f->cgroup_path || scan_cgroups(f))
-			goto bad;
-		break;
-	case PW_FILTER_DPORT:
-		if (pw_parse_ulong(arg, 1, 65535, &v))
-			goto bad;
-		f->dport = v;
-		break;
-	case PW_FILTER_DADDR:
-		if (pw_parse_addr(arg, &f->daddr))
-			goto bad;
-		break;
-	}
-	f->set |= 1u << key;
-	return 0;
-bad:
-	snprintf(err, err_len, "invalid --%s '%s'",
-		 (const char *[]){ "pid", "comm", "netns", "cgroup", "dport", "daddr" }[key], arg);
-	return -EINVAL;
+	if (!ret)
+		f->set |= 1u << key;
+	return ret;
 }
 
 static bool has(const struct pw_filter *f, enum pw_filter_key key)

@@ -54,6 +54,7 @@ bool pw_filter_match_owner(const struct pw_filter *f, const struct pw_owner *own
 bool pw_filter_match(struct pw_filter *f, const struct pw_owner *owner, bool owner_known,
 		     const struct pw_tuple *tuple);
 
+/* Free the cgroup scan and zero f (no filter set). */
 void pw_filter_free(struct pw_filter *f);
 
 #endif /* PORTWATCH_FILTER_H */

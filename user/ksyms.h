@@ -18,6 +18,7 @@ struct pw_ksyms *pw_ksyms_load(const char *path);
 /* "kfree_skb_reason+0x4a", or "0xffffffff81234567" when no symbol covers addr. */
 const char *pw_ksyms_format(const struct pw_ksyms *k, __u64 addr, char *buf, size_t len);
 
+/* Free k (NULL is fine). */
 void pw_ksyms_free(struct pw_ksyms *k);
 
 #endif /* PORTWATCH_KSYMS_H */

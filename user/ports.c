@@ -4,14 +4,13 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "netns.h"
 #include "portwatch.skel.h"
 #include "util.h"
 
@@ -67,6 +66,24 @@ static struct pw_netns *netns_add(struct netns_list *l, __u32 inode, const char 
 	return &l->v[l->n++];
 }
 
+struct netns_pids {
+	int fd; /* netns_pid: netns inode -> a pid in it */
+	struct netns_list *l;
+};
+
+static int add_netns_of_pid(const void *key, void *ctx)
+{
+	struct netns_pids *np = ctx;
+	char path[32];
+	__u32 pid;
+
+	if (!bpf_map_lookup_elem(np->fd, key, &pid)) {
+		snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+		netns_add(np->l, *(const __u32 *)key, path);
+	}
+	return 0;
+}
+
 /*
  * Every netns to walk: ours, those of /run/netns (namespaces without a task
  * can still hold TIME_WAIT sockets), and those the owner iterator saw a task
@@ -74,11 +91,10 @@ static struct pw_netns *netns_add(struct netns_list *l, __u32 inode, const char 
  */
 static void list_netns(struct portwatch_bpf *skel, struct netns_list *l)
 {
-	int fd = bpf_map__fd(skel->maps.netns_pid);
+	struct netns_pids np = { bpf_map__fd(skel->maps.netns_pid), l };
 	char path[300];
-	__u32 key, next, pid, ino;
 	struct dirent *de;
-	void *prev = NULL;
+	__u32 ino;
 	DIR *dir;
 
 	if (!pw_netns_inode("/proc/self/ns/net", &ino))
@@ -91,14 +107,7 @@ static void list_netns(struct portwatch_bpf *skel, struct netns_list *l)
 	}
 	if (dir)
 		closedir(dir);
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &pid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
-		netns_add(l, key, path);
-	}
+	pw_map_for_each(np.fd, sizeof(__u32), add_netns_of_pid, &np);
 }
 
 /* One pass of an iterator. */
@@ -158,24 +167,18 @@ static int call_in_netns(void *p)
 int pw_netns_each(struct pw_netns *ns, size_t n, int (*fn)(void *ctx, struct pw_netns *ns),
 		  void *ctx, unsigned int *failed)
 {
-	int home = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), ret = 0;
-
-	if (home < 0)
-		return -errno;
 	*failed = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct netns_call c = { fn, ctx, &ns[i] };
-
 		/* A pid may have been reused since the iterator saw it: -ESRCH. */
-		ret = pw_in_netns(ns[i].path, ns[i].inode, home, call_in_netns, &c);
+		int ret = pw_netns_call(ns[i].path, ns[i].inode, call_in_netns, &c);
+
 		if (ret == -EFAULT) /* cannot stay in another netns: stop */
-			break;
+			return ret;
 		ns[i].walked = !ret;
 		*failed += !!ret;
-		ret = 0;
 	}
-	close(home);
-	return ret;
+	return 0;
 }
 
 struct tcp_walk {
@@ -227,23 +230,20 @@ static int walk_one(void *ctx, struct pw_netns *ns)
 	return ret;
 }
 
+static int delete_key(const void *key, void *ctx)
+{
+	bpf_map_delete_elem(*(int *)ctx, key);
+	return 0;
+}
+
 /*
- * Delete every entry. Each key's successor is taken before the key goes: a
- * get_next_key from NULL after each delete rescans the hash from its first
- * bucket, quadratic in the map's size on every refresh of top.
+ * Delete every entry, walking on from each key's successor: a get_next_key
+ * from NULL after each delete would rescan the hash from its first bucket,
+ * quadratic in the map's size on every refresh of top.
  */
 static void clear_map(int fd, size_t key_size)
 {
-	char key[128], next[128];
-	bool more;
-
-	if (key_size > sizeof(key) || bpf_map_get_next_key(fd, NULL, key))
-		return;
-	do {
-		more = !bpf_map_get_next_key(fd, key, next);
-		bpf_map_delete_elem(fd, key);
-		memcpy(key, next, key_size);
-	} while (more);
+	pw_map_for_each(fd, key_size, delete_key, &fd);
 }
 
 int pw_port_row_dest_cmp(const void *a, const void *b)
@@ -282,6 +282,46 @@ static __u64 row_total(const struct pw_port_counts *c)
 	       c->other;
 }
 
+struct row_reader {
+	int fd; /* port_rows */
+	const struct netns_list *l;
+	__u32 only;
+	struct pw_port_row *rows;
+	size_t n, cap;
+};
+
+static int add_port_row(const void *k, void *ctx)
+{
+	struct row_reader *rd = ctx;
+	const struct pw_port_key *key = k;
+	struct pw_port_row *grown, *row;
+
+	if (rd->n == rd->cap) {
+		rd->cap = rd->cap ? rd->cap * 2 : 256;
+		grown = realloc(rd->rows, rd->cap * sizeof(*rd->rows));
+		if (!grown)
+			return -ENOMEM;
+		rd->rows = grown;
+	}
+	/* The file iterator counts every netns; --netns keeps one. */
+	if (rd->only && key->netns != rd->only)
+		return 0;
+	row = &rd->rows[rd->n];
+	memset(row, 0, sizeof(*row));
+	row->key = *key;
+	if (bpf_map_lookup_elem(rd->fd, key, &row->counts))
+		return 0;
+	row->total = row_total(&row->counts);
+	for (size_t j = 0; j < rd->l->n; j++)
+		if (rd->l->v[j].inode == key->netns) {
+			row->range_lo = rd->l->v[j].lo;
+			row->range_hi = rd->l->v[j].hi;
+			row->usable = rd->l->v[j].usable;
+		}
+	rd->n++;
+	return 0;
+}
+
 /*
  * Read port_rows, add each row's netns range and the destination's totals.
  * A row of a netns not walked (gone meanwhile) keeps range and usable 0.
@@ -289,40 +329,17 @@ static __u64 row_total(const struct pw_port_counts *c)
 static int collect(struct portwatch_bpf *skel, const struct netns_list *l, __u32 only,
 		   struct pw_ports_snapshot *out)
 {
-	int fd = bpf_map__fd(skel->maps.port_rows);
-	struct pw_port_key key, next;
-	struct pw_port_row *rows = NULL, *grown;
-	size_t n = 0, cap = 0, i, j;
-	void *prev = NULL;
+	struct row_reader rd = { .fd = bpf_map__fd(skel->maps.port_rows), .l = l, .only = only };
+	struct pw_port_row *rows;
+	size_t n, i, j;
+	int ret = pw_map_for_each(rd.fd, sizeof(struct pw_port_key), add_port_row, &rd);
 
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			grown = realloc(rows, cap * sizeof(*rows));
-			if (!grown) {
-				free(rows);
-				return -ENOMEM;
-			}
-			rows = grown;
-		}
-		/* The file iterator counts every netns; --netns keeps one. */
-		if (only && key.netns != only)
-			continue;
-		memset(&rows[n], 0, sizeof(rows[n]));
-		rows[n].key = key;
-		if (bpf_map_lookup_elem(fd, &key, &rows[n].counts))
-			continue;
-		rows[n].total = row_total(&rows[n].counts);
-		for (j = 0; j < l->n; j++)
-			if (l->v[j].inode == key.netns) {
-				rows[n].range_lo = l->v[j].lo;
-				rows[n].range_hi = l->v[j].hi;
-				rows[n].usable = l->v[j].usable;
-			}
-		n++;
+	if (ret) {
+		free(rd.rows);
+		return ret;
 	}
+	rows = rd.rows;
+	n = rd.n;
 	if (n)
 		qsort(rows, n, sizeof(*rows), pw_port_row_dest_cmp);
 	/* Rows of one destination are adjacent now: sum them. */

@@ -77,6 +77,7 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
  */
 void pw_ports_set_acl(struct portwatch_bpf *skel, __u16 lo, __u16 hi);
 
+/* Free a snapshot's rows and namespaces and zero it; a zeroed one is fine. */
 void pw_ports_free(struct pw_ports_snapshot *s);
 
 /* Order of rows by destination (netns, proto, family, dport, daddr): 0 for the same one. */

@@ -3,10 +3,14 @@
 #include "record.h"
 
 #include <errno.h>
+#include <net/if.h>
+#include <linux/if_ether.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "dropctx.h"
+#include "natclass.h"
 #include "util.h"
 
 #define NSEC_PER_SEC 1000000000LL
@@ -55,7 +59,8 @@ const char *pw_op_name(__u8 op)
 	return "?";
 }
 
-const char *pw_proto_name(__u8 proto)
+/* The name of an IP protocol, NULL for one portwatch does not name. */
+static const char *l4_name(__u8 proto)
 {
 	switch (proto) {
 	case IPPROTO_TCP:
@@ -67,7 +72,33 @@ const char *pw_proto_name(__u8 proto)
 	case IPPROTO_ICMPV6:
 		return "icmpv6";
 	}
-	return "?";
+	return NULL;
+}
+
+const char *pw_proto_name(__u8 proto)
+{
+	return l4_name(proto) ?: "?";
+}
+
+const char *pw_packet_proto_name(__u16 l3proto, __u8 l4proto, char *buf, size_t len)
+{
+	const char *l3 = l3proto == ETH_P_IP	 ? "ipv4"
+			 : l3proto == ETH_P_IPV6 ? "ipv6"
+			 : l3proto == ETH_P_ARP	 ? "arp"
+						 : NULL;
+	const char *l4 = l4_name(l4proto);
+	char l3buf[8], l4buf[8];
+
+	if (!l3) {
+		snprintf(l3buf, sizeof(l3buf), "0x%04x", l3proto);
+		l3 = l3buf;
+	}
+	if (!l4 && l4proto) {
+		snprintf(l4buf, sizeof(l4buf), "%u", l4proto);
+		l4 = l4buf;
+	}
+	snprintf(buf, len, "%s%s%s", l3, l4 ? "/" : "", l4 ?: "");
+	return buf;
 }
 
 const char *pw_family_name(__u16 family)
@@ -146,11 +177,7 @@ void pw_record_subject(const void *data, const struct pw_owner **owner,
 	}
 }
 
-/* The error name of a connect_fail: sk_err 0 means the owner closed it. */
-static const char *error_name(int err, char *buf, size_t len)
-{
-	return err ? pw_errno_name(err, buf, len) : "closed";
-}
+/* Pieces every record kind's rendering shares. */
 
 static void json_add(struct json_object *o, const char *key, struct json_object *v)
 {
@@ -169,12 +196,10 @@ static void json_add_owner(struct json_object *o, const struct pw_owner *w, int 
 	json_add(o, "netns", json_object_new_int64(w->netns));
 }
 
-static void json_add_tuple(struct json_object *o, const struct pw_tuple *t)
+static void json_add_endpoints(struct json_object *o, const struct pw_tuple *t)
 {
 	char addr[INET6_ADDRSTRLEN];
 
-	json_add(o, "proto", json_object_new_string(pw_proto_name(t->proto)));
-	json_add(o, "family", json_object_new_string(pw_family_name(t->family)));
 	json_add(o, "saddr",
 		 json_object_new_string(pw_format_addr(t->family, t->saddr, addr, sizeof(addr))));
 	json_add(o, "sport", json_object_new_int(t->sport));
@@ -183,66 +208,14 @@ static void json_add_tuple(struct json_object *o, const struct pw_tuple *t)
 	json_add(o, "dport", json_object_new_int(t->dport));
 }
 
-struct json_object *pw_record_json(const void *data, const struct pw_clock *c)
+static void json_add_tuple(struct json_object *o, const struct pw_tuple *t)
 {
-	const struct pw_rec_hdr *hdr = data;
-	struct json_object *o = json_object_new_object();
-	char buf[64];
-
-	if (!o)
-		return NULL;
-	pw_format_ts(c, hdr->ts_ns, 1, buf, sizeof(buf));
-	if (hdr->type == PW_REC_PORT_ALLOC_FAIL) {
-		const struct pw_port_alloc_fail *e = data;
-		struct json_object *range = json_object_new_array();
-
-		json_add(o, "type", json_object_new_string("port_alloc_fail"));
-		json_add(o, "ts", json_object_new_string(buf));
-		json_add_owner(o, &e->owner, 1);
-		json_add_tuple(o, &e->tuple);
-		json_add(o, "op", json_object_new_string(pw_op_name(e->op)));
-		json_add(o, "errno", json_object_new_int(e->err));
-		json_add(o, "error",
-			 json_object_new_string(pw_errno_name(e->err, buf, sizeof(buf))));
-		json_object_array_add(range, json_object_new_int(e->range_lo));
-		json_object_array_add(range, json_object_new_int(e->range_hi));
-		json_add(o, "port_range", range);
-		json_add(o, "rung", json_object_new_string(pw_rung_name(e->rung)));
-	} else {
-		const struct pw_connect_fail *e = data;
-
-		json_add(o, "type", json_object_new_string("connect_fail"));
-		json_add(o, "ts", json_object_new_string(buf));
-		json_add_owner(o, &e->owner, e->owner_src != PW_OWNER_NONE);
-		json_add_tuple(o, &e->tuple);
-		json_add(o, "op", json_object_new_string("connect"));
-		json_add(o, "errno", json_object_new_int(e->err));
-		json_add(o, "error", json_object_new_string(error_name(e->err, buf, sizeof(buf))));
-		json_add(o, "syn_sent_ns",
-			 e->syn_sent_ns ? json_object_new_uint64(e->syn_sent_ns) : NULL);
-		json_add(o, "owner", json_object_new_string(pw_owner_src_name(e->owner_src)));
-	}
-	return o;
+	json_add(o, "proto", json_object_new_string(pw_proto_name(t->proto)));
+	json_add(o, "family", json_object_new_string(pw_family_name(t->family)));
+	json_add_endpoints(o, t);
 }
 
-struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 records,
-				 __u64 owner_evictions, __u64 drops_suppressed)
-{
-	struct json_object *o = json_object_new_object();
-	char buf[64];
-
-	if (!o)
-		return NULL;
-	json_add(o, "type", json_object_new_string("lost"));
-	json_add(o, "ts", json_object_new_string(pw_format_ts(c, ts_ns, 1, buf, sizeof(buf))));
-	json_add(o, "records", json_object_new_uint64(records));
-	json_add(o, "owner_evictions", json_object_new_uint64(owner_evictions));
-	json_add(o, "drops_suppressed", json_object_new_uint64(drops_suppressed));
-	return o;
-}
-
-const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, char *buf,
-			       size_t len)
+const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, char *buf, size_t len)
 {
 	char a[INET6_ADDRSTRLEN], p[8] = "*";
 
@@ -261,45 +234,239 @@ void pw_text_header(FILE *out)
 		"RESULT");
 }
 
-void pw_text_line(FILE *out, const char *ts, const char *pid, const char *comm,
-		  const char *netns, const char *proto, const char *local, const char *remote,
-		  const char *result)
+/* A record's text line: owner NULL when unknown, "-" for its pid and comm. */
+static void record_line(FILE *out, const struct pw_clock *c, __u64 ts_ns,
+			const struct pw_owner *owner, __u32 netns_inode, const struct pw_tuple *t,
+			const char *result)
 {
-	fprintf(out, TEXT_FMT, ts, pid, comm, netns, proto, local, remote, result);
+	char ts[16], pid[16] = "-", comm[PW_ESCAPED_SIZE(PW_COMM_LEN)] = "-", netns[16], proto[8];
+	char local[INET6_ADDRSTRLEN + 10], remote[INET6_ADDRSTRLEN + 10];
+
+	if (owner) {
+		snprintf(pid, sizeof(pid), "%u", owner->tgid);
+		pw_escape(owner->comm, PW_COMM_LEN, comm, sizeof(comm));
+	}
+	snprintf(netns, sizeof(netns), "%u", netns_inode);
+	snprintf(proto, sizeof(proto), "%s%c", pw_proto_name(t->proto),
+		 t->family == AF_INET6 ? '6' : '4');
+	fprintf(out, TEXT_FMT, pw_format_ts(c, ts_ns, 0, ts, sizeof(ts)), pid, comm, netns, proto,
+		pw_format_endpoint(t->family, t->saddr, t->sport, local, sizeof(local)),
+		pw_format_endpoint(t->family, t->daddr, t->dport, remote, sizeof(remote)), result);
+}
+
+/* Port-allocation failures. */
+
+static void port_alloc_json(struct json_object *o, const struct pw_port_alloc_fail *e,
+			    const char *ts)
+{
+	struct json_object *range = json_object_new_array();
+	char buf[64];
+
+	json_add(o, "type", json_object_new_string("port_alloc_fail"));
+	json_add(o, "ts", json_object_new_string(ts));
+	json_add_owner(o, &e->owner, 1);
+	json_add_tuple(o, &e->tuple);
+	json_add(o, "op", json_object_new_string(pw_op_name(e->op)));
+	json_add(o, "errno", json_object_new_int(e->err));
+	json_add(o, "error", json_object_new_string(pw_errno_name(e->err, buf, sizeof(buf))));
+	json_object_array_add(range, json_object_new_int(e->range_lo));
+	json_object_array_add(range, json_object_new_int(e->range_hi));
+	json_add(o, "port_range", range);
+	json_add(o, "rung", json_object_new_string(pw_rung_name(e->rung)));
+}
+
+static void port_alloc_text(FILE *out, const struct pw_port_alloc_fail *e, const struct pw_clock *c)
+{
+	char result[96], err[32];
+
+	snprintf(result, sizeof(result), "%s %s (range %u-%u)", pw_op_name(e->op),
+		 pw_errno_name(e->err, err, sizeof(err)), e->range_lo, e->range_hi);
+	record_line(out, c, e->hdr.ts_ns, &e->owner, e->owner.netns, &e->tuple, result);
+}
+
+/* Connect failures. */
+
+/* The error name of a connect_fail: sk_err 0 means the owner closed it. */
+static const char *error_name(int err, char *buf, size_t len)
+{
+	return err ? pw_errno_name(err, buf, len) : "closed";
+}
+
+static void connect_fail_json(struct json_object *o, const struct pw_connect_fail *e,
+			      const char *ts)
+{
+	char buf[64];
+
+	json_add(o, "type", json_object_new_string("connect_fail"));
+	json_add(o, "ts", json_object_new_string(ts));
+	json_add_owner(o, &e->owner, e->owner_src != PW_OWNER_NONE);
+	json_add_tuple(o, &e->tuple);
+	json_add(o, "op", json_object_new_string("connect"));
+	json_add(o, "errno", json_object_new_int(e->err));
+	json_add(o, "error", json_object_new_string(error_name(e->err, buf, sizeof(buf))));
+	json_add(o, "syn_sent_ns", e->syn_sent_ns ? json_object_new_uint64(e->syn_sent_ns) : NULL);
+	json_add(o, "owner", json_object_new_string(pw_owner_src_name(e->owner_src)));
+}
+
+static void connect_fail_text(FILE *out, const struct pw_connect_fail *e, const struct pw_clock *c)
+{
+	char result[96], err[32];
+	int n = snprintf(result, sizeof(result), "connect %s",
+			 error_name(e->err, err, sizeof(err)));
+
+	if (e->syn_sent_ns)
+		snprintf(result + n, sizeof(result) - n, " after %.3fs in SYN_SENT",
+			 e->syn_sent_ns / 1e9);
+	record_line(out, c, e->hdr.ts_ns, e->owner_src == PW_OWNER_NONE ? NULL : &e->owner,
+		    e->owner.netns, &e->tuple, result);
+}
+
+struct json_object *pw_record_json(const void *data, const struct pw_clock *c)
+{
+	const struct pw_rec_hdr *hdr = data;
+	struct json_object *o = json_object_new_object();
+	char ts[64];
+
+	if (!o)
+		return NULL;
+	pw_format_ts(c, hdr->ts_ns, 1, ts, sizeof(ts));
+	if (hdr->type == PW_REC_PORT_ALLOC_FAIL)
+		port_alloc_json(o, data, ts);
+	else
+		connect_fail_json(o, data, ts);
+	return o;
 }
 
 void pw_record_text(FILE *out, const void *data, const struct pw_clock *c)
 {
 	const struct pw_rec_hdr *hdr = data;
-	const struct pw_owner *o;
-	const struct pw_tuple *t;
-	char ts[16], pid[16] = "-", comm[PW_ESCAPED_SIZE(PW_COMM_LEN)] = "-", netns[16], proto[8];
-	char local[INET6_ADDRSTRLEN + 10], remote[INET6_ADDRSTRLEN + 10], result[96], err[32];
 
-	pw_record_subject(data, &o, &t);
-	snprintf(netns, sizeof(netns), "%u", o->netns);
-	if (hdr->type == PW_REC_PORT_ALLOC_FAIL) {
-		const struct pw_port_alloc_fail *e = data;
+	if (hdr->type == PW_REC_PORT_ALLOC_FAIL)
+		port_alloc_text(out, data, c);
+	else
+		connect_fail_text(out, data, c);
+}
 
-		snprintf(result, sizeof(result), "%s %s (range %u-%u)", pw_op_name(e->op),
-			 pw_errno_name(e->err, err, sizeof(err)), e->range_lo, e->range_hi);
+/* Drops, named through the drop context. */
+
+static const char *attribution_name(__u8 a)
+{
+	return a == PW_ATTR_SOCKET ? "socket" : a == PW_ATTR_CONNTRACK ? "conntrack" : "none";
+}
+
+static struct json_object *tuple_json(const struct pw_tuple *t)
+{
+	struct json_object *o = json_object_new_object();
+
+	json_add_endpoints(o, t);
+	return o;
+}
+
+struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
+				 const struct pw_clock *clock)
+{
+	struct json_object *o = json_object_new_object(), *nat;
+	char buf[160], addr[INET6_ADDRSTRLEN], comm[PW_COMM_LEN + 1] = {};
+	bool owned = e->attribution != PW_ATTR_NONE;
+	const char *cls = pw_nat_class_name(pw_dropctx_nat_class(c, e->netns, e->nat_class));
+
+	if (!o)
+		return NULL;
+	json_object_object_add(o, "type", json_object_new_string("drop"));
+	json_object_object_add(o, "ts",
+			       json_object_new_string(
+				       pw_format_ts(clock, e->hdr.ts_ns, 1, buf, sizeof(buf))));
+	json_object_object_add(o, "reason",
+			       json_object_new_string(pw_drop_reason_name(&c->reasons, e->reason,
+									  buf, sizeof(buf))));
+	json_object_object_add(o, "location",
+			       json_object_new_string(
+				       pw_dropctx_location(c, e->location, buf, sizeof(buf))));
+	json_object_object_add(o, "proto", json_object_new_string(pw_proto_name(e->pkt.proto)));
+	json_object_object_add(o, "family", json_object_new_string(pw_family_name(e->pkt.family)));
+	json_object_object_add(o, "saddr",
+			       e->pkt.family ? json_object_new_string(
+						       pw_format_addr(e->pkt.family, e->pkt.saddr,
+								      addr, sizeof(addr)))
+					     : NULL);
+	json_object_object_add(o, "sport", json_object_new_int(e->pkt.sport));
+	json_object_object_add(o, "daddr",
+			       e->pkt.family ? json_object_new_string(
+						       pw_format_addr(e->pkt.family, e->pkt.daddr,
+								      addr, sizeof(addr)))
+					     : NULL);
+	json_object_object_add(o, "dport", json_object_new_int(e->pkt.dport));
+	if (e->pkt.proto == IPPROTO_ICMP || e->pkt.proto == IPPROTO_ICMPV6) {
+		json_object_object_add(o, "icmp_type", json_object_new_int(e->icmp_type));
+		json_object_object_add(o, "icmp_code", json_object_new_int(e->icmp_code));
+	}
+	json_object_object_add(o, "netns", json_object_new_int64(e->netns));
+	json_object_object_add(o, "ifname",
+			       json_object_new_string(pw_dropctx_ifname(c, e->netns, e->ifindex,
+									buf, sizeof(buf))));
+	memcpy(comm, e->owner.comm, PW_COMM_LEN);
+	json_object_object_add(o, "pid", owned ? json_object_new_int64(e->owner.tgid) : NULL);
+	json_object_object_add(o, "comm", owned ? json_object_new_string(comm) : NULL);
+	json_object_object_add(o, "cgroup_id",
+			       owned ? json_object_new_uint64(e->owner.cgroup_id) : NULL);
+	json_object_object_add(o, "owner_netns",
+			       owned ? json_object_new_int64(e->owner.netns) : NULL);
+	json_object_object_add(o, "attribution",
+			       json_object_new_string(attribution_name(e->attribution)));
+	if (e->has_ct || cls) {
+		nat = json_object_new_object();
+		json_object_object_add(nat, "class", cls ? json_object_new_string(cls) : NULL);
+		json_object_object_add(nat, "orig", e->has_ct ? tuple_json(&e->ct_orig) : NULL);
+		json_object_object_add(nat, "reply", e->has_ct ? tuple_json(&e->ct_reply) : NULL);
+		json_object_object_add(nat, "status",
+				       e->has_ct ? json_object_new_int64(e->ct_status) : NULL);
+		json_object_object_add(o, "nat", nat);
 	} else {
-		const struct pw_connect_fail *e = data;
-		int n = snprintf(result, sizeof(result), "connect %s",
-				 error_name(e->err, err, sizeof(err)));
+		json_object_object_add(o, "nat", NULL);
+	}
+	return o;
+}
 
-		if (e->syn_sent_ns)
-			snprintf(result + n, sizeof(result) - n, " after %.3fs in SYN_SENT",
-				 e->syn_sent_ns / 1e9);
-		if (e->owner_src == PW_OWNER_NONE)
-			o = NULL;
-	}
-	if (o) {
-		snprintf(pid, sizeof(pid), "%u", o->tgid);
-		pw_escape(o->comm, PW_COMM_LEN, comm, sizeof(comm));
-	}
-	snprintf(proto, sizeof(proto), "%s%c", pw_proto_name(t->proto),
-		 t->family == AF_INET6 ? '6' : '4');
-	pw_text_line(out, pw_format_ts(c, hdr->ts_ns, 0, ts, sizeof(ts)), pid, comm, netns, proto, pw_format_endpoint(t->family, t->saddr, t->sport, local, sizeof(local)),
-		pw_format_endpoint(t->family, t->daddr, t->dport, remote, sizeof(remote)), result);
+void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
+		  const struct pw_clock *clock)
+{
+	char result[600], reason[48], loc[128], ifn[IF_NAMESIZE + 8];
+	char ifn_text[PW_ESCAPED_SIZE(IF_NAMESIZE + 8)], orig[INET6_ADDRSTRLEN + 10];
+	const char *cls = pw_nat_class_name(pw_dropctx_nat_class(c, e->netns, e->nat_class));
+	bool owned = e->attribution != PW_ATTR_NONE;
+	int n;
+
+	n = snprintf(result, sizeof(result), "drop %s at %s on %s",
+		     pw_drop_reason_name(&c->reasons, e->reason, reason, sizeof(reason)),
+		     pw_dropctx_location(c, e->location, loc, sizeof(loc)),
+		     pw_escape(pw_dropctx_ifname(c, e->netns, e->ifindex, ifn, sizeof(ifn)),
+			       sizeof(ifn), ifn_text, sizeof(ifn_text)));
+	if (cls)
+		n += snprintf(result + n, sizeof(result) - n, " [%s]", cls);
+	if (e->has_ct)
+		n += snprintf(result + n, sizeof(result) - n, " orig %s",
+			      pw_format_endpoint(e->ct_orig.family, e->ct_orig.saddr,
+						 e->ct_orig.sport, orig, sizeof(orig)));
+	if (owned)
+		snprintf(result + n, sizeof(result) - n, " (by %s)",
+			 attribution_name(e->attribution));
+	record_line(out, clock, e->hdr.ts_ns, owned ? &e->owner : NULL, e->netns, &e->pkt, result);
+}
+
+/* Loss reports. */
+
+struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 records,
+				 __u64 owner_evictions, __u64 drops_suppressed)
+{
+	struct json_object *o = json_object_new_object();
+	char buf[64];
+
+	if (!o)
+		return NULL;
+	json_add(o, "type", json_object_new_string("lost"));
+	json_add(o, "ts", json_object_new_string(pw_format_ts(c, ts_ns, 1, buf, sizeof(buf))));
+	json_add(o, "records", json_object_new_uint64(records));
+	json_add(o, "owner_evictions", json_object_new_uint64(owner_evictions));
+	json_add(o, "drops_suppressed", json_object_new_uint64(drops_suppressed));
+	return o;
 }

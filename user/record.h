@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Decoding and printing of ring-buffer records (bpf/portwatch.h): text
- * columns and JSON objects. Pure functions of a record and a clock, so the
- * unit tests drive them with hand-made records.
+ * Decoding and printing of ring-buffer records (bpf/portwatch.h): each
+ * record kind's text columns and JSON object, side by side in record.c.
+ * Functions of a record and a clock (and, for drops, the names of a
+ * struct pw_dropctx), so the unit tests drive them with hand-made records.
  */
 #ifndef PORTWATCH_RECORD_H
 #define PORTWATCH_RECORD_H
@@ -12,11 +13,14 @@
 #include <json-c/json.h>
 #include "portwatch.h"
 
+struct pw_dropctx;
+
 /* Maps record time (CLOCK_BOOTTIME ns) to wall-clock time. */
 struct pw_clock {
 	__s64 boot_to_real_ns; /* CLOCK_REALTIME - CLOCK_BOOTTIME, ns */
 };
 
+/* The offset between the two clocks, now. */
 void pw_clock_init(struct pw_clock *c);
 
 /*
@@ -28,8 +32,16 @@ const char *pw_format_ts(const struct pw_clock *c, __u64 ts_ns, int iso, char *b
 const char *pw_op_name(__u8 op);	  /* "connect", "bind", "autobind" */
 const char *pw_proto_name(__u8 proto);	  /* "tcp", "udp", "icmp", "icmpv6", "?" */
 const char *pw_family_name(__u16 family); /* "ipv4", "ipv6" */
+
 const char *pw_rung_name(__u8 rung);	  /* "fentry", "kprobe", "tracepoint", "classic-tp" */
 const char *pw_owner_src_name(__u8 src);  /* "none", "live", "seeded" */
+
+/*
+ * A packet's protocols from its ethertype (host byte order) and IP protocol
+ * (0: none): "ipv4/tcp", "ipv6/icmpv6", "ipv4/47", "arp"; "0x88cc" for an unnamed
+ * ethertype. Returns buf.
+ */
+const char *pw_packet_proto_name(__u16 l3proto, __u8 l4proto, char *buf, size_t len);
 
 /* Parse a rung name as --attach takes it. Returns enum pw_rung or -EINVAL. */
 int pw_rung_parse(const char *name);
@@ -51,6 +63,10 @@ void pw_record_subject(const void *data, const struct pw_owner **owner,
  */
 struct json_object *pw_record_json(const void *data, const struct pw_clock *c);
 
+/* "drop" JSON object of a PW_REC_DROP record, fields as the README documents. */
+struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
+				 const struct pw_clock *clock);
+
 /*
  * A `lost` object: records the ring buffer could not take, owner-map
  * evictions and drop records the rate limit held back, since the last one,
@@ -68,11 +84,10 @@ const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, ch
 
 /* The text column header, then one line per record. */
 void pw_text_header(FILE *out);
-/* One line in the header's columns, from already formatted fields. */
-void pw_text_line(FILE *out, const char *ts, const char *pid, const char *comm,
-		  const char *netns, const char *proto, const char *local, const char *remote,
-		  const char *result);
 /* Port-allocation and connect failures; drops print through pw_drop_text(). */
 void pw_record_text(FILE *out, const void *data, const struct pw_clock *c);
+/* One text line of a PW_REC_DROP record, in trace's columns. */
+void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
+		  const struct pw_clock *clock);
 
 #endif /* PORTWATCH_RECORD_H */

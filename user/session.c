@@ -466,64 +466,73 @@ void pw_drop_rows_since(struct pw_drop_row *rows, int n, const struct pw_drop_ro
 	}
 }
 
+struct drop_rows {
+	int fd, ncpus;
+	struct pw_drop_stat *per_cpu; /* one value per CPU */
+	struct pw_drop_row *out;
+	size_t n, cap;
+};
+
+static int add_drop_row(const void *key, void *ctx)
+{
+	struct drop_rows *d = ctx;
+	struct pw_drop_row *grown, *row;
+
+	if (d->n == d->cap) {
+		d->cap = d->cap ? d->cap * 2 : 256;
+		grown = realloc(d->out, d->cap * sizeof(*d->out));
+		if (!grown)
+			return -ENOMEM;
+		d->out = grown;
+	}
+	row = &d->out[d->n++];
+	memset(row, 0, sizeof(*row));
+	memcpy(&row->key, key, sizeof(row->key));
+	if (!bpf_map_lookup_elem(d->fd, key, d->per_cpu))
+		for (int cpu = 0; cpu < d->ncpus; cpu++) {
+			row->count += d->per_cpu[cpu].count;
+			row->records += d->per_cpu[cpu].records;
+			row->filtered += d->per_cpu[cpu].filtered;
+		}
+	return 0;
+}
+
 int pw_session_drop_rows(struct pw_session *s, struct pw_drop_row **rows)
 {
-	int fd = bpf_map__fd(s->skel->maps.drop_counts), ncpus = libbpf_num_possible_cpus();
-	struct pw_drop_key cur, next;
-	struct pw_drop_row *out = NULL, *grown;
-	size_t n = 0, cap = 0;
-	struct pw_drop_stat *per_cpu;
-	void *prev = NULL;
+	struct drop_rows d = { .fd = bpf_map__fd(s->skel->maps.drop_counts),
+			       .ncpus = libbpf_num_possible_cpus() };
+	int ret;
 
-	if (ncpus < 0)
-		return ncpus;
-	per_cpu = calloc(ncpus, sizeof(*per_cpu));
-	if (!per_cpu)
+	if (d.ncpus < 0)
+		return d.ncpus;
+	d.per_cpu = calloc(d.ncpus, sizeof(*d.per_cpu));
+	if (!d.per_cpu)
 		return -ENOMEM;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		cur = next;
-		prev = &cur;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 256;
-			grown = realloc(out, cap * sizeof(*out));
-			if (!grown) {
-				free(out);
-				free(per_cpu);
-				return -ENOMEM;
-			}
-			out = grown;
-		}
-		memset(&out[n], 0, sizeof(out[n]));
-		out[n].key = cur;
-		if (!bpf_map_lookup_elem(fd, &cur, per_cpu))
-			for (int cpu = 0; cpu < ncpus; cpu++) {
-				out[n].count += per_cpu[cpu].count;
-				out[n].records += per_cpu[cpu].records;
-				out[n].filtered += per_cpu[cpu].filtered;
-			}
-		n++;
+	ret = pw_map_for_each(d.fd, sizeof(struct pw_drop_key), add_drop_row, &d);
+	free(d.per_cpu);
+	if (ret) {
+		free(d.out);
+		return ret;
 	}
-	free(per_cpu);
-	if (n)
-		qsort(out, n, sizeof(*out), pw_drop_row_cmp);
-	*rows = out;
-	return n;
+	if (d.n)
+		qsort(d.out, d.n, sizeof(*d.out), pw_drop_row_cmp);
+	*rows = d.out;
+	return d.n;
+}
+
+static int count_key(const void *key, void *ctx)
+{
+	(void)key;
+	++*(__u64 *)ctx;
+	return 0;
 }
 
 static __u64 count_entries(struct bpf_map *map)
 {
-	char key[64], next[64];
-	int fd = bpf_map__fd(map);
-	void *prev = NULL;
 	__u64 n = 0;
 
-	if (bpf_map__key_size(map) > sizeof(key))
+	if (pw_map_for_each(bpf_map__fd(map), bpf_map__key_size(map), count_key, &n))
 		return 0;
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, sizeof(key));
-		prev = key;
-		n++;
-	}
 	return n;
 }
 

@@ -7,7 +7,6 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <mntent.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#include <bpf/bpf.h>
 
 int pw_parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
 {
@@ -189,36 +189,21 @@ int pw_cgroup_id(const char *path, __u64 *id)
 	return 0;
 }
 
-int pw_in_netns(const char *path, __u32 inode, int home, int (*fn)(void *ctx), void *ctx)
+int pw_map_for_each(int fd, size_t key_size, int (*fn)(const void *key, void *ctx), void *ctx)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
-	__u32 ino;
+	char key[PW_MAP_KEY_MAX], next[PW_MAP_KEY_MAX];
+	bool more;
+	int ret;
 
-	if (fd < 0)
-		return -errno;
-	if (pw_netns_inode(path, &ino) || ino != inode) {
-		close(fd);
-		return -ESRCH;
+	if (key_size > sizeof(key))
+		return -E2BIG;
+	more = !bpf_map_get_next_key(fd, NULL, next);
+	while (more) {
+		memcpy(key, next, key_size);
+		more = !bpf_map_get_next_key(fd, key, next);
+		ret = fn(key, ctx);
+		if (ret)
+			return ret;
 	}
-	if (setns(fd, CLONE_NEWNET)) {
-		ret = -errno;
-		close(fd);
-		return ret;
-	}
-	close(fd);
-	ret = fn(ctx);
-	return setns(home, CLONE_NEWNET) ? -EFAULT : ret;
-}
-
-int pw_netns_inode(const char *path, __u32 *ino)
-{
-	struct statfs fs;
-	struct stat st;
-
-	if (statfs(path, &fs) || stat(path, &st))
-		return -errno;
-	if (fs.f_type != NSFS_MAGIC)
-		return -EINVAL;
-	*ino = st.st_ino;
 	return 0;
 }

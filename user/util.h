@@ -66,21 +66,14 @@ int pw_cgroup2_root_fd(void);
 int pw_cgroup_id(const char *path, __u64 *id);
 
 /*
- * Inode of a namespace file such as /proc/PID/ns/net or /run/netns/NAME.
- * Returns 0, -EINVAL for a file not on nsfs, or stat()'s -errno.
+ * Call fn(key, ctx) for each key of the BPF map `fd` (keys of key_size bytes,
+ * at most PW_MAP_KEY_MAX). Each key's successor is taken before fn runs, so
+ * fn may delete the key without restarting the walk (a get_next_key from a
+ * deleted key starts over at the first bucket). Stops at the first nonzero
+ * return of fn and returns it; 0 after the last key; -E2BIG for a key too big.
  */
-int pw_netns_inode(const char *path, __u32 *ino);
-
-/*
- * Run fn(ctx) with the calling thread in the netns of the namespace file
- * `path`, then back in the netns of `home` (an fd of the caller's own, from
- * /proc/self/ns/net). `inode` is the netns the caller means: a /proc/PID path
- * may name another process's netns by now. Returns fn's result; -errno when
- * path cannot be opened or entered; -ESRCH for another inode; -EFAULT when
- * the thread could not return home, after which it is in the wrong netns and
- * the caller must stop looking anything up.
- */
-int pw_in_netns(const char *path, __u32 inode, int home, int (*fn)(void *ctx), void *ctx);
+#define PW_MAP_KEY_MAX 128
+int pw_map_for_each(int fd, size_t key_size, int (*fn)(const void *key, void *ctx), void *ctx);
 
 /* Why portwatch cannot run on a kernel without BTF, in one line. */
 #define PW_NO_BTF_MSG \
