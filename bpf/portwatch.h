@@ -172,9 +172,8 @@ enum pw_nat_class {
 	PW_NF_NONE = 0,		  /* not a netfilter drop */
 	PW_NF_NAT_CLASH = 1,	  /* unconfirmed entry with SNAT done: its insertion failed */
 	PW_NF_FILTER = 2,	  /* a rule dropped a packet of a tracked or untracked flow */
-	PW_NF_NO_ENTRY = 3,	  /* no entry: the table was full or conntrack found it invalid */
-	PW_NF_CONNTRACK_FULL = 4, /* loader: NO_ENTRY while the count is at nf_conntrack_max */
-	PW_NF_INVALID = 5,	  /* loader: NO_ENTRY in a netns whose conntrack tracks flows */
+	PW_NF_NO_ENTRY = 3,	  /* no entry: the table was full or conntrack found it invalid;
+				   * the loader tells which (user/natclass.h) */
 };
 
 /* Which dropped packets trace streams as records (rodata drop_records). */

@@ -9,6 +9,13 @@
 
 #include <linux/types.h>
 #include "netns.h"
+#include "portwatch.h"
+
+/* The classes the loader makes of PW_NF_NO_ENTRY; the BPF side never writes them. */
+enum {
+	PW_NF_CONNTRACK_FULL = PW_NF_NO_ENTRY + 1, /* the netns's count at nf_conntrack_max */
+	PW_NF_INVALID,				   /* its conntrack counted invalid packets */
+};
 
 /*
  * The final class of a drop the kernel classed PW_NF_NO_ENTRY, from its

@@ -110,22 +110,6 @@ static void list_netns(struct portwatch_bpf *skel, struct netns_list *l)
 	pw_map_for_each(np.fd, sizeof(__u32), add_netns_of_pid, &np);
 }
 
-/* One pass of an iterator. */
-static int run_iter(struct bpf_link *link)
-{
-	char buf[64];
-	int fd, n;
-
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0)
-		return -errno;
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		;
-	n = n < 0 ? -errno : 0;
-	close(fd);
-	return n;
-}
-
 /* The netns's port settings, read from /proc/sys inside it. */
 static void read_port_settings(struct pw_netns *ns)
 {
@@ -224,7 +208,7 @@ static bool nothing_without_file(struct portwatch_bpf *skel, __u32 inode)
 static int walk_one(void *ctx, struct pw_netns *ns)
 {
 	struct tcp_walk *w = ctx;
-	int ret = nothing_without_file(w->skel, ns->inode) ? 0 : run_iter(w->tcp);
+	int ret = nothing_without_file(w->skel, ns->inode) ? 0 : pw_iter_run(bpf_link__fd(w->tcp));
 
 	read_port_settings(ns);
 	return ret;
@@ -383,7 +367,7 @@ int pw_ports_snapshot(struct portwatch_bpf *skel, __u32 only, struct pw_ports_sn
 		goto out;
 	}
 	/* Sockets with a file first, in every netns at once. */
-	ret = run_iter(files);
+	ret = pw_iter_run(bpf_link__fd(files));
 	if (ret) {
 		snprintf(err, err_len, "iterating task files: %s", strerror(-ret));
 		goto out;

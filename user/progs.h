@@ -5,6 +5,12 @@
  * role that decides whether a session loads and attaches it. A program that
  * no entry names never loads; tests/unit/test_progs.c checks that every
  * program of the object has exactly one entry.
+ *
+ * Program names say hook and rung: fentry_X/fexit_X (fentry rung) and
+ * kprobe_X/kretprobe_X (kprobe rung) on kernel function X; tp_X on the
+ * tp_btf tracepoint X or the syscall tracepoint X (tracepoint rung); tpc_X
+ * on the classic tracepoint X (classic-tp rung, where tp_btf is refused);
+ * iter_, sockops_ and cg_ for the iterators and cgroup programs.
  */
 #ifndef PORTWATCH_PROGS_H
 #define PORTWATCH_PROGS_H

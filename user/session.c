@@ -18,20 +18,11 @@
 static int seed_owners(struct pw_session *s)
 {
 	struct bpf_link *link = bpf_program__attach_iter(s->skel->progs.iter_seed_owners, NULL);
-	char buf[64];
-	int fd, n, ret;
+	int ret;
 
 	if (!link)
 		return -errno;
-	fd = bpf_iter_create(bpf_link__fd(link));
-	if (fd < 0) {
-		bpf_link__destroy(link);
-		return fd;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		;
-	ret = n < 0 ? -errno : 0;
-	close(fd);
+	ret = pw_iter_run(bpf_link__fd(link));
 	bpf_link__destroy(link);
 	s->seeded = s->skel->bss->seeded;
 	return ret;

@@ -207,3 +207,17 @@ int pw_map_for_each(int fd, size_t key_size, int (*fn)(const void *key, void *ct
 	}
 	return 0;
 }
+
+int pw_iter_run(int link_fd)
+{
+	char buf[64];
+	int fd = bpf_iter_create(link_fd), n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	n = n < 0 ? -errno : 0;
+	close(fd);
+	return n;
+}

@@ -75,6 +75,12 @@ int pw_cgroup_id(const char *path, __u64 *id);
 #define PW_MAP_KEY_MAX 128
 int pw_map_for_each(int fd, size_t key_size, int (*fn)(const void *key, void *ctx), void *ctx);
 
+/*
+ * One pass of the BPF iterator attached as `link_fd`: its output is read to
+ * the end and discarded (the programs write to maps). Returns 0 or -errno.
+ */
+int pw_iter_run(int link_fd);
+
 /* Why portwatch cannot run on a kernel without BTF, in one line. */
 #define PW_NO_BTF_MSG \
 	"kernel BTF not found (/sys/kernel/btf/vmlinux): portwatch needs CONFIG_DEBUG_INFO_BTF=y"
