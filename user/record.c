@@ -354,6 +354,15 @@ static const char *attribution_name(__u8 a)
 	return a == PW_ATTR_SOCKET ? "socket" : a == PW_ATTR_CONNTRACK ? "conntrack" : "none";
 }
 
+/* A packet's address; null when the packet is not IP (family 0). */
+static struct json_object *json_packet_addr(__u16 family, const __u8 addr[16])
+{
+	char buf[INET6_ADDRSTRLEN];
+
+	return family ? json_object_new_string(pw_format_addr(family, addr, buf, sizeof(buf)))
+		      : NULL;
+}
+
 static struct json_object *tuple_json(const struct pw_tuple *t)
 {
 	struct json_object *o = json_object_new_object();
@@ -366,7 +375,7 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 				 const struct pw_clock *clock)
 {
 	struct json_object *o = json_object_new_object(), *nat;
-	char buf[160], addr[INET6_ADDRSTRLEN], comm[PW_COMM_LEN + 1] = {};
+	char buf[160], comm[PW_COMM_LEN + 1] = {};
 	bool owned = e->attribution != PW_ATTR_NONE;
 	const char *cls = pw_nat_class_name(pw_dropctx_nat_class(c, e->netns, e->nat_class));
 
@@ -384,17 +393,9 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 				       pw_dropctx_location(c, e->location, buf, sizeof(buf))));
 	json_object_object_add(o, "proto", json_object_new_string(pw_proto_name(e->pkt.proto)));
 	json_object_object_add(o, "family", json_object_new_string(pw_family_name(e->pkt.family)));
-	json_object_object_add(o, "saddr",
-			       e->pkt.family ? json_object_new_string(
-						       pw_format_addr(e->pkt.family, e->pkt.saddr,
-								      addr, sizeof(addr)))
-					     : NULL);
+	json_add(o, "saddr", json_packet_addr(e->pkt.family, e->pkt.saddr));
 	json_object_object_add(o, "sport", json_object_new_int(e->pkt.sport));
-	json_object_object_add(o, "daddr",
-			       e->pkt.family ? json_object_new_string(
-						       pw_format_addr(e->pkt.family, e->pkt.daddr,
-								      addr, sizeof(addr)))
-					     : NULL);
+	json_add(o, "daddr", json_packet_addr(e->pkt.family, e->pkt.daddr));
 	json_object_object_add(o, "dport", json_object_new_int(e->pkt.dport));
 	if (e->pkt.proto == IPPROTO_ICMP || e->pkt.proto == IPPROTO_ICMPV6) {
 		json_object_object_add(o, "icmp_type", json_object_new_int(e->icmp_type));

@@ -253,62 +253,52 @@ rx_dropped() {
 		and .pid == $SOCKOP_PID and .attribution == \"socket\" and .dport == 8080")" -eq "$full" ]
 }
 
-@test "invalid: segments conntrack refuses are classed so, == the rule's counter" {
+# established_before_conntrack NAME RULE: a netns ($NS, inode $INO) where a
+# connection to 127.0.0.1:8080 is established before conntrack runs there,
+# then a filter output chain inet t out holding RULE; with
+# nf_conntrack_tcp_loose 0 the connection's next segment is invalid to
+# conntrack. The client ($CLIENT, output $CLIENT_OUT) writes one byte on
+# SIGUSR1, then holds.
+established_before_conntrack() {
 	[ -r /proc/sys/net/netfilter/nf_conntrack_max ] || skip "no conntrack in this kernel"
-	netns_new invalid
-	ino=$(netns_inode "$NS")
+	netns_new "$1"
+	INO=$(netns_inode "$NS")
 	sockop_hold "$NS" listen 127.0.0.1 8080
-	# A connection established before conntrack runs in the netns: with
-	# nf_conntrack_tcp_loose 0 its next segment is invalid to conntrack.
-	out=$BATS_TEST_TMPDIR/client
-	ip netns exec "$NS" "$SOCKOP" connect 127.0.0.1 8080 1 wait write hold >"$out" &
-	client=$!
-	PIDS+=("$client")
-	wait_for_line "$out" "^waiting" "$client"
+	CLIENT_OUT=$BATS_TEST_TMPDIR/client
+	ip netns exec "$NS" "$SOCKOP" connect 127.0.0.1 8080 1 wait write hold >"$CLIENT_OUT" &
+	CLIENT=$!
+	PIDS+=("$CLIENT")
+	wait_for_line "$CLIENT_OUT" "^waiting" "$CLIENT"
 	ip netns exec "$NS" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
 	ip netns exec "$NS" nft add table inet t
 	ip netns exec "$NS" nft add chain inet t out '{ type filter hook output priority 0; }'
-	ip netns exec "$NS" nft add rule inet t out ct state invalid counter drop
+	ip netns exec "$NS" nft add rule inet t out "$2"
+}
+
+@test "invalid: segments conntrack refuses are classed so, == the rule's counter" {
+	established_before_conntrack invalid "ct state invalid counter drop"
 	pw_start --drop-rate=0
-	kill -USR1 "$client"
-	wait_for_line "$out" "^holding" "$client"
-	grep -q "write ok" "$out"
+	kill -USR1 "$CLIENT"
+	wait_for_line "$CLIENT_OUT" "^holding" "$CLIENT"
+	grep -q "write ok" "$CLIENT_OUT"
 	# Abort the connection: its RST is the last packet it sends (dropped too).
 	ip netns exec "$NS" ss -K -t dst 127.0.0.1 dport = 8080 >/dev/null
 	pw_stop
 
 	rule=$(rule_count "$NS")
-	invalid=$(events ".type == \"drop\" and .netns == $ino and .nat.class == \"invalid\"")
+	invalid=$(events ".type == \"drop\" and .netns == $INO and .nat.class == \"invalid\"")
 	echo "rule $rule, portwatch invalid $invalid"
 	[ "$rule" -ge 2 ]
 	[ "$invalid" -eq "$rule" ]
-	[ "$(events ".type == \"drop\" and .netns == $ino and .nat.class == \"invalid\"
-		and .pid == $client and .attribution == \"socket\" and .dport == 8080")" -eq "$rule" ]
+	[ "$(events ".type == \"drop\" and .netns == $INO and .nat.class == \"invalid\"
+		and .pid == $CLIENT and .attribution == \"socket\" and .dport == 8080")" -eq "$rule" ]
 }
 
 @test "invalid: packets counted invalid before trace started do not make later rule drops invalid" {
-	[ -r /proc/sys/net/netfilter/nf_conntrack_max ] || skip "no conntrack in this kernel"
-	netns_new oldinvalid
-	ino=$(netns_inode "$NS")
-	sockop_hold "$NS" listen 127.0.0.1 8080
-	out=$BATS_TEST_TMPDIR/client
-	ip netns exec "$NS" "$SOCKOP" connect 127.0.0.1 8080 1 wait write hold >"$out" &
-	client=$!
-	PIDS+=("$client")
-	wait_for_line "$out" "^waiting" "$client"
-	# conntrack starts in the netns after the connection: its next segment
-	# is invalid, counted and let through (no rule drops invalid packets).
-	ip netns exec "$NS" sysctl -qw net.netfilter.nf_conntrack_tcp_loose=0
-	ip netns exec "$NS" nft -f - <<-NFT
-	table inet t {
-		chain out {
-			type filter hook output priority 0;
-			ct state new counter accept
-		}
-	}
-	NFT
-	kill -USR1 "$client"
-	wait_for_line "$out" "^holding" "$client"
+	# The segment is invalid, counted and let through: no rule drops it.
+	established_before_conntrack oldinvalid "ct state new counter accept"
+	kill -USR1 "$CLIENT"
+	wait_for_line "$CLIENT_OUT" "^holding" "$CLIENT"
 	invalid=$(ip netns exec "$NS" conntrack -S | grep -o ' invalid=[0-9]*' | cut -d= -f2 |
 		awk '{ n += $1 } END { print n + 0 }')
 	[ "$invalid" -ge 1 ] || setup_error "conntrack counted no invalid packet"
@@ -322,8 +312,8 @@ rx_dropped() {
 	rule=$(ip netns exec "$NS" nft -j list chain inet t raw |
 		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
 	[ "$rule" -eq 3 ]
-	[ "$(events ".type == \"drop\" and .netns == $ino and .dport == 9999 and .nat.class == \"filter\"")" -eq "$rule" ]
-	[ "$(events ".type == \"drop\" and .netns == $ino and .nat.class == \"invalid\"")" -eq 0 ]
+	[ "$(events ".type == \"drop\" and .netns == $INO and .dport == 9999 and .nat.class == \"filter\"")" -eq "$rule" ]
+	[ "$(events ".type == \"drop\" and .netns == $INO and .nat.class == \"invalid\"")" -eq 0 ]
 }
 
 @test "drops -d: ends by itself with status 0 and its text report: header, the rule's row" {
