@@ -44,7 +44,7 @@ SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
 TOOLS := $(OUTPUT)/sockop
-TEST_HELPERS := $(OUTPUT)/tests/ethstat
+TEST_HELPERS := $(OUTPUT)/tests/ethstat $(OUTPUT)/tests/sockop-static
 BENCH_HELPERS := $(OUTPUT)/bench/connloop
 
 .PHONY: all clean deps run test vmtest vmlinux format bench bench-smoke docs
@@ -103,6 +103,11 @@ $(OUTPUT)/bench/connloop: bench/connloop.c | $(OUTPUT)/bench
 $(OUTPUT)/sockop: tools/sockop.c | $(OUTPUT)/bpf
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -o $@
+
+# The same, static: the client of the container tests' images (no libc in them).
+$(OUTPUT)/tests/sockop-static: tools/sockop.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 
 # Install the Debian packages the build and the tests need (only those missing).
 deps:
