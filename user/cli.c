@@ -188,3 +188,16 @@ const struct argp_child pw_snapshot_children[] = {
 	{ &snapshot_argp, 0, NULL, 0 },
 	{},
 };
+
+int pw_command_session(struct pw_session *s, struct pw_common_opts *c, ring_buffer_sample_fn fn,
+		       void *ctx)
+{
+	char err[256];
+	int ret;
+
+	pw_catch_signals();
+	ret = pw_session_open(s, &c->session, fn, ctx, err, sizeof(err));
+	if (ret)
+		fprintf(stderr, "portwatch: %s\n", err);
+	return ret;
+}

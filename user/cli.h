@@ -64,6 +64,14 @@ extern volatile sig_atomic_t pw_exiting;
 /* Make SIGINT and SIGTERM set pw_exiting instead of killing the process. */
 void pw_catch_signals(void);
 
+/*
+ * What each tracing command does to start: catch SIGINT and SIGTERM, then
+ * pw_session_open() with the command's options `c` and ring-buffer callback
+ * fn(ctx, ...). Returns 0, or -errno after printing the reason on stderr.
+ */
+int pw_command_session(struct pw_session *s, struct pw_common_opts *c, ring_buffer_sample_fn fn,
+		       void *ctx);
+
 /* libbpf's messages: all of them with -v, none without. */
 void pw_set_libbpf_print(bool verbose);
 

@@ -421,13 +421,10 @@ int cmd_drops(int argc, char **argv)
 		ret = list_reasons(&env.names.reasons);
 		goto cleanup;
 	}
-	pw_catch_signals();
 	env.common.session.needs = PW_NEED_DROPS;
-	ret = pw_session_open(&s, &env.common.session, pw_ignore_record, NULL, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "portwatch: %s\n", err);
+	ret = pw_command_session(&s, &env.common, pw_ignore_record, NULL);
+	if (ret)
 		goto cleanup;
-	}
 	env.session = &s;
 	pw_clock_init(&env.clock);
 	clock_gettime(CLOCK_MONOTONIC, &env.last);

@@ -140,21 +140,16 @@ int cmd_latency(int argc, char **argv)
 	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
 	struct latency_env env = {};
 	struct pw_session s = {};
-	char err[256];
 	int ret;
 
 	pw_common_defaults(&env.common);
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
-	pw_catch_signals();
 	env.common.session.needs = PW_NEED_LATENCY;
-
-	ret = pw_session_open(&s, &env.common.session, pw_ignore_record, NULL, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "portwatch: %s\n", err);
+	ret = pw_command_session(&s, &env.common, pw_ignore_record, NULL);
+	if (ret)
 		goto cleanup;
-	}
 	env.session = &s;
 	pw_clock_init(&env.clock);
 	fprintf(stderr, "Tracing the port search of connect() (%s)... Hit Ctrl-C to end.\n",

@@ -527,7 +527,6 @@ int cmd_top(int argc, char **argv)
 	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
 	struct top_env env = { .interval_s = 1 };
 	struct pw_session s = {};
-	char err[256];
 	int ret;
 
 	pw_common_defaults(&env.common);
@@ -541,12 +540,9 @@ int cmd_top(int argc, char **argv)
 	}
 	env.common.session.needs = PW_NEED_DROPS | PW_NEED_PORTS | PW_NEED_CONNECT_COUNTS;
 	env.common.session.max_rows = PW_MAX_ROWS_DEFAULT;
-	pw_catch_signals();
-	ret = pw_session_open(&s, &env.common.session, handle_record, &env, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "portwatch: %s\n", err);
+	ret = pw_command_session(&s, &env.common, handle_record, &env);
+	if (ret)
 		goto cleanup;
-	}
 	env.session = &s;
 	ret = pw_drop_reasons_load(&env.reasons);
 	if (ret && ret != -ENOENT) {

@@ -391,14 +391,10 @@ int cmd_trace(int argc, char **argv)
 	pw_set_libbpf_print(env.common.verbose);
 	if (env.common.session.drop_records.which != PW_DROPREC_NONE)
 		env.common.session.needs = PW_NEED_DROPS;
-	pw_catch_signals();
 	setvbuf(stdout, NULL, _IOLBF, 0);
-
-	ret = pw_session_open(&s, &env.common.session, handle_record, &env, err, sizeof(err));
-	if (ret) {
-		fprintf(stderr, "portwatch: %s\n", err);
+	ret = pw_command_session(&s, &env.common, handle_record, &env);
+	if (ret)
 		goto cleanup;
-	}
 	env.session = &s;
 	if (env.common.session.drop_records.which != PW_DROPREC_NONE) {
 		ret = pw_dropctx_open(&env.drops, err, sizeof(err));
