@@ -47,7 +47,7 @@ TOOLS := $(OUTPUT)/sockop
 TEST_HELPERS := $(OUTPUT)/tests/ethstat $(OUTPUT)/tests/sockop-static
 BENCH_HELPERS := $(OUTPUT)/bench/connloop
 
-.PHONY: all clean deps run test vmtest vmlinux format bench bench-smoke docs
+.PHONY: all clean deps run test vmtest vmlinux format bench bench-smoke docs static
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(OUTPUT)/portwatch.bpf.o $(OUTPUT)/probe.bpf.o $(BPF_OBJS)
 
@@ -108,6 +108,18 @@ $(OUTPUT)/sockop: tools/sockop.c | $(OUTPUT)/bpf
 $(OUTPUT)/tests/sockop-static: tools/sockop.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $< -o $@
+
+# One statically linked binary (static PIE) against Debian's .a archives, the
+# BPF object embedded as in ./portwatch: what the FROM-scratch image holds.
+# The same objects as ./portwatch; -ltinfo because libncurses.a needs it.
+STATIC_BIN := $(OUTPUT)/static/portwatch
+
+static: $(STATIC_BIN)
+
+$(STATIC_BIN): $(USER_LIB_OBJS) $(USER_CMD_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	$(call msg,STATIC,$@)
+	$(Q)$(CC) -static-pie -Wl,-z,relro,-z,now $^ $(LDLIBS) -ltinfo -o $@
 
 # Install the Debian packages the build and the tests need (only those missing).
 deps:
