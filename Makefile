@@ -47,7 +47,8 @@ TOOLS := $(OUTPUT)/sockop
 TEST_HELPERS := $(OUTPUT)/tests/ethstat $(OUTPUT)/tests/sockop-static
 BENCH_HELPERS := $(OUTPUT)/bench/connloop
 
-.PHONY: all clean deps run test vmtest vmlinux format bench bench-smoke docs static man install uninstall
+.PHONY: all clean deps run test vmtest vmlinux format bench bench-smoke docs static man install uninstall \
+	image
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(OUTPUT)/portwatch.bpf.o $(OUTPUT)/probe.bpf.o $(BPF_OBJS)
 
@@ -148,6 +149,13 @@ install: $(INSTALL_BIN) $(MAN)
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portwatch $(DESTDIR)$(MAN8DIR)/portwatch.8 \
 		$(DESTDIR)$(COMPLETIONDIR)/portwatch
+
+# The FROM-scratch image (Containerfile): the static binary alone, built
+# locally with podman; nothing is pulled.
+IMAGE ?= localhost/portwatch:latest
+
+image: $(STATIC_BIN)
+	podman build --runtime runc -q -f Containerfile -t $(IMAGE) .
 
 # Install the Debian packages the build and the tests need (only those missing).
 deps:

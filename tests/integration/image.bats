@@ -1,13 +1,18 @@
 #!/usr/bin/env bats
 # The shipped forms of portwatch: `make install` (binary, portwatch(8), bash
-# completion). Host only: the same on every kernel.
+# completion), the static binary in the FROM-scratch image under Podman with
+# the capabilities it needs. Host only: no container runtime in a guest.
 
 load lib
+load podman
 
 STATIC=$TOP/build/static/portwatch
+# The capabilities portwatch needs in a container (README.md), as podman names them.
+CAPS=SYS_ADMIN,SYS_PTRACE,SYSLOG
 COMMANDS="check drops latency ports probes top trace"
 
 teardown() {
+	podman_teardown
 	pw_teardown
 }
 
@@ -24,6 +29,14 @@ complete_words() {
 		COMP_WORDS=(portwatch "$@"); COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
 		_portwatch; printf "%s\n" "${COMPREPLY[@]}"' \
 		_ "$TOP/tools/portwatch.bash-completion" "$@" | sort
+}
+
+# image: the FROM-scratch image built by `make image`, named $PW_IMAGE.
+image() {
+	[ -x "$STATIC" ] || setup_error "no $STATIC: make static"
+	PW_IMAGE=localhost/pwtest-portwatch:$$
+	make -s -C "$TOP" image IMAGE="$PW_IMAGE" >/dev/null
+	PODMAN_IMAGES+=("$PW_IMAGE")
 }
 
 @test "install: make install DESTDIR= PREFIX=/usr installs the binary, portwatch(8) and the completion, uninstall removes them" {
@@ -86,4 +99,55 @@ kprobe
 tracepoint" ]
 	[ "$(complete_words top --sort=u)" = util ]
 	[ "$(complete_words drops --by = nat)" = nat_class ]
+}
+
+@test "image: FROM scratch, the static binary alone; under podman with host PID and network and 3 capabilities, trace names a client container's failing connects by host pid" {
+	host_only
+	podman_ready
+	image
+	# Nothing but the binary in the image.
+	local mnt
+	mnt=$("${PODMAN[@]}" image mount "$PW_IMAGE")
+	[ "$(cd "$mnt" && find . | sort)" = ".
+./usr
+./usr/bin
+./usr/bin/portwatch" ] || { "${PODMAN[@]}" image unmount "$PW_IMAGE" >/dev/null; return 1; }
+	cmp "$mnt/usr/bin/portwatch" "$STATIC" || { "${PODMAN[@]}" image unmount "$PW_IMAGE" >/dev/null; return 1; }
+	"${PODMAN[@]}" image unmount "$PW_IMAGE" >/dev/null
+
+	CLIENT_IMAGE=$PW_IMAGE container_run pw --pid=host --network=host \
+		--cap-drop all --cap-add "$CAPS" -v /sys/fs/cgroup:/sys/fs/cgroup:ro \
+		-- trace --json --drops=none --comm pwimgcli
+	local pw=$CONTAINER
+	container_logs_wait "$pw" "Hit Ctrl-C to end."
+
+	client_image
+	container_run cli --network=none --sysctl net.ipv4.ip_local_port_range="40000 40001" \
+		-- sockop comm pwimgcli listen 127.0.0.1 8080 connect 127.0.0.1 8080 4 hold
+	container_logs_wait "$CONTAINER" "^holding"
+	local logs ino n i
+	logs=$("${PODMAN[@]}" logs "$CONTAINER")
+	# In its own pid namespace, sockop is pid 1: the host knows it as CONTAINER_PID.
+	grep -qx "pid 1" <<<"$logs"
+	[ "$(grep -c 'err 99 EADDRNOTAVAIL' <<<"$logs")" -eq 2 ] ||
+		setup_error "sockop's connects: $logs"
+	ino=$(stat -L -c %i "/proc/$CONTAINER_PID/ns/net")
+
+	for ((i = 0; i < 100; i++)); do
+		n=$("${PODMAN[@]}" logs "$pw" 2>/dev/null | grep -c '"type":"port_alloc_fail"' || true)
+		[ "$n" -ge 2 ] && break
+		sleep 0.1
+	done
+	"${PODMAN[@]}" logs "$pw" 2>/dev/null | grep '^{' >"$BATS_TEST_TMPDIR/pw.json"
+	[ "$(jq -s --argjson pid "$CONTAINER_PID" --argjson ino "$ino" '[.[] |
+		select(.type == "port_alloc_fail" and .pid == $pid and .comm == "pwimgcli" and
+			.netns == $ino and .op == "connect" and .proto == "tcp" and
+			.errno == 99 and .error == "EADDRNOTAVAIL" and
+			.daddr == "127.0.0.1" and .dport == 8080 and .port_range == [40000, 40001])] |
+		length' "$BATS_TEST_TMPDIR/pw.json")" -eq 2 ] || { cat "$BATS_TEST_TMPDIR/pw.json"; return 1; }
+	[ "$(jq -s '[.[] | select(.type == "port_alloc_fail")] | length' "$BATS_TEST_TMPDIR/pw.json")" -eq 2 ]
+
+	# SIGINT: portwatch ends with status 0.
+	"${PODMAN[@]}" kill -s INT "$pw" >/dev/null
+	[ "$("${PODMAN[@]}" wait "$pw")" -eq 0 ]
 }
