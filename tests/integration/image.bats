@@ -1,17 +1,20 @@
 #!/usr/bin/env bats
 # The shipped forms of portwatch: `make install` (binary, portwatch(8), bash
 # completion), the static binary in the FROM-scratch image under Podman with
-# the capabilities it needs. Host only: no container runtime in a guest.
+# the capabilities the DaemonSet grants, and the DaemonSet's pod template
+# played by `podman kube play`. Host only: no container runtime in a guest.
 
 load lib
 load podman
 
 STATIC=$TOP/build/static/portwatch
-# The capabilities portwatch needs in a container (README.md), as podman names them.
+DAEMONSET=$TOP/deploy/kubernetes/portwatch.yaml
+# The capabilities of deploy/kubernetes/portwatch.yaml, as podman names them.
 CAPS=SYS_ADMIN,SYS_PTRACE,SYSLOG
 COMMANDS="check drops latency ports probes top trace"
 
 teardown() {
+	[ -z "${POD_YAML:-}" ] || "${PODMAN[@]}" kube down "$POD_YAML" >/dev/null 2>&1 || true
 	podman_teardown
 	pw_teardown
 }
@@ -150,4 +153,79 @@ tracepoint" ]
 	# SIGINT: portwatch ends with status 0.
 	"${PODMAN[@]}" kill -s INT "$pw" >/dev/null
 	[ "$("${PODMAN[@]}" wait "$pw")" -eq 0 ]
+}
+
+@test "daemonset: its pod template plays under podman kube play, traces a host process's failing connects, stops with status 0 and is removed" {
+	host_only
+	podman_ready
+	command -v catatonit >/dev/null || setup_error "podman's pod infra container needs catatonit (tools/deps.sh installs it)"
+	python3 -c 'import yaml' || setup_error "python3-yaml is needed (tools/deps.sh installs it)"
+	image
+	# The Pod the DaemonSet would create on a node, with the test's image.
+	POD=pwt-pod-$$
+	POD_YAML=$BATS_TEST_TMPDIR/pod.json
+	python3 - "$DAEMONSET" "$POD" "$PW_IMAGE" >"$POD_YAML" <<'EOF'
+import json, sys, yaml
+path, name, image = sys.argv[1:]
+ds = [d for d in yaml.safe_load_all(open(path)) if d and d["kind"] == "DaemonSet"]
+assert len(ds) == 1, "one DaemonSet"
+t = ds[0]["spec"]["template"]
+spec = t["spec"]
+assert len(spec["containers"]) == 1, "one container"
+spec["containers"][0]["image"] = image
+print(json.dumps({"apiVersion": "v1", "kind": "Pod",
+                  "metadata": dict(t["metadata"], name=name), "spec": spec}))
+EOF
+	[ "$(jq -c '[.spec.hostPID, .spec.hostNetwork, .metadata.annotations["prometheus.io/scrape"],
+		.metadata.annotations["prometheus.io/port"], .spec.containers[0].args,
+		.spec.containers[0].securityContext.capabilities]' "$POD_YAML")" = \
+		'[true,true,"true","9877",["trace","--json"],{"drop":["ALL"],"add":["SYS_ADMIN","SYS_PTRACE","SYSLOG"]}]' ]
+
+	# Podman's defaults here: runc, rlimits it can set (podman.bash), and
+	# catatonit for the pod's infra container (an image podman makes locally).
+	cat >"$BATS_TEST_TMPDIR/containers.conf" <<'EOF'
+[containers]
+default_ulimits = ["nofile=20000:20000", "nproc=1000:1000"]
+[engine]
+runtime = "runc"
+helper_binaries_dir = ["/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman", "/usr/lib/podman", "/usr/bin"]
+EOF
+	# kube play takes a directory named like the image in its working
+	# directory for a build context: play it from the test's own.
+	(cd "$BATS_TEST_TMPDIR" && CONTAINERS_CONF=$BATS_TEST_TMPDIR/containers.conf \
+		"${PODMAN[@]}" kube play "$POD_YAML" >/dev/null)
+	local c=$POD-portwatch
+	container_logs_wait "$c" "Hit Ctrl-C to end."
+	# What the container got: the host's network, the 3 capabilities, a
+	# read-only root, the limits, every host path read-only. Not the host's
+	# PID namespace: podman 4.3's kube play ignores hostPID (the template's
+	# is checked above); portwatch's BPF programs see host pids regardless.
+	[ "$("${PODMAN[@]}" inspect -f '{{.HostConfig.NetworkMode}} {{.EffectiveCaps}} {{.HostConfig.ReadonlyRootfs}} {{.HostConfig.Memory}} {{.HostConfig.CpuQuota}}' "$c")" = \
+		"host [CAP_SYSLOG CAP_SYS_ADMIN CAP_SYS_PTRACE] true 268435456 50000" ]
+	[ "$("${PODMAN[@]}" inspect -f '{{range .Mounts}}{{.Destination}}:{{.RW}} {{end}}' "$c")" = \
+		"/sys/kernel/btf:false /sys/kernel/tracing:false /sys/fs/cgroup:false /run/netns:false /run/containerd:false /run/containers:false /var/lib/containers/storage:false " ]
+
+	# A host process's connects fail for want of a port: the pod names it.
+	exhausted_ns pod
+	sockop_hold "$NS" comm pwpodcli connect 127.0.0.1 8080 2
+	grep -c 'err 99 EADDRNOTAVAIL' "$SOCKOP_OUT" | grep -qx 2 || setup_error "sockop: $(cat "$SOCKOP_OUT")"
+	local i n=0
+	for ((i = 0; i < 100; i++)); do
+		"${PODMAN[@]}" logs "$c" 2>/dev/null | grep '^{' >"$BATS_TEST_TMPDIR/pod.out" || true
+		n=$(jq -s --argjson pid "$SOCKOP_PID" --argjson ino "$INO" '[.[] |
+			select(.type == "port_alloc_fail" and .pid == $pid and .comm == "pwpodcli" and
+				.netns == $ino and .error == "EADDRNOTAVAIL" and .dport == 8080 and
+				.port_range == [40000, 40001])] | length' "$BATS_TEST_TMPDIR/pod.out")
+		[ "$n" -ge 2 ] && break
+		sleep 0.1
+	done
+	[ "$n" -eq 2 ]
+
+	# Stopped (SIGTERM), portwatch ends with status 0; kube down removes it all.
+	"${PODMAN[@]}" pod stop -t 10 "$POD" >/dev/null
+	[ "$("${PODMAN[@]}" inspect -f '{{.State.ExitCode}}' "$c")" -eq 0 ]
+	"${PODMAN[@]}" kube down "$POD_YAML" >/dev/null
+	POD_YAML=
+	! "${PODMAN[@]}" pod exists "$POD"
+	! "${PODMAN[@]}" container exists "$c"
 }
