@@ -47,7 +47,8 @@ TOOLS := $(OUTPUT)/sockop
 TEST_HELPERS := $(OUTPUT)/tests/ethstat $(OUTPUT)/tests/sockop-static
 BENCH_HELPERS := $(OUTPUT)/bench/connloop
 
-.PHONY: all clean deps run test vmtest vmlinux format bench bench-smoke docs
+.PHONY: all clean deps run test vmtest vmlinux format bench bench-smoke docs static man install uninstall \
+	image
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(OUTPUT)/portwatch.bpf.o $(OUTPUT)/probe.bpf.o $(BPF_OBJS)
 
@@ -109,6 +110,53 @@ $(OUTPUT)/tests/sockop-static: tools/sockop.c | $(OUTPUT)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -static $< -o $@
 
+# One statically linked binary (static PIE) against Debian's .a archives, the
+# BPF object embedded as in ./portwatch: what the FROM-scratch image holds.
+# The same objects as ./portwatch; -ltinfo because libncurses.a needs it.
+STATIC_BIN := $(OUTPUT)/static/portwatch
+
+static: $(STATIC_BIN)
+
+$(STATIC_BIN): $(USER_LIB_OBJS) $(USER_CMD_OBJS)
+	$(Q)mkdir -p $(dir $@)
+	$(call msg,STATIC,$@)
+	$(Q)$(CC) -static-pie -Wl,-z,relro,-z,now $^ $(LDLIBS) -ltinfo -o $@
+
+# portwatch(8), from its scdoc source.
+MAN := $(OUTPUT)/portwatch.8
+
+man: $(MAN)
+
+$(MAN): docs/portwatch.8.scd
+	$(call msg,SCDOC,$@)
+	$(Q)mkdir -p $(dir $@)
+	$(Q)scdoc < $< > $@
+
+# `make install` installs ./portwatch (dynamically linked), `make install
+# STATIC=1` the static binary instead; both with the man page and the bash
+# completion. DESTDIR for staged installs.
+PREFIX ?= /usr/local
+SBINDIR := $(PREFIX)/sbin
+MAN8DIR := $(PREFIX)/share/man/man8
+COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
+INSTALL_BIN := $(if $(STATIC),$(STATIC_BIN),portwatch)
+
+install: $(INSTALL_BIN) $(MAN)
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/portwatch
+	install -D -m 0644 $(MAN) $(DESTDIR)$(MAN8DIR)/portwatch.8
+	install -D -m 0644 tools/portwatch.bash-completion $(DESTDIR)$(COMPLETIONDIR)/portwatch
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/portwatch $(DESTDIR)$(MAN8DIR)/portwatch.8 \
+		$(DESTDIR)$(COMPLETIONDIR)/portwatch
+
+# The FROM-scratch image (Containerfile): the static binary alone, built
+# locally with podman; nothing is pulled.
+IMAGE ?= localhost/portwatch:latest
+
+image: $(STATIC_BIN)
+	podman build --runtime runc -q -f Containerfile -t $(IMAGE) .
+
 # Install the Debian packages the build and the tests need (only those missing).
 deps:
 	tools/deps.sh
@@ -123,7 +171,7 @@ run:
 # then on stock Debian kernels under qemu per rung (PW_VMTEST=0 skips those).
 test:
 	tools/deps.sh
-	$(MAKE) all $(UNIT_TESTS) $(TEST_HELPERS) $(BENCH_HELPERS)
+	$(MAKE) all static man $(UNIT_TESTS) $(TEST_HELPERS) $(BENCH_HELPERS)
 	tests/run $(UNIT_TESTS)
 
 # Only the integration tests on stock kernels under qemu (part of `make test`).
