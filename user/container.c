@@ -457,27 +457,51 @@ void pw_ctrs_free(struct pw_ctrs *s)
 	free(s);
 }
 
-/* The cgroup v2 path of a live process, if it has the id wanted. */
-static const struct pw_ctr *by_pid(struct pw_ctrs *s, __u64 cgroup_id, __u32 pid)
+/* A live process's cgroup v2 path (line: 4096 bytes) and id; 0 or -errno. */
+static int pid_cgroup(struct pw_ctrs *s, __u32 pid, char *line, __u64 *id)
 {
-	char path[64], line[4096], full[4600];
+	char path[64], full[4600];
 	FILE *f;
 	bool found = false;
-	__u64 id;
 
 	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
 	f = fopen(path, "re");
-	while (f && !found && fgets(line, sizeof(line), f))
+	while (f && !found && fgets(line, 4096, f))
 		found = !strncmp(line, "0::", 3);
 	if (f)
 		fclose(f);
 	if (!found)
-		return NULL;
+		return -ENOENT;
 	line[strcspn(line, "\n")] = 0;
 	snprintf(full, sizeof(full), "%s%s", s->cgroup_root, line + 3);
-	if (pw_cgroup_id(full, &id) || id != cgroup_id)
+	return pw_cgroup_id(full, id);
+}
+
+/* The cgroup of a live process, if it has the id wanted. */
+static const struct pw_ctr *by_pid(struct pw_ctrs *s, __u64 cgroup_id, __u32 pid)
+{
+	char line[4096];
+	__u64 id;
+
+	if (pid_cgroup(s, pid, line, &id) || id != cgroup_id)
 		return NULL;
 	return add(s, cgroup_id, line + 3);
+}
+
+const struct pw_ctr *pw_ctrs_lookup_pid(struct pw_ctrs *s, __u32 pid)
+{
+	char line[4096];
+	__u64 id;
+
+	if (!s || !pid || !s->cgroup_root || pid_cgroup(s, pid, line, &id))
+		return NULL;
+	return pw_ctrs_lookup(s, id, pid);
+}
+
+void pw_ctrs_refresh(struct pw_ctrs *s)
+{
+	if (s && s->cgroup_root)
+		scan(s);
 }
 
 static bool empty(const struct pw_ctr *c)

@@ -66,6 +66,15 @@ void pw_ctrs_free(struct pw_ctrs *s);
  */
 const struct pw_ctr *pw_ctrs_lookup(struct pw_ctrs *s, __u64 cgroup_id, __u32 pid);
 
+/*
+ * The identity of a live process, through /proc/PID/cgroup (for snapshots:
+ * the processes holding sockets live). NULL when unknown.
+ */
+const struct pw_ctr *pw_ctrs_lookup_pid(struct pw_ctrs *s, __u32 pid);
+
+/* Walk the cgroup tree again for cgroups made since (trace: every second). */
+void pw_ctrs_refresh(struct pw_ctrs *s);
+
 /* Cgroups resolved but not kept because the cache was full. */
 __u64 pw_ctrs_not_kept(const struct pw_ctrs *s);
 
