@@ -575,6 +575,19 @@ const char *pw_ctr_text(const struct pw_ctr *c, char *buf, size_t len)
 	return buf;
 }
 
+const char *pw_ctr_name_text(const struct pw_ctr *c, char *buf, size_t len)
+{
+	char a[1024];
+
+	if (!c || !c->id)
+		snprintf(buf, len, "-");
+	else if (c->name)
+		snprintf(buf, len, "%s", esc(c->name, a, sizeof(a)));
+	else
+		snprintf(buf, len, "%.12s", c->id);
+	return buf;
+}
+
 const char *pw_ctr_label(const struct pw_ctr *c, char *buf, size_t len)
 {
 	char a[1024], b[1024];

@@ -87,6 +87,9 @@ bool pw_ctr_matches(const struct pw_ctr *c, const char *want);
 /* The text suffix of a record in a container: " [ctr NAME]", " [pod NS/POD ctr NAME]". */
 const char *pw_ctr_text(const struct pw_ctr *c, char *buf, size_t len);
 
+/* For tables, escaped: the container's name, else its 12-hex id; "-" outside containers. */
+const char *pw_ctr_name_text(const struct pw_ctr *c, char *buf, size_t len);
+
 /* The short label for tables: pod "NS/POD", else the container name, else its 12-hex id, "-". */
 const char *pw_ctr_label(const struct pw_ctr *c, char *buf, size_t len);
 

@@ -146,6 +146,7 @@ static void test_match_and_text(void **state)
 	assert_false(pw_ctr_matches(NULL, "0123"));
 	assert_string_equal(pw_ctr_text(&c, buf, sizeof(buf)), " [ctr pwt-client]");
 	assert_string_equal(pw_ctr_label(&c, buf, sizeof(buf)), "pwt-client");
+	assert_string_equal(pw_ctr_name_text(&c, buf, sizeof(buf)), "pwt-client");
 	c.name = "\x1b[31mEVIL\n";
 	assert_string_equal(pw_ctr_text(&c, buf, sizeof(buf)), " [ctr \\x1b[31mEVIL\\x0a]");
 	c.name = NULL;
