@@ -530,6 +530,12 @@ const struct pw_ctr *pw_ctrs_lookup(struct pw_ctrs *s, __u64 cgroup_id, __u32 pi
 	}
 	if (pid)
 		c = by_pid(s, cgroup_id, pid);
+	if (!c && s->used < s->max) {
+		/* known as nothing: not looked up again */
+		e = slot(s, cgroup_id);
+		e->id = cgroup_id;
+		s->used++;
+	}
 	return c && !empty(c) ? c : NULL;
 }
 

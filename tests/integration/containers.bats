@@ -130,6 +130,19 @@ exhausting_client() {
 	[ "$(jq -s "[.[] | select(.type == \"port\" and .container == \"$SRV\")] | length" <<<"$output")" -eq 0 ]
 }
 
+@test "containers: check's evidence and top's CONTAINER column name the client container" {
+	exhausting_client chk
+	run "$PORTWATCH" check --json --netns "/proc/$CONTAINER_PID/ns/net"
+	[ "$status" -eq 1 ]
+	[ "$(jq -s "[.[] | select(.type == \"finding\" and .check == \"destination_ports\" and .severity == \"error\" and (.evidence | contains(\"pid $CONTAINER_PID (sockop, container $CONTAINER) 4\")))] | length" <<<"$output")" -eq 1 ]
+	PW_FORMAT=text pw_launch top top -i 1 --pid "$CONTAINER_PID"
+	TOP_PID=$LAUNCHED_PID
+	wait_for_line "$BATS_TEST_TMPDIR/top.out" "^$CONTAINER_PID " "$TOP_PID"
+	pw_stop "$TOP_PID" "$BATS_TEST_TMPDIR/top.err"
+	grep -q "^PID .* UTIL% CONTAINER    FULLEST DEST$" "$BATS_TEST_TMPDIR/top.out"
+	grep -q "^$CONTAINER_PID  *sockop .* ${CONTAINER:0:12} $SRV_IP:8080$" "$BATS_TEST_TMPDIR/top.out"
+}
+
 @test "containers: bad --container, --pod, --k8s-namespace: one line, exit 2" {
 	host_only
 	run "$PORTWATCH" trace --container 'web 1'
