@@ -35,10 +35,8 @@ static const char *component_ctr(const char *c, char *id)
 	static const struct {
 		const char *prefix, *suffix, *runtime;
 	} shapes[] = {
-		{ "docker-", ".scope", "docker" },
-		{ "cri-containerd-", ".scope", "containerd" },
-		{ "crio-", ".scope", "crio" },
-		{ "libpod-", ".scope", "podman" },
+		{ "docker-", ".scope", "docker" }, { "cri-containerd-", ".scope", "containerd" },
+		{ "crio-", ".scope", "crio" },	   { "libpod-", ".scope", "podman" },
 		{ "libpod-", "", "podman" },
 	};
 
@@ -118,7 +116,8 @@ int pw_ctr_parse_path(const char *path, struct pw_ctr *out)
 				out->id = strdup(next);
 			}
 		} else if (kubepods && out->pod_uid && is_id(c, "")) {
-			/* kubelet's cgroupfs driver: /kubepods/<qos>/pod<uid>/<id>, runtime unknown */
+			/* kubelet's cgroupfs driver: /kubepods/<qos>/pod<uid>/<id>, runtime unknown
+			 */
 			free(out->id);
 			out->id = strdup(c);
 		} else if (!out->id && (ends_with(c, ".service") || ends_with(c, ".scope"))) {
@@ -139,7 +138,8 @@ static char *annotation(struct json_object *ann, const char *a, const char *b)
 {
 	struct json_object *v;
 
-	if ((json_object_object_get_ex(ann, a, &v) || (b && json_object_object_get_ex(ann, b, &v))) &&
+	if ((json_object_object_get_ex(ann, a, &v) ||
+	     (b && json_object_object_get_ex(ann, b, &v))) &&
 	    json_object_is_type(v, json_type_string) && *json_object_get_string(v))
 		return strdup(json_object_get_string(v));
 	return NULL;
@@ -251,13 +251,13 @@ static void podman_name(struct pw_ctrs *s, struct pw_ctr *c)
 	char path[512], *text;
 	struct json_object *all, *e, *v, *names;
 
-	snprintf(path, sizeof(path), "%s/var/lib/containers/storage/overlay-containers/containers.json",
-		 s->root);
+	snprintf(path, sizeof(path),
+		 "%s/var/lib/containers/storage/overlay-containers/containers.json", s->root);
 	text = read_file(path);
 	all = text ? json_tokener_parse(text) : NULL;
 	free(text);
-	for (size_t i = 0; all && json_object_is_type(all, json_type_array) &&
-			   i < json_object_array_length(all);
+	for (size_t i = 0;
+	     all && json_object_is_type(all, json_type_array) && i < json_object_array_length(all);
 	     i++) {
 		e = json_object_array_get_idx(all, i);
 		if (!json_object_object_get_ex(e, "id", &v) ||
@@ -266,8 +266,8 @@ static void podman_name(struct pw_ctrs *s, struct pw_ctr *c)
 		if (json_object_object_get_ex(e, "names", &names) &&
 		    json_object_is_type(names, json_type_array) &&
 		    json_object_array_length(names) > 0)
-			c->name = strdup(json_object_get_string(
-					      json_object_array_get_idx(names, 0)) ?: "");
+			c->name = strdup(json_object_get_string(json_object_array_get_idx(names, 0))
+						 ?: "");
 		break;
 	}
 	json_object_put(all);
@@ -302,7 +302,8 @@ static bool containerd_bundle(struct pw_ctrs *s, struct pw_ctr *c)
 	char path[512];
 
 	for (size_t i = 0; i < sizeof(namespaces) / sizeof(namespaces[0]); i++) {
-		snprintf(path, sizeof(path), "%s/run/containerd/io.containerd.runtime.v2.task/%s/%s/config.json",
+		snprintf(path, sizeof(path),
+			 "%s/run/containerd/io.containerd.runtime.v2.task/%s/%s/config.json",
 			 s->root, namespaces[i], c->id);
 		if (read_bundle(c, path))
 			return true;
@@ -429,7 +430,8 @@ struct pw_ctrs *pw_ctrs_new(const char *cgroup_root, const char *root, size_t ma
 	s->cgroup_root = cgroup_root ? strdup(cgroup_root) : cgroup2_mount();
 	if (!s->cgroup_root && !cgroup_root) {
 		s->root_fd = pw_cgroup2_root_fd();
-		if (s->root_fd >= 0 && asprintf(&s->cgroup_root, "/proc/self/fd/%d", s->root_fd) < 0)
+		if (s->root_fd >= 0 &&
+		    asprintf(&s->cgroup_root, "/proc/self/fd/%d", s->root_fd) < 0)
 			s->cgroup_root = NULL;
 	}
 	if (!s->tab || !s->root) {
@@ -601,7 +603,8 @@ const char *pw_ctr_label(const struct pw_ctr *c, char *buf, size_t len)
 	if (!c || !c->id)
 		snprintf(buf, len, "-");
 	else if (c->pod)
-		snprintf(buf, len, "%s/%s", c->k8s_namespace ? esc(c->k8s_namespace, a, sizeof(a)) : "-",
+		snprintf(buf, len, "%s/%s",
+			 c->k8s_namespace ? esc(c->k8s_namespace, a, sizeof(a)) : "-",
 			 esc(c->pod, b, sizeof(b)));
 	else if (c->name)
 		snprintf(buf, len, "%s", esc(c->name, a, sizeof(a)));

@@ -48,9 +48,14 @@ static int scan_cgroups(struct pw_filter *f)
 }
 
 static const char *const option_names[] = {
-	[PW_FILTER_PID] = "pid",       [PW_FILTER_COMM] = "comm",   [PW_FILTER_NETNS] = "netns",
-	[PW_FILTER_CGROUP] = "cgroup", [PW_FILTER_DPORT] = "dport", [PW_FILTER_DADDR] = "daddr",
-	[PW_FILTER_CONTAINER] = "container", [PW_FILTER_POD] = "pod",
+	[PW_FILTER_PID] = "pid",
+	[PW_FILTER_COMM] = "comm",
+	[PW_FILTER_NETNS] = "netns",
+	[PW_FILTER_CGROUP] = "cgroup",
+	[PW_FILTER_DPORT] = "dport",
+	[PW_FILTER_DADDR] = "daddr",
+	[PW_FILTER_CONTAINER] = "container",
+	[PW_FILTER_POD] = "pod",
 	[PW_FILTER_K8S_NAMESPACE] = "k8s-namespace",
 };
 
@@ -174,10 +179,14 @@ int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, 
 		  size_t err_len)
 {
 	static int (*const set[])(struct pw_filter *, const char *, char *, size_t) = {
-		[PW_FILTER_PID] = set_pid,     [PW_FILTER_COMM] = set_comm,
-		[PW_FILTER_NETNS] = set_netns, [PW_FILTER_CGROUP] = set_cgroup,
-		[PW_FILTER_DPORT] = set_dport, [PW_FILTER_DADDR] = set_daddr,
-		[PW_FILTER_CONTAINER] = set_container, [PW_FILTER_POD] = set_pod,
+		[PW_FILTER_PID] = set_pid,
+		[PW_FILTER_COMM] = set_comm,
+		[PW_FILTER_NETNS] = set_netns,
+		[PW_FILTER_CGROUP] = set_cgroup,
+		[PW_FILTER_DPORT] = set_dport,
+		[PW_FILTER_DADDR] = set_daddr,
+		[PW_FILTER_CONTAINER] = set_container,
+		[PW_FILTER_POD] = set_pod,
 		[PW_FILTER_K8S_NAMESPACE] = set_k8s_namespace,
 	};
 	int ret = set[key](f, arg, err, err_len);

@@ -2,9 +2,9 @@
 /*
  * Event filters of `trace`: -p/--pid, --comm, --netns, --cgroup, --dport,
  * --daddr, --container, --pod, --k8s-namespace (these three through the
- * owner's cgroup id and container.h's cache, which the caller sets). All given filters must match (AND). Events are rare enough (one
- * per failed call) that filtering in userspace costs nothing measurable, and
- * it applies the same way to events whose owner came from the owner map.
+ * owner's cgroup id and container.h's cache, which the caller sets). All given filters must match
+ * (AND). Events are rare enough (one per failed call) that filtering in userspace costs nothing
+ * measurable, and it applies the same way to events whose owner came from the owner map.
  */
 #ifndef PORTWATCH_FILTER_H
 #define PORTWATCH_FILTER_H
@@ -38,10 +38,10 @@ struct pw_filter {
 	char *cgroup_path; /* --cgroup: matches the cgroup and its descendants */
 	__u64 *cgroup_ids; /* ids under cgroup_path, rescanned for a newer id */
 	size_t nr_cgroup_ids;
-	__u64 scanned_upto; /* the highest cgroup id seen: scanned or of an event */
-	char *container;    /* --container: a name, or an id or id prefix */
-	char *pod;	    /* --pod NAME */
-	char *k8s_namespace; /* --k8s-namespace NS */
+	__u64 scanned_upto;   /* the highest cgroup id seen: scanned or of an event */
+	char *container;      /* --container: a name, or an id or id prefix */
+	char *pod;	      /* --pod NAME */
+	char *k8s_namespace;  /* --k8s-namespace NS */
 	struct pw_ctrs *ctrs; /* the caller's cache, for the three above (not owned) */
 };
 

@@ -243,8 +243,8 @@ const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, ch
 
 void pw_text_header(FILE *out)
 {
-	fprintf(out, TEXT_FMT, "TIME", "PID", "COMM", "NETNS", "PROTO", "LOCAL", "REMOTE",
-		"RESULT", "");
+	fprintf(out, TEXT_FMT, "TIME", "PID", "COMM", "NETNS", "PROTO", "LOCAL", "REMOTE", "RESULT",
+		"");
 }
 
 /* A record's text line: owner NULL when unknown, "-" for its pid and comm. */
@@ -358,8 +358,7 @@ struct json_object *pw_record_json(const void *data, const struct pw_clock *c,
 	return o;
 }
 
-void pw_record_text(FILE *out, const void *data, const struct pw_clock *c,
-		    const struct pw_ctr *ctr)
+void pw_record_text(FILE *out, const void *data, const struct pw_clock *c, const struct pw_ctr *ctr)
 {
 	const struct pw_rec_hdr *hdr = data;
 

@@ -61,8 +61,8 @@ static void test_parse_path(void **state)
 		    "kubepods-besteffort-pod1b2c3d4e_aaaa_bbbb_cccc_0123456789ab.slice/crio-" ID
 		    ".scope",
 		    "crio", ID, "1b2c3d4e-aaaa-bbbb-cccc-0123456789ab", NULL);
-	expect_path("/kubepods.slice/kubepods-pod1b2c3d4e_aaaa_bbbb_cccc_0123456789ab.slice/crio-" ID
-		    ".scope",
+	expect_path("/kubepods.slice/kubepods-pod1b2c3d4e_aaaa_bbbb_cccc_0123456789ab.slice/"
+		    "crio-" ID ".scope",
 		    "crio", ID, "1b2c3d4e-aaaa-bbbb-cccc-0123456789ab", NULL);
 	/* kubelet's cgroupfs driver: the runtime is not in the path */
 	expect_path("/kubepods/burstable/pod1b2c3d4e-aaaa-bbbb-cccc-0123456789ab/" ID, NULL, ID,
@@ -118,7 +118,8 @@ static void test_annotations(void **state)
 	pw_ctr_clear(&c);
 
 	/* no annotations, an empty or non-string value: unknown, not a guess */
-	assert_int_equal(pw_ctr_parse_annotations("{\"annotations\":{\"io.kubernetes.pod.name\":\"\","
+	assert_int_equal(pw_ctr_parse_annotations("{\"annotations\":{\"io.kubernetes.pod.name\":"
+						  "\"\","
 						  "\"io.kubernetes.container.name\":7}}",
 						  &c),
 			 0);
@@ -187,14 +188,18 @@ static void test_cache(void **state)
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
-	snprintf(p, sizeof(p), "mkdir -p %s/cg/libpod_parent/libpod-" ID " %s/cg/system.slice/a.service "
-		 "%s/var/lib/containers/storage/overlay-containers/" ID "/userdata", dir, dir, dir);
+	snprintf(p, sizeof(p),
+		 "mkdir -p %s/cg/libpod_parent/libpod-" ID " %s/cg/system.slice/a.service "
+		 "%s/var/lib/containers/storage/overlay-containers/" ID "/userdata",
+		 dir, dir, dir);
 	assert_int_equal(system(p), 0);
-	snprintf(p, sizeof(p), "%s/var/lib/containers/storage/overlay-containers/containers.json", dir);
+	snprintf(p, sizeof(p), "%s/var/lib/containers/storage/overlay-containers/containers.json",
+		 dir);
 	write_file(p, "[{\"id\":\"ffff\",\"names\":[\"other\"]},{\"id\":\"" ID
 		      "\",\"names\":[\"pwt-client\"]}]");
-	snprintf(p, sizeof(p), "%s/var/lib/containers/storage/overlay-containers/" ID
-		 "/userdata/config.json", dir);
+	snprintf(p, sizeof(p),
+		 "%s/var/lib/containers/storage/overlay-containers/" ID "/userdata/config.json",
+		 dir);
 	write_file(p, "{\"annotations\":{\"io.container.manager\":\"libpod\"}}");
 	snprintf(cg, sizeof(cg), "%s/cg/libpod_parent/libpod-" ID, dir);
 	id = inode(cg);
