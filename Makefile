@@ -35,7 +35,7 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 # Userspace: the library part (everything but main) is shared with the unit tests.
 USER_LIB_SRCS := user/record.c user/filter.c user/util.c user/rungs.c user/progs.c user/session.c \
 	user/cli.c user/hist.c user/dropreason.c user/ksyms.c user/dropctx.c user/netns.c \
-	user/natclass.c user/ports.c user/conntrack.c user/ethtool.c
+	user/natclass.c user/ports.c user/conntrack.c user/ethtool.c user/container.c
 USER_CMD_SRCS := user/portwatch.c user/cmd_trace.c user/cmd_probes.c user/cmd_latency.c \
 	user/cmd_drops.c user/cmd_ports.c user/cmd_check.c user/cmd_top.c
 USER_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_LIB_SRCS))

@@ -234,8 +234,9 @@ struct pw_search_hist {
  * NOT_SPECIFIED).
  */
 struct pw_drop_key {
-	__u64 location; /* kernel text address that freed the skb */
-	__u32 reason;	/* enum skb_drop_reason of the running kernel (names from its BTF) */
+	__u64 location;	 /* kernel text address that freed the skb */
+	__u64 cgroup_id; /* attributed owner's cgroup v2 id (its container), 0 when unattributed */
+	__u32 reason;	 /* enum skb_drop_reason of the running kernel (names from its BTF) */
 	__u32 netns;	/* inode of the netns of skb->dev, else of skb->sk; 0 if neither */
 	__u32 ifindex;	/* skb->dev->ifindex, 0 without a device */
 	__u32 tgid;	/* attributed owner's process id, 0 when unattributed */

@@ -16,6 +16,7 @@
 #include <json-c/json.h>
 #include "cli.h"
 #include "commands.h"
+#include "container.h"
 #include "conntrack.h"
 #include "ethtool.h"
 #include "ports.h"
@@ -46,7 +47,24 @@ struct check_env {
 	unsigned long interval_s; /* between the two samples of counters */
 	enum severity worst;
 	unsigned int findings;
+	struct pw_ctrs *ctrs; /* the owners' containers, through /proc/PID/cgroup */
 };
+
+/* "pid 8541 (sockop)", or "pid 8541 (sockop, container web)": an owner for evidence. */
+static const char *owner_text(struct check_env *env, const struct pw_port_key *k, char *buf,
+			      size_t len)
+{
+	const struct pw_ctr *c = pw_ctrs_lookup_pid(env->ctrs, k->tgid);
+	char comm[PW_ESCAPED_SIZE(PW_COMM_LEN)], name[1100];
+
+	pw_escape(k->comm, PW_COMM_LEN, comm, sizeof(comm));
+	if (c && c->id)
+		snprintf(buf, len, "pid %u (%s, container %s)", k->tgid, comm,
+			 pw_ctr_name_text(c, name, sizeof(name)));
+	else
+		snprintf(buf, len, "pid %u (%s)", k->tgid, comm);
+	return buf;
+}
 
 /* Per netns: counters sampled twice, `interval_s` apart. */
 struct sample {
@@ -207,11 +225,11 @@ static void check_destination(struct check_env *env, const struct pw_port_row *r
 	snprintf(evidence, sizeof(evidence), "established %llu, time_wait %llu; owners:",
 		 (unsigned long long)estab, (unsigned long long)tw);
 	for (size_t k = 0; k < n && k < MAX_OWNERS; k++) {
-		char comm[PW_ESCAPED_SIZE(PW_COMM_LEN)];
+		char who[1300];
 
-		pw_escape(rows[k].key.comm, PW_COMM_LEN, comm, sizeof(comm));
 		if (rows[k].key.tgid)
-			append(evidence, sizeof(evidence), " pid %u (%s) %llu", rows[k].key.tgid, comm,
+			append(evidence, sizeof(evidence), " %s %llu",
+			       owner_text(env, &rows[k].key, who, sizeof(who)),
 			       (unsigned long long)rows[k].total);
 		else
 			append(evidence, sizeof(evidence), " unowned (TIME_WAIT...) %llu",
@@ -296,15 +314,15 @@ static void check_acl_sockets(struct check_env *env, const struct pw_port_row *r
 		 (unsigned long long)outside, env->acl_lo, env->acl_hi);
 	for (size_t i = 0; i < n; i++) {
 		const struct pw_port_row *r = &rows[i];
-		char dest[INET6_ADDRSTRLEN + 10], comm[PW_ESCAPED_SIZE(PW_COMM_LEN)];
+		char dest[INET6_ADDRSTRLEN + 10], who[1300];
 
 		if (r->key.netns != ns->inode || !r->counts.outside_acl)
 			continue;
-		pw_escape(r->key.comm, PW_COMM_LEN, comm, sizeof(comm));
 		pw_format_endpoint(r->key.family, r->key.daddr, r->key.dport, dest, sizeof(dest));
 		if (r->key.tgid)
-			append(evidence, sizeof(evidence), "%spid %u (%s) -> %s: %llu",
-			       evidence[0] ? "; " : "", r->key.tgid, comm, dest,
+			append(evidence, sizeof(evidence), "%s%s -> %s: %llu",
+			       evidence[0] ? "; " : "", owner_text(env, &r->key, who, sizeof(who)),
+			       dest,
 			       (unsigned long long)r->counts.outside_acl);
 		else
 			append(evidence, sizeof(evidence), "%sunowned -> %s: %llu",
@@ -450,6 +468,8 @@ int cmd_check(int argc, char **argv)
 		pw_ports_set_acl(s.skel, env.acl_lo, env.acl_hi);
 		ret = pw_ports_snapshot(s.skel, env.snap.filter.netns, &snap, err, sizeof(err));
 	}
+	/* NULL when out of memory: then the evidence names no container */
+	env.ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);
 	if (ret) {
 		fprintf(stderr, "portwatch: %s\n", err);
 		goto cleanup;
@@ -493,6 +513,7 @@ cleanup:
 	pw_ports_free(&snap);
 	pw_session_close(&s);
 	pw_filter_free(&env.snap.filter);
+	pw_ctrs_free(env.ctrs);
 	if (ret)
 		return 2;
 	return env.worst >= SEV_WARNING ? 1 : 0;

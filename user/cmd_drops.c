@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "cli.h"
+#include "container.h"
 #include "commands.h"
 #include "dropctx.h"
 #include "natclass.h"
@@ -25,6 +26,8 @@ enum {
 	BY_PROTO = 1 << 4,
 	BY_PROCESS = 1 << 5,
 	BY_NAT_CLASS = 1 << 6,
+	BY_CONTAINER = 1 << 7,
+	BY_POD = 1 << 8,
 };
 
 static const struct {
@@ -33,7 +36,15 @@ static const struct {
 } by_keys[] = {
 	{ "reason", BY_REASON }, { "location", BY_LOCATION }, { "netns", BY_NETNS },
 	{ "ifname", BY_IFNAME }, { "proto", BY_PROTO }, { "process", BY_PROCESS },
-	{ "nat_class", BY_NAT_CLASS },
+	{ "nat_class", BY_NAT_CLASS }, { "container", BY_CONTAINER }, { "pod", BY_POD },
+};
+
+/* Cgroups whose container identity is cached (container.h). */
+
+/* The first cgroup id seen of a container (or pod): the rows of its others merge into it. */
+struct canon {
+	char *key;
+	__u64 cgroup_id;
 };
 
 #define BAR_WIDTH 30
@@ -53,6 +64,9 @@ struct drops_env {
 	struct timespec last; /* time of the last report */
 	__u64 overflow_shown;
 	int err;
+	struct pw_ctrs *ctrs; /* with --by container or pod */
+	struct canon *canon;
+	size_t ncanon;
 };
 
 static const char doc[] =
@@ -68,6 +82,7 @@ static const char doc[] =
 	"  portwatch drops --by reason,location # which kernel function dropped them\n"
 	"  portwatch drops --by reason,netns,ifname,proto -d 10 --json\n"
 	"  portwatch drops --by process,nat_class  # who loses packets at the NAT, and why\n"
+	"  portwatch drops --by container,pod   # which container, which pod\n"
 	"  portwatch drops --reasons            # this kernel's drop reasons and their numbers";
 
 enum { OPT_BY = 0x400, OPT_REASONS };
@@ -75,7 +90,7 @@ enum { OPT_BY = 0x400, OPT_REASONS };
 static const struct argp_option options[] = {
 	{ "by", OPT_BY, "KEYS", 0,
 	  "Break down by these, comma-separated: reason, location, netns, ifname, proto, "
-	  "process, nat_class (default: reason)",
+	  "process, nat_class, container, pod (default: reason)",
 	  0 },
 	{ "interval", 'i', "SEC", 0, "Report every SEC seconds, each report for its interval", 0 },
 	{ "duration", 'd', "SEC", 0, "Stop after SEC seconds", 0 },
@@ -118,7 +133,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		if (parse_by(arg, &env->by))
 			argp_failure(state, 2, 0,
 				     "invalid --by '%s': use reason, location, netns, ifname, "
-				     "proto, process, nat_class",
+				     "proto, process, nat_class, container, pod",
 				     arg);
 		break;
 	case 'i':
@@ -147,9 +162,44 @@ static int by_count_desc(const void *a, const void *b)
 	return x > y ? -1 : x < y;
 }
 
-/* Keep only the key fields of --by, so that rows differing elsewhere merge. */
-static void project(struct pw_drop_key *k, unsigned int by)
+/*
+ * The cgroup id standing for a drop owner's container (--by container) or
+ * pod (--by pod alone): the first seen of it; 0 outside containers.
+ */
+static __u64 canon_cgroup(struct drops_env *env, const struct pw_drop_key *k)
 {
+	const struct pw_ctr *c = pw_ctrs_lookup(env->ctrs, k->cgroup_id, k->tgid);
+	char key[1024];
+	struct canon *v;
+
+	if (!c || !c->id || (!(env->by & BY_CONTAINER) && !c->pod))
+		return 0;
+	if (env->by & BY_CONTAINER)
+		snprintf(key, sizeof(key), "%s%s%s", c->id, env->by & BY_POD ? "/" : "",
+			 env->by & BY_POD && c->pod ? c->pod : "");
+	else
+		snprintf(key, sizeof(key), "%s/%s", c->k8s_namespace ?: "", c->pod);
+	for (size_t i = 0; i < env->ncanon; i++)
+		if (!strcmp(env->canon[i].key, key))
+			return env->canon[i].cgroup_id;
+	v = realloc(env->canon, (env->ncanon + 1) * sizeof(*v));
+	if (!v)
+		return k->cgroup_id;
+	env->canon = v;
+	v[env->ncanon].key = strdup(key);
+	if (!v[env->ncanon].key)
+		return k->cgroup_id;
+	v[env->ncanon].cgroup_id = k->cgroup_id;
+	return v[env->ncanon++].cgroup_id;
+}
+
+/* Keep only the key fields of --by, so that rows differing elsewhere merge. */
+static void project(struct drops_env *env, struct pw_drop_key *k, unsigned int by)
+{
+	if (by & (BY_CONTAINER | BY_POD))
+		k->cgroup_id = canon_cgroup(env, k);
+	else
+		k->cgroup_id = 0;
 	if (!(by & BY_REASON))
 		k->reason = 0;
 	if (!(by & BY_LOCATION))
@@ -188,7 +238,7 @@ static int interval_rows(struct drops_env *env, struct pw_drop_row *now, int n,
 		/* Before projecting: telling invalid from a full table needs the netns. */
 		d[i].key.nat_class =
 			pw_dropctx_nat_class(&env->names, d[i].key.netns, d[i].key.nat_class);
-		project(&d[i].key, env->by);
+		project(env, &d[i].key, env->by);
 	}
 	qsort(d, n, sizeof(*d), pw_drop_row_cmp);
 	for (int i = 0; i < n; i++) {
@@ -212,6 +262,7 @@ struct row_names {
 	const char *reason;
 	const char *ifn; /* ifname, or "" when not broken down by ifname */
 	const char *cls; /* nat class name, "-" for none */
+	const struct pw_ctr *ctr; /* the owner's container, with --by container or pod */
 };
 
 static void name_row(struct drops_env *env, const struct pw_drop_key *k, struct row_names *n)
@@ -221,6 +272,9 @@ static void name_row(struct drops_env *env, const struct pw_drop_key *k, struct 
 							 n->ifname, sizeof(n->ifname))
 				     : "";
 	n->cls = pw_nat_class_name(k->nat_class) ?: "-";
+	n->ctr = k->cgroup_id ? pw_ctrs_lookup(env->ctrs, k->cgroup_id, k->tgid) : NULL;
+	if (n->ctr && !n->ctr->id)
+		n->ctr = NULL;
 	memset(n->comm, 0, sizeof(n->comm));
 	memcpy(n->comm, k->comm, PW_COMM_LEN);
 	pw_dropctx_location(&env->names, k->location, n->loc, sizeof(n->loc));
@@ -246,6 +300,10 @@ static void print_text_header(const struct drops_env *env, const char *when, __u
 		printf("%-7s %-15s ", "PID", "COMM");
 	if (env->by & BY_NAT_CLASS)
 		printf("%-14s ", "NAT_CLASS");
+	if (env->by & BY_CONTAINER)
+		printf("%-24s ", "CONTAINER");
+	if (env->by & BY_POD)
+		printf("%-32s ", "POD");
 	printf("%10s %10s\n", "COUNT", "RATE/s");
 }
 
@@ -276,6 +334,26 @@ static void print_row_json(const struct drops_env *env, const struct pw_drop_row
 	if (env->by & BY_NAT_CLASS)
 		json_object_object_add(o, "nat_class",
 				       k->nat_class ? json_object_new_string(n->cls) : NULL);
+	if (env->by & BY_CONTAINER) {
+		json_object_object_add(o, "container",
+				       n->ctr && n->ctr->name ? json_object_new_string(n->ctr->name)
+							      : NULL);
+		json_object_object_add(o, "container_id",
+				       n->ctr ? json_object_new_string(n->ctr->id) : NULL);
+		json_object_object_add(o, "runtime",
+				       n->ctr && n->ctr->runtime
+					       ? json_object_new_string(n->ctr->runtime)
+					       : NULL);
+	}
+	if (env->by & BY_POD) {
+		json_object_object_add(o, "pod",
+				       n->ctr && n->ctr->pod ? json_object_new_string(n->ctr->pod)
+							     : NULL);
+		json_object_object_add(o, "k8s_namespace",
+				       n->ctr && n->ctr->pod && n->ctr->k8s_namespace
+					       ? json_object_new_string(n->ctr->k8s_namespace)
+					       : NULL);
+	}
 	json_object_object_add(o, "count", json_object_new_uint64(row->count));
 	json_object_object_add(o, "rate", json_object_new_double(rate));
 	puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
@@ -313,6 +391,17 @@ static void print_row_text(const struct drops_env *env, const struct pw_drop_row
 	}
 	if (env->by & BY_NAT_CLASS)
 		printf("%-14s ", n->cls);
+	if (env->by & BY_CONTAINER) {
+		char label[1100];
+
+		printf("%-24s ", pw_ctr_name_text(n->ctr, label, sizeof(label)));
+	}
+	if (env->by & BY_POD) {
+		char label[1100];
+
+		printf("%-32s ", n->ctr && n->ctr->pod ? pw_ctr_label(n->ctr, label, sizeof(label))
+						       : "-");
+	}
 	printf("%10llu %10.1f |%s|\n", (unsigned long long)row->count, rate, bar);
 }
 
@@ -421,6 +510,14 @@ int cmd_drops(int argc, char **argv)
 		ret = list_reasons(&env.names.reasons);
 		goto cleanup;
 	}
+	if (env.by & (BY_CONTAINER | BY_POD)) {
+		env.ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);
+		if (!env.ctrs) {
+			ret = -ENOMEM;
+			fprintf(stderr, "portwatch: out of memory\n");
+			goto cleanup;
+		}
+	}
 	env.common.session.needs = PW_NEED_DROPS;
 	ret = pw_command_session(&s, &env.common, pw_ignore_record, NULL);
 	if (ret)
@@ -440,5 +537,9 @@ cleanup:
 	pw_session_close(&s);
 	pw_dropctx_close(&env.names);
 	free(env.prev);
+	for (size_t i = 0; i < env.ncanon; i++)
+		free(env.canon[i].key);
+	free(env.canon);
+	pw_ctrs_free(env.ctrs);
 	return ret ? 1 : 0;
 }

@@ -10,6 +10,7 @@
 #include <json-c/json.h>
 #include "cli.h"
 #include "commands.h"
+#include "container.h"
 #include "ports.h"
 #include "record.h"
 #include "util.h"
@@ -17,6 +18,8 @@
 struct ports_env {
 	struct pw_snapshot_opts snap;
 };
+
+/* Cgroups whose container identity is cached (container.h). */
 
 static const char doc[] =
 	"A snapshot of the ephemeral ports in use, per network namespace, owner process, "
@@ -66,7 +69,18 @@ static const char *comm_text(const char *comm, __u32 tgid, char *buf)
 	return tgid ? pw_escape(comm, PW_COMM_LEN, buf, PW_ESCAPED_SIZE(PW_COMM_LEN)) : "-";
 }
 
-static void row_json(const struct pw_port_row *r)
+/* The owner's container fields, null when unknown or not in one. */
+static void add_container(struct json_object *o, const struct pw_ctr *c)
+{
+	add(o, "container", c && c->name ? json_object_new_string(c->name) : NULL);
+	add(o, "container_id", c ? json_object_new_string(c->id) : NULL);
+	add(o, "runtime", c && c->runtime ? json_object_new_string(c->runtime) : NULL);
+	add(o, "pod", c && c->pod ? json_object_new_string(c->pod) : NULL);
+	add(o, "k8s_namespace",
+	    c && c->k8s_namespace ? json_object_new_string(c->k8s_namespace) : NULL);
+}
+
+static void row_json(const struct pw_port_row *r, const struct pw_ctr *ctr)
 {
 	struct json_object *o = json_object_new_object();
 	char addr[INET6_ADDRSTRLEN], comm[PW_COMM_LEN + 1];
@@ -75,6 +89,7 @@ static void row_json(const struct pw_port_row *r)
 	add(o, "netns", json_object_new_int64(r->key.netns));
 	add(o, "pid", r->key.tgid ? json_object_new_int64(r->key.tgid) : NULL);
 	add(o, "comm", r->key.tgid ? json_object_new_string(comm_of(&r->key, comm)) : NULL);
+	add_container(o, ctr);
 	add(o, "proto", json_object_new_string(pw_proto_name(r->key.proto)));
 	add(o, "family", json_object_new_string(pw_family_name(r->key.family)));
 	add(o, "daddr", json_object_new_string(
@@ -128,6 +143,57 @@ static struct total *totals(const struct pw_ports_snapshot *s, bool by_netns, si
 	}
 	*n = m;
 	return t;
+}
+
+/*
+ * One total per container (pod containers too), in first-seen order; rows
+ * outside containers are left out. Printed only when a row is in one.
+ */
+static void print_container_totals(const struct pw_ports_snapshot *s,
+				   const struct pw_ctr *const *ctr, bool json)
+{
+	const struct pw_ctr **who = calloc(s->n ? s->n : 1, sizeof(*who));
+	__u64 *sockets = calloc(s->n ? s->n : 1, sizeof(*sockets));
+	__u64 *dests = calloc(s->n ? s->n : 1, sizeof(*dests));
+	size_t m = 0, j;
+
+	if (!who || !sockets || !dests)
+		goto out;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!ctr[i])
+			continue;
+		for (j = 0; j < m && strcmp(who[j]->id, ctr[i]->id); j++)
+			;
+		if (j == m)
+			who[m++] = ctr[i];
+		sockets[j] += s->rows[i].total;
+		dests[j]++;
+	}
+	if (m && !json)
+		printf("\n%-32s %-24s %10s %12s\n", "CONTAINER", "POD", "SOCKETS", "DESTINATIONS");
+	for (j = 0; j < m; j++) {
+		if (json) {
+			struct json_object *o = json_object_new_object();
+
+			add(o, "type", json_object_new_string("container"));
+			add_container(o, who[j]);
+			add(o, "sockets", json_object_new_uint64(sockets[j]));
+			add(o, "destinations", json_object_new_uint64(dests[j]));
+			print_json(o);
+		} else {
+			char name[1100], pod[2100] = "-";
+
+			if (who[j]->pod)
+				pw_ctr_label(who[j], pod, sizeof(pod));
+			pw_ctr_name_text(who[j], name, sizeof(name));
+			printf("%-32s %-24s %10llu %12llu\n", name, pod,
+			       (unsigned long long)sockets[j], (unsigned long long)dests[j]);
+		}
+	}
+out:
+	free(who);
+	free(sockets);
+	free(dests);
 }
 
 static void print_totals(const struct pw_ports_snapshot *s, bool json)
@@ -193,15 +259,15 @@ out:
 	free(ns);
 }
 
-static void print_rows(const struct pw_ports_snapshot *s)
+static void print_rows(const struct pw_ports_snapshot *s, const struct pw_ctr *const *ctr)
 {
-	printf("%-11s %-7s %-15s %-5s %-28s %7s %8s %9s %10s %8s %5s %-11s %6s %6s\n", "NETNS",
+	printf("%-11s %-7s %-15s %-5s %-28s %7s %8s %9s %10s %8s %5s %-11s %6s %6s %s\n", "NETNS",
 	       "PID", "COMM", "PROTO", "DESTINATION", "ESTAB", "SYN_SENT", "TIME_WAIT",
-	       "CLOSE_WAIT", "FIN_WAIT", "OTHER", "RANGE", "USABLE", "UTIL%");
+	       "CLOSE_WAIT", "FIN_WAIT", "OTHER", "RANGE", "USABLE", "UTIL%", "CONTAINER");
 	for (size_t i = 0; i < s->n; i++) {
 		const struct pw_port_row *r = &s->rows[i];
 		char dest[INET6_ADDRSTRLEN + 10], comm[PW_ESCAPED_SIZE(PW_COMM_LEN)], pid[12] = "-";
-		char range[16];
+		char range[16], label[2100];
 		char proto[8];
 
 		if (r->key.tgid)
@@ -210,7 +276,7 @@ static void print_rows(const struct pw_ports_snapshot *s)
 		snprintf(proto, sizeof(proto), "%s%c", pw_proto_name(r->key.proto),
 			 r->key.family == AF_INET6 ? '6' : '4');
 		printf("%-11u %-7s %-15s %-5s %-28s %7llu %8llu %9llu %10llu %8llu %5llu %-11s %6u "
-		       "%6.1f\n",
+		       "%6.1f %s\n",
 		       r->key.netns, pid, comm_text(r->key.comm, r->key.tgid, comm), proto,
 		       pw_format_endpoint(r->key.family, r->key.daddr, r->key.dport, dest,
 					  sizeof(dest)),
@@ -219,7 +285,8 @@ static void print_rows(const struct pw_ports_snapshot *s)
 		       (unsigned long long)r->counts.time_wait,
 		       (unsigned long long)r->counts.close_wait,
 		       (unsigned long long)r->counts.fin_wait, (unsigned long long)r->counts.other,
-		       range, r->usable, r->utilization);
+		       range, r->usable, r->utilization,
+		       pw_ctr_name_text(ctr[i], label, sizeof(label)));
 	}
 }
 
@@ -229,6 +296,8 @@ int cmd_ports(int argc, char **argv)
 	struct ports_env env;
 	struct pw_ports_snapshot snap = {};
 	struct pw_session s = {};
+	const struct pw_ctr **ctr = NULL;
+	struct pw_ctrs *ctrs = NULL;
 	char err[256];
 	int ret;
 
@@ -243,19 +312,36 @@ int cmd_ports(int argc, char **argv)
 		fprintf(stderr, "portwatch: %s\n", err);
 		goto cleanup;
 	}
+	/* The processes holding the sockets live: resolved through /proc/PID/cgroup */
+	ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);
+	ctr = calloc(snap.n ? snap.n : 1, sizeof(*ctr));
+	if (!ctrs || !ctr) {
+		fprintf(stderr, "portwatch: out of memory\n");
+		ret = -ENOMEM;
+		goto cleanup;
+	}
+	for (size_t i = 0; i < snap.n; i++) {
+		ctr[i] = snap.rows[i].key.tgid ? pw_ctrs_lookup_pid(ctrs, snap.rows[i].key.tgid)
+					       : NULL;
+		if (ctr[i] && !ctr[i]->id)
+			ctr[i] = NULL;
+	}
 	if (env.snap.json) {
 		for (size_t i = 0; i < snap.n; i++)
-			row_json(&snap.rows[i]);
+			row_json(&snap.rows[i], ctr[i]);
 	} else {
-		print_rows(&snap);
+		print_rows(&snap, ctr);
 	}
 	print_totals(&snap, env.snap.json);
+	print_container_totals(&snap, ctr, env.snap.json);
 	if (snap.overflow && env.snap.json)
 		printf("{\"type\":\"lost\",\"sockets\":%llu}\n", (unsigned long long)snap.overflow);
 	else if (snap.overflow)
 		fprintf(stderr, "WARNING: %llu sockets not counted: more rows than --max-rows\n",
 			(unsigned long long)snap.overflow);
 cleanup:
+	free(ctr);
+	pw_ctrs_free(ctrs);
 	pw_ports_free(&snap);
 	pw_session_close(&s);
 	pw_filter_free(&env.snap.filter);

@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 #include "cli.h"
 #include "commands.h"
+#include "container.h"
 #include "dropreason.h"
 #include "portwatch.skel.h"
 #include "ports.h"
@@ -47,6 +48,7 @@ struct proc {
 	__u64 ports;				 /* ephemeral ports held now */
 	double util;				 /* its fullest destination's utilization */
 	char dest[INET6_ADDRSTRLEN + 10];	 /* that destination */
+	char ctr[1100]; /* its container's name (escaped), "" outside containers */
 };
 
 struct top_env {
@@ -70,6 +72,7 @@ struct top_env {
 	char (*lines)[LINE_LEN]; /* MAX_LINES of them, malloc'd: the screen */
 	int n_lines;
 	int err;
+	struct pw_ctrs *ctrs; /* container identity, resolved when a process is first seen */
 };
 
 static const char doc[] =
@@ -135,6 +138,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 
 static struct proc *proc_of(struct top_env *env, __u32 tgid, const char *comm)
 {
+	const struct pw_ctr *c;
 	struct proc *p, *grown;
 
 	for (size_t i = 0; i < env->n_procs; i++)
@@ -152,6 +156,9 @@ static struct proc *proc_of(struct top_env *env, __u32 tgid, const char *comm)
 	p = &env->procs[env->n_procs++];
 	memset(p, 0, sizeof(*p));
 	p->tgid = tgid;
+	c = pw_ctrs_lookup_pid(env->ctrs, tgid);
+	if (c && c->id)
+		pw_ctr_name_text(c, p->ctr, sizeof(p->ctr));
 found:
 	if (comm && comm[0])
 		snprintf(p->comm, sizeof(p->comm), "%.*s", PW_COMM_LEN, comm);
@@ -390,6 +397,7 @@ static void line(struct top_env *env, const char *fmt, ...)
 static void refresh_data(struct top_env *env, double secs)
 {
 	__u64 connects = env->total_connects, fails = env->total_fails, drops = env->total_drops;
+	bool containers = false;
 
 	read_connects(env);
 	read_drops(env, secs);
@@ -421,19 +429,25 @@ static void refresh_data(struct top_env *env, double secs)
 	line(env, "namespaces %zu  port rows %zu%s", env->snap.n_ns, env->snap.n,
 	     env->snap.overflow ? "  (rows lost: map full)" : "");
 	line(env, "");
-	line(env, "%-7s %-12s %6s %6s %6s %6s %6s %5s %s", "PID", "COMM", "CONN/s", "FAIL/s",
-	     "FAILS", "DROP/s", "PORTS", "UTIL%", "FULLEST DEST");
+	/* A CONTAINER column only when a process shown is in a container */
+	for (size_t i = 0; i < env->n_procs && !containers; i++)
+		containers = shown(env, &env->procs[i]) && env->procs[i].ctr[0];
+	line(env, "%-7s %-12s %6s %6s %6s %6s %6s %5s %s%s", "PID", "COMM", "CONN/s", "FAIL/s",
+	     "FAILS", "DROP/s", "PORTS", "UTIL%", containers ? "CONTAINER    " : "",
+	     "FULLEST DEST");
 	for (size_t i = 0; i < env->n_procs; i++) {
 		const struct proc *p = &env->procs[i];
-		char comm[PW_ESCAPED_SIZE(PW_COMM_LEN)];
+		char comm[PW_ESCAPED_SIZE(PW_COMM_LEN)], ctr[16] = "";
 
 		if (!shown(env, p))
 			continue;
-		line(env, "%-7u %-12.12s %6.0f %6.0f %6llu %6.0f %6llu %5.1f %s", p->tgid,
+		if (containers)
+			snprintf(ctr, sizeof(ctr), "%-12.12s ", p->ctr[0] ? p->ctr : "-");
+		line(env, "%-7u %-12.12s %6.0f %6.0f %6llu %6.0f %6llu %5.1f %s%s", p->tgid,
 		     p->comm[0] ? pw_escape(p->comm, PW_COMM_LEN, comm, sizeof(comm)) : "?",
 		     p->connect_rate, p->fail_rate,
 		     (unsigned long long)p->fails, p->drop_rate, (unsigned long long)p->ports,
-		     p->util, p->dest[0] ? p->dest : "-");
+		     p->util, ctr, p->dest[0] ? p->dest : "-");
 	}
 	line(env, "");
 	line(env, "%-11s %-5s %-28s %8s %7s %6s", "NETNS", "PROTO", "DESTINATION", "SOCKETS",
@@ -540,6 +554,12 @@ int cmd_top(int argc, char **argv)
 	}
 	env.common.session.needs = PW_NEED_DROPS | PW_NEED_PORTS | PW_NEED_CONNECT_COUNTS;
 	env.common.session.max_rows = PW_MAX_ROWS_DEFAULT;
+	env.ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);
+	if (!env.ctrs) {
+		fprintf(stderr, "portwatch: out of memory\n");
+		free(env.lines);
+		return 1;
+	}
 	ret = pw_command_session(&s, &env.common, handle_record, &env);
 	if (ret)
 		goto cleanup;
@@ -570,5 +590,6 @@ cleanup:
 	free(env.prev_drops);
 	pw_drop_reasons_free(&env.reasons);
 	pw_session_close(&s);
+	pw_ctrs_free(env.ctrs);
 	return ret ? 1 : 0;
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 #include "cli.h"
+#include "container.h"
 #include "commands.h"
 #include "dropctx.h"
 #include "natclass.h"
@@ -29,7 +30,12 @@ enum {
 	OPT_DROPS,
 	OPT_DROP_RATE,
 	OPT_DROP_KEY_RATE,
+	OPT_CONTAINER,
+	OPT_POD,
+	OPT_K8S_NAMESPACE,
 };
+
+/* Cgroups whose container identity is cached (container.h). */
 
 struct trace_env {
 	struct pw_common_opts common;
@@ -40,6 +46,8 @@ struct trace_env {
 	struct pw_loss reported; /* losses already shown */
 	struct pw_session *session;
 	struct pw_dropctx drops; /* names for drop records, when drop_records */
+	struct pw_ctrs *ctrs;	 /* container identity by cgroup id */
+	__u64 ctrs_not_kept;	 /* of it, already reported */
 	/* The drop counts at the last summary, and when that was. */
 	struct pw_drop_row *summarised;
 	int n_summarised;
@@ -62,6 +70,8 @@ static const char doc[] =
 	"  portwatch trace --netns /run/netns/client --dport 443\n"
 	"  portwatch trace --cgroup /sys/fs/cgroup/system.slice/nginx.service\n"
 	"  portwatch trace --daddr 10.0.0.7     # failures toward one destination\n"
+	"  portwatch trace --container web      # one container, by name or id prefix\n"
+	"  portwatch trace --pod web-7d4b --k8s-namespace shop\n"
 	"  portwatch trace --drops=all          # every drop, not only those of connections\n"
 	"  portwatch trace --drops=attributed   # only drops tied to a process\n"
 	"  portwatch trace --drops=none         # no drops: port and connect failures only\n"
@@ -79,6 +89,11 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "dport", OPT_DPORT, "PORT", 0, "Only this destination port", 0 },
 	{ "daddr", OPT_DADDR, "ADDR", 0, "Only this destination address (IPv4 or IPv6)", 0 },
+	{ "container", OPT_CONTAINER, "NAME|ID", 0,
+	  "Only this container: its name, or its id or an id prefix", 0 },
+	{ "pod", OPT_POD, "NAME", 0, "Only this Kubernetes pod", 0 },
+	{ "k8s-namespace", OPT_K8S_NAMESPACE, "NS", 0, "Only pods of this Kubernetes namespace",
+	  0 },
 	{ NULL, 0, NULL, 0, "Dropped packets:", 15 },
 	{ "drops", OPT_DROPS, "WHICH", 0,
 	  "related (default: tied to a process, or a netfilter drop of a tracked flow), all, "
@@ -121,6 +136,14 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_COMM ... OPT_DADDR:
 		if (pw_filter_set(&env->filter, filter_of[key - OPT_COMM], arg, err, sizeof(err)))
+			argp_failure(state, 2, 0, "%s", err);
+		break;
+	case OPT_CONTAINER ... OPT_K8S_NAMESPACE:
+		if (pw_filter_set(&env->filter,
+				  key == OPT_CONTAINER ? PW_FILTER_CONTAINER
+				  : key == OPT_POD     ? PW_FILTER_POD
+						       : PW_FILTER_K8S_NAMESPACE,
+				  arg, err, sizeof(err)))
 			argp_failure(state, 2, 0, "%s", err);
 		break;
 	case OPT_DROPS:
@@ -172,6 +195,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 	struct trace_env *env = ctx;
 	const struct pw_owner *owner;
 	const struct pw_tuple *tuple;
+	const struct pw_ctr *ctr;
 	bool known = true;
 	int type = pw_record_check(data, size);
 
@@ -184,14 +208,15 @@ static int handle_record(void *ctx, void *data, size_t size)
 		known = ((struct pw_drop *)data)->attribution != PW_ATTR_NONE;
 	if (!pw_filter_match(&env->filter, owner, known, tuple))
 		return 0;
+	ctr = known ? pw_ctrs_lookup(env->ctrs, owner->cgroup_id, owner->tgid) : NULL;
 	if (type == PW_REC_DROP && env->json)
-		print_json(pw_drop_json(&env->drops, data, &env->clock));
+		print_json(pw_drop_json(&env->drops, data, &env->clock, ctr));
 	else if (type == PW_REC_DROP)
-		pw_drop_text(stdout, &env->drops, data, &env->clock);
+		pw_drop_text(stdout, &env->drops, data, &env->clock, ctr);
 	else if (env->json)
-		print_json(pw_record_json(data, &env->clock));
+		print_json(pw_record_json(data, &env->clock, ctr));
 	else
-		pw_record_text(stdout, data, &env->clock);
+		pw_record_text(stdout, data, &env->clock, ctr);
 	return 0;
 }
 
@@ -208,8 +233,15 @@ static void report_loss(struct trace_env *env, bool final)
 {
 	struct pw_session *s = env->session;
 	struct pw_loss now;
-	__u64 records, evictions, suppressed;
+	__u64 records, evictions, suppressed, not_kept = pw_ctrs_not_kept(env->ctrs);
 
+	if (not_kept > env->ctrs_not_kept) {
+		fprintf(stderr,
+			"WARNING: %llu cgroups' container identity not cached (cache of %d full): "
+			"their records show it only while the process lives\n",
+			(unsigned long long)(not_kept - env->ctrs_not_kept), PW_CTRS_DEFAULT);
+		env->ctrs_not_kept = not_kept;
+	}
 	pw_session_loss(s, final, &now);
 	records = now.records - env->reported.records;
 	evictions = now.owner_evictions > env->reported.owner_evictions
@@ -368,6 +400,7 @@ static void tick(void *ctx)
 	struct trace_env *env = ctx;
 
 	report_loss(env, false);
+	pw_ctrs_refresh(env->ctrs);
 	if (env->common.session.drop_records.which != PW_DROPREC_NONE &&
 	    ++env->ticks % SUMMARY_INTERVAL_S == 0)
 		report_drops(env);
@@ -392,6 +425,13 @@ int cmd_trace(int argc, char **argv)
 	if (env.common.session.drop_records.which != PW_DROPREC_NONE)
 		env.common.session.needs = PW_NEED_DROPS;
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	/* Before attaching: the cgroups of the containers already running are resolved */
+	env.ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);
+	if (!env.ctrs) {
+		fprintf(stderr, "portwatch: out of memory\n");
+		return 1;
+	}
+	env.filter.ctrs = env.ctrs;
 	ret = pw_command_session(&s, &env.common, handle_record, &env);
 	if (ret)
 		goto cleanup;
@@ -426,5 +466,6 @@ cleanup:
 	pw_session_close(&s);
 	pw_dropctx_close(&env.drops);
 	pw_filter_free(&env.filter);
+	pw_ctrs_free(env.ctrs);
 	return ret ? 1 : 0;
 }

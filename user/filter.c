@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "filter.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fts.h>
 #include <stdint.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include "container.h"
 #include "netns.h"
 
 /* The ids (cgroupfs inode numbers) of --cgroup's directory and those below it. */
@@ -46,8 +48,15 @@ static int scan_cgroups(struct pw_filter *f)
 }
 
 static const char *const option_names[] = {
-	[PW_FILTER_PID] = "pid",       [PW_FILTER_COMM] = "comm",   [PW_FILTER_NETNS] = "netns",
-	[PW_FILTER_CGROUP] = "cgroup", [PW_FILTER_DPORT] = "dport", [PW_FILTER_DADDR] = "daddr",
+	[PW_FILTER_PID] = "pid",
+	[PW_FILTER_COMM] = "comm",
+	[PW_FILTER_NETNS] = "netns",
+	[PW_FILTER_CGROUP] = "cgroup",
+	[PW_FILTER_DPORT] = "dport",
+	[PW_FILTER_DADDR] = "daddr",
+	[PW_FILTER_CONTAINER] = "container",
+	[PW_FILTER_POD] = "pod",
+	[PW_FILTER_K8S_NAMESPACE] = "k8s-namespace",
 };
 
 /* "invalid --KEY 'ARG'" in err; returns -EINVAL. */
@@ -129,13 +138,56 @@ static int set_daddr(struct pw_filter *f, const char *arg, char *err, size_t err
 	return 0;
 }
 
+/*
+ * A name as runtimes and Kubernetes allow them: 1 to 253 of [A-Za-z0-9_.-],
+ * starting with a letter or digit (Podman's and Docker's names, Kubernetes
+ * DNS names, hex ids and prefixes).
+ */
+static int set_name(char **dst, enum pw_filter_key key, const char *arg, char *err, size_t err_len)
+{
+	size_t n = strlen(arg);
+
+	if (!n || n > 253 || !isalnum((unsigned char)arg[0]) ||
+	    strspn(arg, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != n) {
+		snprintf(err, err_len,
+			 "invalid --%s '%s': 1 to 253 letters, digits, '_', '.' or '-', "
+			 "starting with a letter or digit",
+			 option_names[key], arg);
+		return -EINVAL;
+	}
+	free(*dst);
+	*dst = strdup(arg);
+	return *dst ? 0 : -ENOMEM;
+}
+
+static int set_container(struct pw_filter *f, const char *arg, char *err, size_t err_len)
+{
+	return set_name(&f->container, PW_FILTER_CONTAINER, arg, err, err_len);
+}
+
+static int set_pod(struct pw_filter *f, const char *arg, char *err, size_t err_len)
+{
+	return set_name(&f->pod, PW_FILTER_POD, arg, err, err_len);
+}
+
+static int set_k8s_namespace(struct pw_filter *f, const char *arg, char *err, size_t err_len)
+{
+	return set_name(&f->k8s_namespace, PW_FILTER_K8S_NAMESPACE, arg, err, err_len);
+}
+
 int pw_filter_set(struct pw_filter *f, enum pw_filter_key key, const char *arg, char *err,
 		  size_t err_len)
 {
 	static int (*const set[])(struct pw_filter *, const char *, char *, size_t) = {
-		[PW_FILTER_PID] = set_pid,     [PW_FILTER_COMM] = set_comm,
-		[PW_FILTER_NETNS] = set_netns, [PW_FILTER_CGROUP] = set_cgroup,
-		[PW_FILTER_DPORT] = set_dport, [PW_FILTER_DADDR] = set_daddr,
+		[PW_FILTER_PID] = set_pid,
+		[PW_FILTER_COMM] = set_comm,
+		[PW_FILTER_NETNS] = set_netns,
+		[PW_FILTER_CGROUP] = set_cgroup,
+		[PW_FILTER_DPORT] = set_dport,
+		[PW_FILTER_DADDR] = set_daddr,
+		[PW_FILTER_CONTAINER] = set_container,
+		[PW_FILTER_POD] = set_pod,
+		[PW_FILTER_K8S_NAMESPACE] = set_k8s_namespace,
 	};
 	int ret = set[key](f, arg, err, err_len);
 
@@ -179,10 +231,31 @@ bool pw_filter_match_owner(const struct pw_filter *f, const struct pw_owner *o, 
 	return !has(f, PW_FILTER_NETNS) || o->netns == f->netns;
 }
 
+bool pw_filter_wants_containers(const struct pw_filter *f)
+{
+	return has(f, PW_FILTER_CONTAINER) || has(f, PW_FILTER_POD) ||
+	       has(f, PW_FILTER_K8S_NAMESPACE);
+}
+
+/* --container, --pod, --k8s-namespace: the owner's cgroup, resolved by id. */
+static bool container_match(const struct pw_filter *f, const struct pw_owner *o)
+{
+	const struct pw_ctr *c = pw_ctrs_lookup(f->ctrs, o->cgroup_id, o->tgid);
+
+	if (has(f, PW_FILTER_CONTAINER) && !pw_ctr_matches(c, f->container))
+		return false;
+	if (has(f, PW_FILTER_POD) && (!c || !c->pod || strcmp(c->pod, f->pod)))
+		return false;
+	return !has(f, PW_FILTER_K8S_NAMESPACE) ||
+	       (c && c->k8s_namespace && !strcmp(c->k8s_namespace, f->k8s_namespace));
+}
+
 bool pw_filter_match(struct pw_filter *f, const struct pw_owner *o, bool owner_known,
 		     const struct pw_tuple *t)
 {
 	if ((has(f, PW_FILTER_CGROUP) && !owner_known) || !pw_filter_match_owner(f, o, owner_known))
+		return false;
+	if (pw_filter_wants_containers(f) && (!owner_known || !container_match(f, o)))
 		return false;
 	if (has(f, PW_FILTER_DPORT) && t->dport != f->dport)
 		return false;
@@ -205,5 +278,8 @@ void pw_filter_free(struct pw_filter *f)
 {
 	free(f->cgroup_path);
 	free(f->cgroup_ids);
+	free(f->container);
+	free(f->pod);
+	free(f->k8s_namespace);
 	memset(f, 0, sizeof(*f));
 }

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Event filters of `trace`: -p/--pid, --comm, --netns, --cgroup, --dport,
- * --daddr. All given filters must match (AND). Events are rare enough (one
- * per failed call) that filtering in userspace costs nothing measurable, and
- * it applies the same way to events whose owner came from the owner map.
+ * --daddr, --container, --pod, --k8s-namespace (these three through the
+ * owner's cgroup id and container.h's cache, which the caller sets). All given filters must match
+ * (AND). Events are rare enough (one per failed call) that filtering in userspace costs nothing
+ * measurable, and it applies the same way to events whose owner came from the owner map.
  */
 #ifndef PORTWATCH_FILTER_H
 #define PORTWATCH_FILTER_H
@@ -20,7 +21,12 @@ enum pw_filter_key {
 	PW_FILTER_CGROUP,
 	PW_FILTER_DPORT,
 	PW_FILTER_DADDR,
+	PW_FILTER_CONTAINER,
+	PW_FILTER_POD,
+	PW_FILTER_K8S_NAMESPACE,
 };
+
+struct pw_ctrs;
 
 struct pw_filter {
 	unsigned int set; /* bit (1 << enum pw_filter_key) per filter given */
@@ -32,8 +38,15 @@ struct pw_filter {
 	char *cgroup_path; /* --cgroup: matches the cgroup and its descendants */
 	__u64 *cgroup_ids; /* ids under cgroup_path, rescanned for a newer id */
 	size_t nr_cgroup_ids;
-	__u64 scanned_upto; /* the highest cgroup id seen: scanned or of an event */
+	__u64 scanned_upto;   /* the highest cgroup id seen: scanned or of an event */
+	char *container;      /* --container: a name, or an id or id prefix */
+	char *pod;	      /* --pod NAME */
+	char *k8s_namespace;  /* --k8s-namespace NS */
+	struct pw_ctrs *ctrs; /* the caller's cache, for the three above (not owned) */
 };
+
+/* Whether a container filter (--container, --pod, --k8s-namespace) is set. */
+bool pw_filter_wants_containers(const struct pw_filter *f);
 
 /*
  * Set one filter from its option argument. Returns 0, or -EINVAL with a

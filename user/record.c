@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include "container.h"
 #include "dropctx.h"
 #include "natclass.h"
 #include "util.h"
@@ -196,6 +197,18 @@ static void json_add_owner(struct json_object *o, const struct pw_owner *w, int 
 	json_add(o, "netns", json_object_new_int64(w->netns));
 }
 
+/* The owner's container: null fields when unknown or not in one. */
+static void json_add_container(struct json_object *o, const struct pw_ctr *c)
+{
+	json_add(o, "container", c && c->name ? json_object_new_string(c->name) : NULL);
+	json_add(o, "container_id", c && c->id ? json_object_new_string(c->id) : NULL);
+	json_add(o, "runtime", c && c->runtime ? json_object_new_string(c->runtime) : NULL);
+	json_add(o, "pod", c && c->pod ? json_object_new_string(c->pod) : NULL);
+	json_add(o, "k8s_namespace",
+		 c && c->k8s_namespace ? json_object_new_string(c->k8s_namespace) : NULL);
+	json_add(o, "unit", c && c->unit ? json_object_new_string(c->unit) : NULL);
+}
+
 static void json_add_endpoints(struct json_object *o, const struct pw_tuple *t)
 {
 	char addr[INET6_ADDRSTRLEN];
@@ -226,19 +239,21 @@ const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, ch
 	return buf;
 }
 
-#define TEXT_FMT "%-8s %-7s %-15s %-10s %-5s %-24s %-24s %s\n"
+#define TEXT_FMT "%-8s %-7s %-15s %-10s %-5s %-24s %-24s %s%s\n"
 
 void pw_text_header(FILE *out)
 {
-	fprintf(out, TEXT_FMT, "TIME", "PID", "COMM", "NETNS", "PROTO", "LOCAL", "REMOTE",
-		"RESULT");
+	fprintf(out, TEXT_FMT, "TIME", "PID", "COMM", "NETNS", "PROTO", "LOCAL", "REMOTE", "RESULT",
+		"");
 }
 
 /* A record's text line: owner NULL when unknown, "-" for its pid and comm. */
 static void record_line(FILE *out, const struct pw_clock *c, __u64 ts_ns,
 			const struct pw_owner *owner, __u32 netns_inode, const struct pw_tuple *t,
-			const char *result)
+			const char *result, const struct pw_ctr *ctr)
 {
+	char ctext[4096];
+
 	char ts[16], pid[16] = "-", comm[PW_ESCAPED_SIZE(PW_COMM_LEN)] = "-", netns[16], proto[8];
 	char local[INET6_ADDRSTRLEN + 10], remote[INET6_ADDRSTRLEN + 10];
 
@@ -251,13 +266,14 @@ static void record_line(FILE *out, const struct pw_clock *c, __u64 ts_ns,
 		 t->family == AF_INET6 ? '6' : '4');
 	fprintf(out, TEXT_FMT, pw_format_ts(c, ts_ns, 0, ts, sizeof(ts)), pid, comm, netns, proto,
 		pw_format_endpoint(t->family, t->saddr, t->sport, local, sizeof(local)),
-		pw_format_endpoint(t->family, t->daddr, t->dport, remote, sizeof(remote)), result);
+		pw_format_endpoint(t->family, t->daddr, t->dport, remote, sizeof(remote)), result,
+		owner ? pw_ctr_text(ctr, ctext, sizeof(ctext)) : "");
 }
 
 /* Port-allocation failures. */
 
 static void port_alloc_json(struct json_object *o, const struct pw_port_alloc_fail *e,
-			    const char *ts)
+			    const char *ts, const struct pw_ctr *ctr)
 {
 	struct json_object *range = json_object_new_array();
 	char buf[64];
@@ -265,6 +281,7 @@ static void port_alloc_json(struct json_object *o, const struct pw_port_alloc_fa
 	json_add(o, "type", json_object_new_string("port_alloc_fail"));
 	json_add(o, "ts", json_object_new_string(ts));
 	json_add_owner(o, &e->owner, 1);
+	json_add_container(o, ctr);
 	json_add_tuple(o, &e->tuple);
 	json_add(o, "op", json_object_new_string(pw_op_name(e->op)));
 	json_add(o, "errno", json_object_new_int(e->err));
@@ -275,13 +292,14 @@ static void port_alloc_json(struct json_object *o, const struct pw_port_alloc_fa
 	json_add(o, "rung", json_object_new_string(pw_rung_name(e->rung)));
 }
 
-static void port_alloc_text(FILE *out, const struct pw_port_alloc_fail *e, const struct pw_clock *c)
+static void port_alloc_text(FILE *out, const struct pw_port_alloc_fail *e, const struct pw_clock *c,
+			    const struct pw_ctr *ctr)
 {
 	char result[96], err[32];
 
 	snprintf(result, sizeof(result), "%s %s (range %u-%u)", pw_op_name(e->op),
 		 pw_errno_name(e->err, err, sizeof(err)), e->range_lo, e->range_hi);
-	record_line(out, c, e->hdr.ts_ns, &e->owner, e->owner.netns, &e->tuple, result);
+	record_line(out, c, e->hdr.ts_ns, &e->owner, e->owner.netns, &e->tuple, result, ctr);
 }
 
 /* Connect failures. */
@@ -293,13 +311,14 @@ static const char *error_name(int err, char *buf, size_t len)
 }
 
 static void connect_fail_json(struct json_object *o, const struct pw_connect_fail *e,
-			      const char *ts)
+			      const char *ts, const struct pw_ctr *ctr)
 {
 	char buf[64];
 
 	json_add(o, "type", json_object_new_string("connect_fail"));
 	json_add(o, "ts", json_object_new_string(ts));
 	json_add_owner(o, &e->owner, e->owner_src != PW_OWNER_NONE);
+	json_add_container(o, e->owner_src != PW_OWNER_NONE ? ctr : NULL);
 	json_add_tuple(o, &e->tuple);
 	json_add(o, "op", json_object_new_string("connect"));
 	json_add(o, "errno", json_object_new_int(e->err));
@@ -308,7 +327,8 @@ static void connect_fail_json(struct json_object *o, const struct pw_connect_fai
 	json_add(o, "owner", json_object_new_string(pw_owner_src_name(e->owner_src)));
 }
 
-static void connect_fail_text(FILE *out, const struct pw_connect_fail *e, const struct pw_clock *c)
+static void connect_fail_text(FILE *out, const struct pw_connect_fail *e, const struct pw_clock *c,
+			      const struct pw_ctr *ctr)
 {
 	char result[96], err[32];
 	int n = snprintf(result, sizeof(result), "connect %s",
@@ -318,10 +338,11 @@ static void connect_fail_text(FILE *out, const struct pw_connect_fail *e, const 
 		snprintf(result + n, sizeof(result) - n, " after %.3fs in SYN_SENT",
 			 e->syn_sent_ns / 1e9);
 	record_line(out, c, e->hdr.ts_ns, e->owner_src == PW_OWNER_NONE ? NULL : &e->owner,
-		    e->owner.netns, &e->tuple, result);
+		    e->owner.netns, &e->tuple, result, ctr);
 }
 
-struct json_object *pw_record_json(const void *data, const struct pw_clock *c)
+struct json_object *pw_record_json(const void *data, const struct pw_clock *c,
+				   const struct pw_ctr *ctr)
 {
 	const struct pw_rec_hdr *hdr = data;
 	struct json_object *o = json_object_new_object();
@@ -331,20 +352,20 @@ struct json_object *pw_record_json(const void *data, const struct pw_clock *c)
 		return NULL;
 	pw_format_ts(c, hdr->ts_ns, 1, ts, sizeof(ts));
 	if (hdr->type == PW_REC_PORT_ALLOC_FAIL)
-		port_alloc_json(o, data, ts);
+		port_alloc_json(o, data, ts, ctr);
 	else
-		connect_fail_json(o, data, ts);
+		connect_fail_json(o, data, ts, ctr);
 	return o;
 }
 
-void pw_record_text(FILE *out, const void *data, const struct pw_clock *c)
+void pw_record_text(FILE *out, const void *data, const struct pw_clock *c, const struct pw_ctr *ctr)
 {
 	const struct pw_rec_hdr *hdr = data;
 
 	if (hdr->type == PW_REC_PORT_ALLOC_FAIL)
-		port_alloc_text(out, data, c);
+		port_alloc_text(out, data, c, ctr);
 	else
-		connect_fail_text(out, data, c);
+		connect_fail_text(out, data, c, ctr);
 }
 
 /* Drops, named through the drop context. */
@@ -372,7 +393,7 @@ static struct json_object *tuple_json(const struct pw_tuple *t)
 }
 
 struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
-				 const struct pw_clock *clock)
+				 const struct pw_clock *clock, const struct pw_ctr *ctr)
 {
 	struct json_object *o = json_object_new_object(), *nat;
 	char buf[160], comm[PW_COMM_LEN + 1] = {};
@@ -412,6 +433,7 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 			       owned ? json_object_new_uint64(e->owner.cgroup_id) : NULL);
 	json_object_object_add(o, "owner_netns",
 			       owned ? json_object_new_int64(e->owner.netns) : NULL);
+	json_add_container(o, owned ? ctr : NULL);
 	json_object_object_add(o, "attribution",
 			       json_object_new_string(attribution_name(e->attribution)));
 	if (e->has_ct || cls) {
@@ -429,7 +451,7 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 }
 
 void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
-		  const struct pw_clock *clock)
+		  const struct pw_clock *clock, const struct pw_ctr *ctr)
 {
 	char result[600], reason[48], loc[128], ifn[IF_NAMESIZE + 8];
 	char ifn_text[PW_ESCAPED_SIZE(IF_NAMESIZE + 8)], orig[INET6_ADDRSTRLEN + 10];
@@ -451,7 +473,8 @@ void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
 	if (owned)
 		snprintf(result + n, sizeof(result) - n, " (by %s)",
 			 attribution_name(e->attribution));
-	record_line(out, clock, e->hdr.ts_ns, owned ? &e->owner : NULL, e->netns, &e->pkt, result);
+	record_line(out, clock, e->hdr.ts_ns, owned ? &e->owner : NULL, e->netns, &e->pkt, result,
+		    ctr);
 }
 
 /* Loss reports. */

@@ -14,6 +14,7 @@
 #include "portwatch.h"
 
 struct pw_dropctx;
+struct pw_ctr;
 
 /* Maps record time (CLOCK_BOOTTIME ns) to wall-clock time. */
 struct pw_clock {
@@ -59,13 +60,15 @@ void pw_record_subject(const void *data, const struct pw_owner **owner,
 /*
  * The JSON object of a checked port-allocation or connect failure, field
  * names as documented in the README (trace --json); drops are
- * pw_drop_json()'s. Returns NULL only when out of memory.
+ * pw_drop_json()'s. `ctr`: the owner's container (container.h), NULL when
+ * unknown; the text line ends with its pw_ctr_text() suffix. Returns NULL only when out of memory.
  */
-struct json_object *pw_record_json(const void *data, const struct pw_clock *c);
+struct json_object *pw_record_json(const void *data, const struct pw_clock *c,
+				   const struct pw_ctr *ctr);
 
 /* "drop" JSON object of a PW_REC_DROP record, fields as the README documents. */
 struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
-				 const struct pw_clock *clock);
+				 const struct pw_clock *clock, const struct pw_ctr *ctr);
 
 /*
  * A `lost` object: records the ring buffer could not take, owner-map
@@ -85,9 +88,10 @@ const char *pw_format_endpoint(__u16 family, const __u8 addr[16], __u16 port, ch
 /* The text column header, then one line per record. */
 void pw_text_header(FILE *out);
 /* Port-allocation and connect failures; drops print through pw_drop_text(). */
-void pw_record_text(FILE *out, const void *data, const struct pw_clock *c);
+void pw_record_text(FILE *out, const void *data, const struct pw_clock *c,
+		    const struct pw_ctr *ctr);
 /* One text line of a PW_REC_DROP record, in trace's columns. */
 void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
-		  const struct pw_clock *clock);
+		  const struct pw_clock *clock, const struct pw_ctr *ctr);
 
 #endif /* PORTWATCH_RECORD_H */

@@ -21,7 +21,7 @@ teardown() {
 
 # help_options COMMAND: the long options `portwatch COMMAND --help` lists, sorted.
 help_options() {
-	"$PORTWATCH" "$1" --help | grep -oE '^ +(-[a-zA-Z?], )?--[a-z-]+' |
+	"$PORTWATCH" "$1" --help | grep -oE '^ +(-[a-zA-Z?], )?--[a-z0-9-]+' |
 		sed -E 's/^ +(-., )?//' | sort
 }
 

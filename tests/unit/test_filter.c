@@ -112,6 +112,25 @@ static void test_and_and_unknown_owner(void **state)
 	pw_filter_free(&f);
 }
 
+/* Container filters: nothing matches without the cache or for an unknown owner. */
+static void test_container_unknown(void **state)
+{
+	struct pw_filter f = {};
+	struct pw_tuple t = tuple4("10.0.0.7", 80);
+	char err[128];
+
+	(void)state;
+	assert_int_equal(pw_filter_set(&f, PW_FILTER_CONTAINER, "web.1_a-b", err, sizeof(err)), 0);
+	assert_true(pw_filter_wants_containers(&f));
+	assert_false(pw_filter_match(&f, &owner, true, &t));
+	assert_false(pw_filter_match(&f, &owner, false, &t));
+	pw_filter_free(&f);
+	assert_int_equal(pw_filter_set(&f, PW_FILTER_POD, "web-7d4b", err, sizeof(err)), 0);
+	assert_false(pw_filter_match(&f, &owner, true, &t));
+	pw_filter_free(&f);
+	assert_false(pw_filter_wants_containers(&f));
+}
+
 static void test_bad_input(void **state)
 {
 	struct pw_filter f = {};
@@ -132,6 +151,14 @@ static void test_bad_input(void **state)
 			 -EINVAL);
 	assert_string_equal(err, "invalid --netns '/etc/passwd': not a namespace file");
 	assert_int_equal(pw_filter_set(&f, PW_FILTER_CGROUP, "/etc", err, sizeof(err)), -EINVAL);
+	assert_int_equal(pw_filter_set(&f, PW_FILTER_CONTAINER, "", err, sizeof(err)), -EINVAL);
+	assert_int_equal(pw_filter_set(&f, PW_FILTER_CONTAINER, "-web", err, sizeof(err)), -EINVAL);
+	assert_int_equal(pw_filter_set(&f, PW_FILTER_CONTAINER, "we b", err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "invalid --container 'we b': 1 to 253 letters, digits, '_', '.' "
+				 "or '-', starting with a letter or digit");
+	assert_int_equal(pw_filter_set(&f, PW_FILTER_POD, "web/1", err, sizeof(err)), -EINVAL);
+	assert_int_equal(pw_filter_set(&f, PW_FILTER_K8S_NAMESPACE, "a\n", err, sizeof(err)),
+			 -EINVAL);
 	assert_int_equal(f.set, 0); /* nothing was set by bad input */
 	pw_filter_free(&f);
 }
@@ -143,6 +170,7 @@ int main(void)
 		cmocka_unit_test(test_each_key),
 		cmocka_unit_test(test_daddr),
 		cmocka_unit_test(test_and_and_unknown_owner),
+		cmocka_unit_test(test_container_unknown),
 		cmocka_unit_test(test_bad_input),
 	};
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 #include "dropctx.h"
 #include "netns.h"
+#include "container.h"
 #include "record.h"
 
 /* 2023-11-14T22:13:20Z is 1700000000 s after the epoch. */
@@ -95,7 +96,7 @@ static void test_check(void **state)
 static void test_port_alloc_fail_json(void **state)
 {
 	struct pw_port_alloc_fail e = make_port_alloc_fail();
-	struct json_object *o = pw_record_json(&e, &clk), *range;
+	struct json_object *o = pw_record_json(&e, &clk, NULL), *range;
 
 	(void)state;
 	assert_non_null(o);
@@ -123,10 +124,45 @@ static void test_port_alloc_fail_json(void **state)
 	json_object_put(o);
 }
 
+/* The owner's container in JSON and as the text line's suffix; null fields without one. */
+static void test_container_fields(void **state)
+{
+	struct pw_port_alloc_fail e = make_port_alloc_fail();
+	struct pw_ctr ctr = { .runtime = "podman",
+			      .id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+			      .name = "web\x1b[2J", .pod = "web-7d4b", .k8s_namespace = "shop" };
+	struct json_object *o = pw_record_json(&e, &clk, &ctr);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	assert_string_equal(get_str(o, "container"), "web\x1b[2J");
+	assert_string_equal(get_str(o, "container_id"), ctr.id);
+	assert_string_equal(get_str(o, "runtime"), "podman");
+	assert_string_equal(get_str(o, "pod"), "web-7d4b");
+	assert_string_equal(get_str(o, "k8s_namespace"), "shop");
+	assert_null_field(o, "unit");
+	json_object_put(o);
+	o = pw_record_json(&e, &clk, NULL);
+	assert_null_field(o, "container");
+	assert_null_field(o, "container_id");
+	assert_null_field(o, "runtime");
+	assert_null_field(o, "pod");
+	assert_null_field(o, "k8s_namespace");
+	json_object_put(o);
+
+	f = open_memstream(&buf, &len);
+	pw_record_text(f, &e, &clk, &ctr);
+	fclose(f);
+	assert_non_null(strstr(buf, "(range 40000-40003) [pod shop/web-7d4b ctr web\\x1b[2J]\n"));
+	free(buf);
+}
+
 static void test_connect_fail_json_unknown_owner(void **state)
 {
 	struct pw_connect_fail e = make_connect_fail();
-	struct json_object *o = pw_record_json(&e, &clk);
+	struct json_object *o = pw_record_json(&e, &clk, NULL);
 
 	(void)state;
 	assert_string_equal(get_str(o, "type"), "connect_fail");
@@ -147,7 +183,7 @@ static void test_connect_fail_json_unknown_owner(void **state)
 	e.owner_src = PW_OWNER_SEEDED;
 	e.owner.tgid = 9;
 	e.syn_sent_ns = 3000000000ULL;
-	o = pw_record_json(&e, &clk);
+	o = pw_record_json(&e, &clk, NULL);
 	assert_string_equal(get_str(o, "error"), "ETIMEDOUT");
 	assert_int_equal(get_int(o, "pid"), 9);
 	assert_int_equal(get_int(o, "syn_sent_ns"), 3000000000LL);
@@ -175,7 +211,7 @@ static char *text_of(const void *rec)
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
 
-	pw_record_text(f, rec, &clk);
+	pw_record_text(f, rec, &clk, NULL);
 	fclose(f);
 	return buf;
 }
@@ -288,7 +324,7 @@ static void test_nat_clash_json_and_text(void **state)
 	e.owner.tgid = 4242;
 	memcpy(e.owner.comm, "curl", 5);
 
-	o = pw_drop_json(&c, &e, &clk);
+	o = pw_drop_json(&c, &e, &clk, NULL);
 	assert_string_equal(str_at(o, "type", NULL), "drop");
 	assert_string_equal(str_at(o, "reason", NULL), "NETFILTER_DROP");
 	assert_string_equal(str_at(o, "saddr", NULL), "203.0.113.1");
@@ -307,7 +343,7 @@ static void test_nat_clash_json_and_text(void **state)
 	json_object_put(o);
 
 	f = open_memstream(&text, &len);
-	pw_drop_text(f, &c, &e, &clk);
+	pw_drop_text(f, &c, &e, &clk, NULL);
 	fclose(f);
 	assert_non_null(strstr(text, " 4242    curl "));
 	assert_non_null(strstr(text, "203.0.113.1:50000"));
@@ -330,7 +366,7 @@ static void test_unattributed_json(void **state)
 	e.hdr.type = PW_REC_DROP;
 	e.reason = reason_value(&c, "NO_SOCKET");
 	set_tuple(&e.pkt, "192.0.2.1", 1234, "192.0.2.2", 9);
-	o = pw_drop_json(&c, &e, &clk);
+	o = pw_drop_json(&c, &e, &clk, NULL);
 	assert_string_equal(str_at(o, "reason", NULL), "NO_SOCKET");
 	assert_string_equal(str_at(o, "attribution", NULL), "none");
 	assert_string_equal(str_at(o, "ifname", NULL), "-");
@@ -345,7 +381,7 @@ static void test_unattributed_json(void **state)
 	e.pkt.proto = 1;
 	e.pkt.sport = e.pkt.dport = 0;
 	e.icmp_type = 8;
-	o = pw_drop_json(&c, &e, &clk);
+	o = pw_drop_json(&c, &e, &clk, NULL);
 	assert_string_equal(str_at(o, "proto", NULL), "icmp");
 	assert_string_equal(str_at(o, "icmp_type", NULL), "8");
 	assert_string_equal(str_at(o, "icmp_code", NULL), "0");
@@ -358,6 +394,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_check),
 		cmocka_unit_test(test_port_alloc_fail_json),
+		cmocka_unit_test(test_container_fields),
 		cmocka_unit_test(test_connect_fail_json_unknown_owner),
 		cmocka_unit_test(test_lost_json),
 		cmocka_unit_test(test_text),

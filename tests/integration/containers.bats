@@ -1,0 +1,158 @@
+#!/usr/bin/env bats
+# Container identity: real Podman containers (runc) on a network of the
+# test's own; every record of a container's process names the container
+# (resolved by cgroup id from the runtime's local files), and the filters
+# --container, --pod, --k8s-namespace keep exactly its events.
+
+load lib
+load podman
+
+setup() {
+	podman_ready
+	client_image
+	container_net ctr "10.213.$((RANDOM % 200 + 20)).0/24"
+	container_run srv --network "$NET" -- sockop listen 0.0.0.0 8080 listen 0.0.0.0 8081 hold
+	container_logs_wait "$CONTAINER" holding
+	SRV=$CONTAINER
+	SRV_ID=$CONTAINER_ID
+	SRV_IP=$("${PODMAN[@]}" inspect -f "{{(index .NetworkSettings.Networks \"$NET\").IPAddress}}" "$SRV")
+	[ -n "$SRV_IP" ] || setup_error "the server container has no address on $NET"
+}
+
+teardown() {
+	pw_teardown
+	podman_teardown
+}
+
+# A client container of range 40000-40003 (4 ports toward one destination)
+# making 6 connects to the server: the last 2 fail with EADDRNOTAVAIL.
+exhausting_client() {
+	container_run "$1" --network "$NET" --sysctl "net.ipv4.ip_local_port_range=40000 40003" \
+		"${@:2}" -- sockop connect "$SRV_IP" 8080 6 hold
+	container_logs_wait "$CONTAINER" holding
+	[ "$("${PODMAN[@]}" logs "$CONTAINER" | grep -c 'err 99 EADDRNOTAVAIL')" -eq 2 ] ||
+		setup_error "the client did not fail twice: $("${PODMAN[@]}" logs "$CONTAINER")"
+}
+
+@test "containers: trace names the client container (name, id, runtime podman); --container keeps exactly its events" {
+	pw_start
+	pw_start_second trace --container "$(printf 'pwt-cli-%s' $$)"
+	pw_launch srv trace --container "${SRV_ID:0:12}"
+	SRV_TRACE=$LAUNCHED_PID
+	exhausting_client cli
+	wait_for_line "$PW2_OUT" port_alloc_fail "$PW2_PID"
+	pw_stop
+	pw_stop "$PW2_PID" "$PW2_ERR"
+	pw_stop "$SRV_TRACE" "$BATS_TEST_TMPDIR/srv.err"
+	[ "$(events ".type == \"port_alloc_fail\" and .container == \"$CONTAINER\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\" and .pod == null and .errno == 99 and .daddr == \"$SRV_IP\"")" -eq 2 ]
+	PW_OUT=$PW2_OUT
+	[ "$(events true)" -eq 2 ]
+	[ "$(events ".container == \"$CONTAINER\"")" -eq 2 ]
+	PW_OUT=$BATS_TEST_TMPDIR/srv.out
+	[ "$(events true)" -eq 0 ]
+}
+
+@test "containers: the name comes from the cache by cgroup id: the client and its cgroup are gone when the record is read" {
+	container_run gone --network "$NET" --sysctl "net.ipv4.ip_local_port_range=40000 40003" \
+		-- sockop wait connect "$SRV_IP" 8080 6
+	container_logs_wait "$CONTAINER" waiting
+	pw_start --drops=none
+	# portwatch reads nothing until the container is removed
+	kill -STOP "$PW_PID"
+	kill -USR1 "$CONTAINER_PID"
+	"${PODMAN[@]}" wait "$CONTAINER" >/dev/null
+	[ "$("${PODMAN[@]}" logs "$CONTAINER" | grep -c 'err 99 EADDRNOTAVAIL')" -eq 2 ] ||
+		setup_error "the client did not fail twice: $("${PODMAN[@]}" logs "$CONTAINER")"
+	"${PODMAN[@]}" rm "$CONTAINER" >/dev/null
+	! kill -0 "$CONTAINER_PID" 2>/dev/null || setup_error "the client still runs"
+	! find /sys/fs/cgroup -name "libpod-$CONTAINER_ID*" | grep -q . ||
+		setup_error "the client's cgroup is still there"
+	kill -CONT "$PW_PID"
+	wait_for_line "$PW_OUT" port_alloc_fail "$PW_PID"
+	pw_stop
+	[ "$(events ".type == \"port_alloc_fail\" and .pid == $CONTAINER_PID and .container == \"$CONTAINER\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\"")" -eq 2 ]
+}
+
+@test "containers: Kubernetes annotations give pod, k8s_namespace and container; --pod/--k8s-namespace filter; text suffix" {
+	pw_start
+	pw_start_second trace --pod web-7d4b --k8s-namespace shop
+	PW_FORMAT=text pw_launch text trace --drops=none
+	TEXT_PID=$LAUNCHED_PID
+	pw_launch other trace --k8s-namespace other
+	OTHER_PID=$LAUNCHED_PID
+	exhausting_client k8s --annotation io.kubernetes.pod.name=web-7d4b \
+		--annotation io.kubernetes.pod.namespace=shop \
+		--annotation io.kubernetes.container.name=client
+	wait_for_line "$PW2_OUT" port_alloc_fail "$PW2_PID"
+	wait_for_line "$BATS_TEST_TMPDIR/text.out" EADDRNOTAVAIL "$TEXT_PID"
+	pw_stop
+	pw_stop "$PW2_PID" "$PW2_ERR"
+	pw_stop "$TEXT_PID" "$BATS_TEST_TMPDIR/text.err"
+	pw_stop "$OTHER_PID" "$BATS_TEST_TMPDIR/other.err"
+	[ "$(events ".type == \"port_alloc_fail\" and .pod == \"web-7d4b\" and .k8s_namespace == \"shop\" and .container == \"client\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\"")" -eq 2 ]
+	PW_OUT=$PW2_OUT
+	[ "$(events true)" -eq 2 ]
+	[ "$(events '.pod == "web-7d4b"')" -eq 2 ]
+	PW_OUT=$BATS_TEST_TMPDIR/other.out
+	[ "$(events true)" -eq 0 ]
+	[ "$(grep -c 'connect EADDRNOTAVAIL (range 40000-40003) \[pod shop/web-7d4b ctr client\]$' "$BATS_TEST_TMPDIR/text.out")" -eq 2 ]
+}
+
+@test "containers: drops --by container counts a client's dropped SYNs under its container, == the rule's counter; ports counts its sockets" {
+	# 2 connects held, then connects whose SYNs a rule in its netns drops
+	container_run drop --network "$NET" -- \
+		sockop connect "$SRV_IP" 8080 2 syncnt 1 wait connect "$SRV_IP" 8081 2 hold
+	container_logs_wait "$CONTAINER" waiting
+	nsenter -t "$CONTAINER_PID" -n nft -f - <<-NFT
+	table inet pwtest {
+		chain out {
+			type filter hook output priority 0;
+			tcp dport 8081 tcp flags syn counter drop
+		}
+	}
+	NFT
+	pw_start_cmd drops --by container,reason
+	kill -USR1 "$CONTAINER_PID"
+	container_logs_wait "$CONTAINER" holding
+	[ "$("${PODMAN[@]}" logs "$CONTAINER" | grep -c 'err 110 ETIMEDOUT')" -eq 2 ] ||
+		setup_error "the connects did not time out: $("${PODMAN[@]}" logs "$CONTAINER")"
+	dropped=$(nsenter -t "$CONTAINER_PID" -n nft -j list chain inet pwtest out |
+		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
+	[ "$dropped" -ge 4 ] || setup_error "the rule dropped $dropped SYNs"
+	run "$PORTWATCH" ports --json
+	[ "$status" -eq 0 ]
+	pw_stop
+	[ "$(jq -s "[.[] | select(.type == \"drops\" and .container == \"$CONTAINER\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\" and .reason == \"NETFILTER_DROP\") | .count] | add" "$PW_OUT")" -eq "$dropped" ]
+	# the client's 2 established sockets toward the server, under its container
+	[ "$(jq -s "[.[] | select(.type == \"port\" and .container == \"$CONTAINER\" and .daddr == \"$SRV_IP\" and .dport == 8080) | .established] | add" <<<"$output")" -eq 2 ]
+	[ "$(jq -s "[.[] | select(.type == \"container\" and .container == \"$CONTAINER\") | .sockets] | add" <<<"$output")" -eq 2 ]
+	# the server's accepted sockets are not ephemeral: no row of its
+	[ "$(jq -s "[.[] | select(.type == \"port\" and .container == \"$SRV\")] | length" <<<"$output")" -eq 0 ]
+}
+
+@test "containers: check's evidence and top's CONTAINER column name the client container" {
+	exhausting_client chk
+	run "$PORTWATCH" check --json --netns "/proc/$CONTAINER_PID/ns/net"
+	[ "$status" -eq 1 ]
+	[ "$(jq -s "[.[] | select(.type == \"finding\" and .check == \"destination_ports\" and .severity == \"error\" and (.evidence | contains(\"pid $CONTAINER_PID (sockop, container $CONTAINER) 4\")))] | length" <<<"$output")" -eq 1 ]
+	PW_FORMAT=text pw_launch top top -i 1 --pid "$CONTAINER_PID"
+	TOP_PID=$LAUNCHED_PID
+	wait_for_line "$BATS_TEST_TMPDIR/top.out" "^$CONTAINER_PID " "$TOP_PID"
+	pw_stop "$TOP_PID" "$BATS_TEST_TMPDIR/top.err"
+	grep -q "^PID .* UTIL% CONTAINER    FULLEST DEST$" "$BATS_TEST_TMPDIR/top.out"
+	grep -q "^$CONTAINER_PID  *sockop .* ${CONTAINER:0:12} $SRV_IP:8080$" "$BATS_TEST_TMPDIR/top.out"
+}
+
+@test "containers: bad --container, --pod, --k8s-namespace: one line, exit 2" {
+	host_only
+	run "$PORTWATCH" trace --container 'web 1'
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	[[ "$output" == *"invalid --container 'web 1': 1 to 253 letters, digits, '_', '.' or '-', starting with a letter or digit" ]]
+	run "$PORTWATCH" trace --pod ''
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+	run "$PORTWATCH" trace --k8s-namespace '-x'
+	[ "$status" -eq 2 ]
+	[ "${#lines[@]}" -eq 1 ]
+}
