@@ -33,7 +33,7 @@ filtered_run() {
 	while read -r line; do
 		jq -e 'type == "object"' <<<"$line" >/dev/null
 	done <"$PW_OUT"
-	keys='["cgroup_id","comm","daddr","dport","errno","error","family","netns","op","pid","port_range","proto","rung","saddr","sport","tid","ts","type"]'
+	keys='["cgroup_id","comm","container","container_id","daddr","dport","errno","error","family","k8s_namespace","netns","op","pid","pod","port_range","proto","rung","runtime","saddr","sport","tid","ts","type","unit"]'
 	[ "$(jq -s --argjson k "$keys" '[.[] | keys == $k] | all' "$PW_OUT")" = true ]
 	[ "$(jq -s '[.[] | .ts | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\\.[0-9]{6}Z$")] | all' "$PW_OUT")" = true ]
 	[ "$(events ".pid == $A and .cgroup_id == $(stat -c %i "$CG/child")")" -eq 1 ]

@@ -10,7 +10,8 @@ load podman
 setup() {
 	podman_ready
 	client_image
-	container_net ctr "10.213.$((RANDOM % 200 + 20)).0/24"
+	SUBNET="10.213.$((RANDOM % 200 + 20)).0/24"
+	container_net ctr "$SUBNET"
 	container_run srv --network "$NET" -- sockop listen 0.0.0.0 8080 listen 0.0.0.0 8081 hold
 	container_logs_wait "$CONTAINER" holding
 	SRV=$CONTAINER
@@ -22,6 +23,12 @@ setup() {
 teardown() {
 	pw_teardown
 	podman_teardown
+	[ -z "${SNAT_TABLE:-}" ] || nft delete table ip "$SNAT_TABLE" 2>/dev/null || true
+}
+
+# conntrack's insert_failed in this (the host's) netns, summed over CPUs.
+host_insert_failed() {
+	conntrack -S | grep -o ' insert_failed=[0-9]*' | cut -d= -f2 | awk '{ n += $1 } END { print n + 0 }'
 }
 
 # A client container of range 40000-40003 (4 ports toward one destination)
@@ -155,4 +162,43 @@ exhausting_client() {
 	run "$PORTWATCH" trace --k8s-namespace '-x'
 	[ "$status" -eq 2 ]
 	[ "${#lines[@]}" -eq 1 ]
+}
+
+@test "containers: behind the runtime's NAT with a 2-port SNAT range, the clash drops name the client container" {
+	# A server beyond the host: a netns on a veth of its own.
+	netns_new natsrv
+	ip link add "pwtv$$" type veth peer name eth0 netns "$NS"
+	ip addr add 198.51.100.1/24 dev "pwtv$$"
+	ip link set "pwtv$$" up
+	ip -n "$NS" addr add 198.51.100.2/24 dev eth0
+	ip -n "$NS" link set eth0 up
+	sockop_hold "$NS" listen 198.51.100.2 443
+	# The container network's SNAT toward it: 2 ports, ahead of the runtime's MASQUERADE.
+	SNAT_TABLE=pwt-snat-$$
+	nft -f - <<-NFT
+	table ip $SNAT_TABLE {
+		chain post {
+			type nat hook postrouting priority srcnat - 10;
+			ip saddr $SUBNET ip daddr 198.51.100.2 tcp dport 443 masquerade to :50000-50001
+		}
+	}
+	NFT
+	before=$(host_insert_failed)
+	pw_start --drops=attributed --drop-rate=0
+	container_run natcli --network "$NET" -- sockop syncnt 1 connect 198.51.100.2 443 3 hold
+	container_logs_wait "$CONTAINER" holding
+	pw_stop
+	clashes=$(($(host_insert_failed) - before))
+	logs=$("${PODMAN[@]}" logs "$CONTAINER")
+	[ "$(grep -c ' ok ' <<<"$logs")" -eq 2 ] || setup_error "2 connects did not get through the NAT: $logs"
+	[ "$(grep -c ' err 110 ETIMEDOUT' <<<"$logs")" -eq 1 ] || setup_error "the third did not time out: $logs"
+	[ "$clashes" -ge 1 ] || setup_error "conntrack counted no clash"
+	host=$(stat -L -c %i /proc/self/ns/net)
+	clash=".type == \"drop\" and .netns == $host and .nat.class == \"nat_clash\""
+	[ "$(events "$clash")" -eq "$clashes" ]
+	[ "$(events "$clash and .attribution == \"conntrack\" and .pid == $CONTAINER_PID
+		and .container == \"$CONTAINER\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\"
+		and .nat.orig.daddr == \"198.51.100.2\" and .nat.orig.dport == 443
+		and .nat.reply.dport >= 50000 and .nat.reply.dport <= 50001")" -eq "$clashes" ]
+	[ "$(events ".type == \"connect_fail\" and .error == \"ETIMEDOUT\" and .container == \"$CONTAINER\"")" -eq 1 ]
 }
