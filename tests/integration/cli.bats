@@ -298,11 +298,14 @@ evictions_after() {
 	[ "$EVICTED" -ge $((3000 - 1024)) ]
 }
 
-@test "a released UDP socket's owner leaves the map: 2700 sockets, 900 open at most, no eviction" {
+@test "a released UDP socket's owner leaves the map: 3000 sockets, 500 open at most, no eviction" {
 	netns_new udprel
 	pw_start --netns "$(netns_inode "$NS")" --owner-map-size 1024 --drops=none
-	sockop "$NS" udp bindn 127.0.0.1 0 900 close bindn 127.0.0.1 0 900 close bindn 127.0.0.1 0 900 close
-	[ "$(grep -c 'bound 900 failed 0' "$SOCKOP_OUT")" -eq 3 ] || setup_error "sockop did not bind 3 x 900"
+	# At most 500 live: an LRU map evicts before it is full when its global
+	# free list runs low (it keeps up to 128 free nodes per CPU aside), so
+	# 900 live entries of 1024 sometimes saw evictions on 2 CPUs.
+	sockop "$NS" udp $(for i in 1 2 3 4 5 6; do echo bindn 127.0.0.1 0 500 close; done)
+	[ "$(grep -c 'bound 500 failed 0' "$SOCKOP_OUT")" -eq 6 ] || setup_error "sockop did not bind 6 x 500"
 	pw_stop
 	[ "$(jq -s '[.[] | select(.type == "lost") | .owner_evictions] | add // 0' "$PW_OUT")" -eq 0 ]
 }
