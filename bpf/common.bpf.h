@@ -80,6 +80,16 @@ static __always_inline __u32 sk_netns(const struct sock *sk)
 	return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 }
 
+/*
+ * The inode of the mount namespace of `task`: a container's identity where
+ * the runtime keeps its processes in cgroup v1 hierarchies only (their cgroup
+ * v2 id is then the root's). 0 for a task whose nsproxy is gone (exiting).
+ */
+static __always_inline __u32 task_mntns(const struct task_struct *task)
+{
+	return BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+}
+
 /* True for the sockets portwatch watches: IPv4/IPv6, TCP/UDP. */
 static __always_inline bool sk_watched(const struct sock *sk)
 {

@@ -279,6 +279,7 @@ static __always_inline struct pw_drop_stat *count_drop(const struct dropped_pkt 
 		.ifindex = d->rec.ifindex,
 		.tgid = d->rec.owner.tgid,
 		.cgroup_id = d->rec.owner.cgroup_id,
+		.mntns = d->rec.owner.mntns,
 		.l3proto = d->l3proto,
 		.l4proto = d->rec.pkt.proto,
 		.nat_class = d->rec.nat_class,

@@ -50,6 +50,7 @@ int iter_seed_owners(struct bpf_iter__task_file *ctx)
 	v.owner.tgid = BPF_CORE_READ(task, tgid);
 	v.owner.tid = BPF_CORE_READ(task, pid);
 	v.owner.cgroup_id = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn, id);
+	v.owner.mntns = task_mntns(task);
 	v.owner.netns = sk_netns(sk);
 	BPF_CORE_READ_STR_INTO(&v.owner.comm, task, comm);
 	v.src = PW_OWNER_SEEDED;

@@ -66,6 +66,7 @@ static __always_inline void owner_from_current(struct pw_owner *o, const struct 
 	o->tgid = id >> 32;
 	o->tid = (__u32)id;
 	o->cgroup_id = bpf_get_current_cgroup_id();
+	o->mntns = task_mntns((struct task_struct *)bpf_get_current_task());
 	o->netns = sk_netns(sk);
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
 }

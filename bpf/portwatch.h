@@ -91,7 +91,7 @@ struct pw_owner {
 	__u32 tid;	 /* thread id */
 	__u64 cgroup_id; /* cgroup v2 id (the cgroupfs directory's inode) */
 	__u32 netns;	 /* inode of the socket's network namespace */
-	__u32 pad;
+	__u32 mntns;	 /* inode of the task's mount namespace: the container on cgroup v1 hosts */
 	char comm[PW_COMM_LEN]; /* task->comm, NUL-terminated */
 };
 
@@ -244,9 +244,9 @@ struct pw_drop_key {
 	__u16 l3proto;	/* skb->protocol, host byte order (0x0800 IPv4, 0x86dd IPv6) */
 	__u8 l4proto;	/* IPPROTO_* of the IP header, 0 when there is none */
 	__u8 nat_class; /* enum pw_nat_class */
-	__u32 pad;	/* zero */
+	__u32 mntns;	/* attributed owner's mount namespace inode, 0 when unattributed */
 };
-PW_NO_IMPLICIT_PADDING(pw_drop_key, pad);
+PW_NO_IMPLICIT_PADDING(pw_drop_key, mntns);
 
 /*
  * Value of drop_counts, one per CPU (the loader sums them): drops of the key

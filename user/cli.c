@@ -51,11 +51,13 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		o->session.forced_rung = pw_rung_parse(arg);
 		if (o->session.forced_rung < 0)
 			argp_failure(state, 2, 0,
-				     "invalid --attach '%s': use fentry, kprobe, tracepoint or classic-tp",
+				     "invalid --attach '%s': use fentry, kprobe, tracepoint or "
+				     "classic-tp",
 				     arg);
 		break;
 	case OPT_OWNER_MAP_SIZE:
-		pw_argp_ulong(state, "--owner-map-size", arg, PW_OWNER_MAP_MIN, PW_OWNER_MAP_MAX, &v);
+		pw_argp_ulong(state, "--owner-map-size", arg, PW_OWNER_MAP_MIN, PW_OWNER_MAP_MAX,
+			      &v);
 		o->session.owner_map_size = v;
 		break;
 	case OPT_RINGBUF_SIZE:
@@ -78,9 +80,45 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp common_argp = { options, parse_opt, NULL, NULL, NULL, NULL, NULL };
+const struct argp pw_common_argp = { options, parse_opt, NULL, NULL, NULL, NULL, NULL };
 
-const struct argp_child pw_common_children[] = { { &common_argp, 0, NULL, 0 }, {} };
+const struct argp_child pw_common_children[] = { { &pw_common_argp, 0, NULL, 0 }, {} };
+
+enum { OPT_CONTAINER = 0x900, OPT_POD, OPT_K8S_NAMESPACE };
+
+static const struct argp_option container_options[] = {
+	{ NULL, 0, NULL, 0, "Containers (all given must match):", 12 },
+	{ "container", OPT_CONTAINER, "NAME|ID", 0,
+	  "Only this container: its name, or its id or an id prefix", 0 },
+	{ "pod", OPT_POD, "NAME", 0, "Only this Kubernetes pod", 0 },
+	{ "k8s-namespace", OPT_K8S_NAMESPACE, "NS", 0, "Only pods of this Kubernetes namespace",
+	  0 },
+	{},
+};
+
+static error_t parse_container_opt(int key, char *arg, struct argp_state *state)
+{
+	static const enum pw_filter_key filter_of[] = {
+		[OPT_CONTAINER - OPT_CONTAINER] = PW_FILTER_CONTAINER,
+		[OPT_POD - OPT_CONTAINER] = PW_FILTER_POD,
+		[OPT_K8S_NAMESPACE - OPT_CONTAINER] = PW_FILTER_K8S_NAMESPACE,
+	};
+	char err[160];
+
+	switch (key) {
+	case OPT_CONTAINER ... OPT_K8S_NAMESPACE:
+		if (pw_filter_set(state->input, filter_of[key - OPT_CONTAINER], arg, err,
+				  sizeof(err)))
+			argp_failure(state, 2, 0, "%s", err);
+		return 0;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+}
+
+const struct argp pw_container_argp = {
+	container_options, parse_container_opt, NULL, NULL, NULL, NULL, NULL
+};
 
 void pw_argp_seconds(struct argp_state *state, const char *option, const char *arg,
 		     unsigned long max, unsigned long *out)
@@ -90,8 +128,8 @@ void pw_argp_seconds(struct argp_state *state, const char *option, const char *a
 			     max);
 }
 
-void pw_argp_ulong(struct argp_state *state, const char *option, const char *arg,
-		   unsigned long min, unsigned long max, unsigned long *out)
+void pw_argp_ulong(struct argp_state *state, const char *option, const char *arg, unsigned long min,
+		   unsigned long max, unsigned long *out)
 {
 	if (pw_parse_ulong(arg, min, max, out))
 		argp_failure(state, 2, 0, "invalid %s '%s': a number from %lu to %lu", option, arg,
@@ -157,6 +195,9 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 	char err[160];
 
 	switch (key) {
+	case ARGP_KEY_INIT:
+		state->child_inputs[0] = &o->filter;
+		break;
 	case OPT_SNAP_NETNS:
 		if (pw_filter_set(&o->filter, PW_FILTER_NETNS, arg, err, sizeof(err)))
 			argp_failure(state, 2, 0, "%s", err);
@@ -181,8 +222,14 @@ static error_t parse_snapshot_opt(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp snapshot_argp = { snapshot_options, parse_snapshot_opt, NULL, NULL,
-					   NULL, NULL, NULL };
+static const struct argp_child snapshot_container_child[] = {
+	{ &pw_container_argp, 0, NULL, 0 },
+	{},
+};
+
+static const struct argp snapshot_argp = {
+	snapshot_options, parse_snapshot_opt, NULL, NULL, snapshot_container_child, NULL, NULL
+};
 
 const struct argp_child pw_snapshot_children[] = {
 	{ &snapshot_argp, 0, NULL, 0 },

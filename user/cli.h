@@ -23,10 +23,17 @@ void pw_common_defaults(struct pw_common_opts *o);
  * reject positional arguments.
  */
 extern const struct argp_child pw_common_children[];
+extern const struct argp pw_common_argp; /* the same, for a command with more children */
+
+/*
+ * --container, --pod and --k8s-namespace as an argp child whose input is the
+ * command's struct pw_filter * (filter.h; the command sets its ctrs cache).
+ */
+extern const struct argp pw_container_argp;
 
 /* Options of the snapshot commands (ports, check). */
 struct pw_snapshot_opts {
-	struct pw_filter filter; /* --netns only */
+	struct pw_filter filter; /* --netns, --container, --pod, --k8s-namespace */
 	unsigned long max_rows;	 /* --max-rows: port_rows entries */
 	bool json;		 /* -j/--json */
 	bool verbose;		 /* -v */
@@ -38,7 +45,7 @@ struct pw_snapshot_opts {
 void pw_snapshot_defaults(struct pw_snapshot_opts *o);
 
 /*
- * --netns, --max-rows, --json and -v as argp children of a snapshot
+ * --netns, --max-rows, --json, -v and pw_container_argp's options as argp children of a snapshot
  * command's parser, which passes a struct pw_snapshot_opts * as
  * child_inputs[0] on ARGP_KEY_INIT. They also reject positional arguments.
  */
@@ -55,8 +62,8 @@ void pw_argp_seconds(struct argp_state *state, const char *option, const char *a
  * Parse a whole number in [min, max] for `option` ("--drop-rate"); otherwise
  * end the parse with "invalid OPTION 'ARG': a number from MIN to MAX" (exit 2).
  */
-void pw_argp_ulong(struct argp_state *state, const char *option, const char *arg,
-		   unsigned long min, unsigned long max, unsigned long *out);
+void pw_argp_ulong(struct argp_state *state, const char *option, const char *arg, unsigned long min,
+		   unsigned long max, unsigned long *out);
 
 /* Set by SIGINT and SIGTERM once pw_catch_signals() ran. */
 extern volatile sig_atomic_t pw_exiting;

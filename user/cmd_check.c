@@ -7,6 +7,7 @@
 #include <argp.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <dirent.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -19,6 +20,7 @@
 #include "container.h"
 #include "conntrack.h"
 #include "ethtool.h"
+#include "netns.h"
 #include "ports.h"
 #include "record.h"
 #include "util.h"
@@ -34,9 +36,8 @@ enum { OPT_ACL = 0x600, OPT_THRESHOLD };
 
 /* ena's allowance counters (ethtool -S), as the ENA documentation names them. */
 static const char *const ena_allowances[] = {
-	"bw_in_allowance_exceeded",	"bw_out_allowance_exceeded",
-	"pps_allowance_exceeded",	"conntrack_allowance_exceeded",
-	"linklocal_allowance_exceeded",
+	"bw_in_allowance_exceeded",	"bw_out_allowance_exceeded",	"pps_allowance_exceeded",
+	"conntrack_allowance_exceeded", "linklocal_allowance_exceeded",
 };
 #define ENA_ALLOWANCES (sizeof(ena_allowances) / sizeof(ena_allowances[0]))
 
@@ -48,6 +49,8 @@ struct check_env {
 	enum severity worst;
 	unsigned int findings;
 	struct pw_ctrs *ctrs; /* the owners' containers, through /proc/PID/cgroup */
+	__u32 *ctr_netns;     /* with a container filter: the netns of its processes */
+	size_t n_ctr_netns;
 };
 
 /* "pid 8541 (sockop)", or "pid 8541 (sockop, container web)": an owner for evidence. */
@@ -96,6 +99,7 @@ static const char doc[] =
 	"  portwatch check                      # every namespace\n"
 	"  portwatch check --acl 1024-65535     # the article's ACL: is the range inside it?\n"
 	"  portwatch check --netns /run/netns/client --threshold 50\n"
+	"  portwatch check --container web      # the network namespace of one container\n"
 	"  portwatch check --json -i 5          # counters sampled 5 s apart, JSON lines";
 
 static const struct argp_option options[] = {
@@ -103,8 +107,7 @@ static const struct argp_option options[] = {
 	  "The local ports a network ACL lets replies reach (the article: 1024-65535)", 0 },
 	{ "threshold", OPT_THRESHOLD, "PCT", 0,
 	  "Warn about destinations whose ports are this full (default 80)", 0 },
-	{ "interval", 'i', "SEC", 0, "Seconds between the two samples of counters (default 1)",
-	  0 },
+	{ "interval", 'i', "SEC", 0, "Seconds between the two samples of counters (default 1)", 0 },
 	{},
 };
 
@@ -133,8 +136,8 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_THRESHOLD:
 		if (pw_parse_ulong(arg, 1, 100, &env->threshold))
-			argp_failure(state, 2, 0, "invalid --threshold '%s': a percentage, 1 to 100",
-				     arg);
+			argp_failure(state, 2, 0,
+				     "invalid --threshold '%s': a percentage, 1 to 100", arg);
 		break;
 	case 'i':
 		pw_argp_seconds(state, "--interval", arg, 3600, &env->interval_s);
@@ -192,14 +195,19 @@ static void check_range(struct check_env *env, const struct pw_netns *ns)
 	/* connect() searches an even number of ports (pw_usable_ports). */
 	__u32 searched = size > 1 ? size & ~1U : size;
 
-	snprintf(summary, sizeof(summary), "ephemeral range %u-%u: %u ports, %u usable toward one "
-		 "destination", ns->lo, ns->hi, size, ns->usable);
-	snprintf(evidence, sizeof(evidence), "net.ipv4.ip_local_port_range = %u %u; "
-		 "ip_local_reserved_ports = \"%s\" (%u of the searched ports)", ns->lo, ns->hi,
-		 ns->reserved, searched - ns->usable);
+	snprintf(summary, sizeof(summary),
+		 "ephemeral range %u-%u: %u ports, %u usable toward one "
+		 "destination",
+		 ns->lo, ns->hi, size, ns->usable);
+	snprintf(evidence, sizeof(evidence),
+		 "net.ipv4.ip_local_port_range = %u %u; "
+		 "ip_local_reserved_ports = \"%s\" (%u of the searched ports)",
+		 ns->lo, ns->hi, ns->reserved, searched - ns->usable);
 	if (size % 2)
-		append(evidence, sizeof(evidence), "; an odd size: each connect() search scans %u "
-		       "ports, so one search can miss the last free port", size - 1);
+		append(evidence, sizeof(evidence),
+		       "; an odd size: each connect() search scans %u "
+		       "ports, so one search can miss the last free port",
+		       size - 1);
 	report(env, SEV_INFO, ns->inode, "port_range", summary, evidence, NULL);
 }
 
@@ -222,8 +230,9 @@ static void check_destination(struct check_env *env, const struct pw_port_row *r
 	snprintf(summary, sizeof(summary), "%s %s: %llu of %u usable ports in use (%.1f%%)%s",
 		 pw_proto_name(r->key.proto), dest, (unsigned long long)r->dest_total, r->usable,
 		 r->utilization, sev == SEV_ERROR ? ": connect() to it fails now" : "");
-	snprintf(evidence, sizeof(evidence), "established %llu, time_wait %llu; owners:",
-		 (unsigned long long)estab, (unsigned long long)tw);
+	snprintf(evidence, sizeof(evidence),
+		 "established %llu, time_wait %llu; owners:", (unsigned long long)estab,
+		 (unsigned long long)tw);
 	for (size_t k = 0; k < n && k < MAX_OWNERS; k++) {
 		char who[1300];
 
@@ -272,13 +281,18 @@ static void check_time_wait(struct check_env *env, const struct pw_netns *ns,
 	/* TIME_WAIT matters when it holds most ports toward a filling destination. */
 	bool hurts = share >= 50 && t->worst >= env->threshold / 2.0;
 
-	snprintf(summary, sizeof(summary), "TIME_WAIT holds %llu of %llu ephemeral ports "
-		 "in use (%.0f%%)", (unsigned long long)t->time_wait,
-		 (unsigned long long)t->total, share);
-	snprintf(evidence, sizeof(evidence), "net.ipv4.tcp_tw_reuse = %ld (%s); fullest "
-		 "destination at %.1f%%", ns->tw_reuse,
+	snprintf(summary, sizeof(summary),
+		 "TIME_WAIT holds %llu of %llu ephemeral ports "
+		 "in use (%.0f%%)",
+		 (unsigned long long)t->time_wait, (unsigned long long)t->total, share);
+	snprintf(evidence, sizeof(evidence),
+		 "net.ipv4.tcp_tw_reuse = %ld (%s); fullest "
+		 "destination at %.1f%%",
+		 ns->tw_reuse,
 		 ns->tw_reuse == 1 ? "reused for new connects when timestamps allow"
-		 : ns->tw_reuse == 2 ? "loopback only" : "off", t->worst);
+		 : ns->tw_reuse == 2 ? "loopback only"
+				     : "off",
+		 t->worst);
 	report(env, hurts ? SEV_WARNING : SEV_INFO, ns->inode, "time_wait", summary, evidence,
 	       hurts && ns->tw_reuse != 1
 		       ? "sysctl -w net.ipv4.tcp_tw_reuse=1 in this netns; let the server "
@@ -293,11 +307,15 @@ static void check_acl_range(struct check_env *env, const struct pw_netns *ns)
 
 	if (ns->lo >= env->acl_lo && ns->hi <= env->acl_hi)
 		return;
-	snprintf(summary, sizeof(summary), "the ephemeral range %u-%u is not inside "
+	snprintf(summary, sizeof(summary),
+		 "the ephemeral range %u-%u is not inside "
 		 "the ACL's %lu-%lu: replies to connections from the ports outside "
-		 "it are dropped", ns->lo, ns->hi, env->acl_lo, env->acl_hi);
-	snprintf(evidence, sizeof(evidence), "net.ipv4.ip_local_port_range = %u %u; "
-		 "--acl %lu-%lu", ns->lo, ns->hi, env->acl_lo, env->acl_hi);
+		 "it are dropped",
+		 ns->lo, ns->hi, env->acl_lo, env->acl_hi);
+	snprintf(evidence, sizeof(evidence),
+		 "net.ipv4.ip_local_port_range = %u %u; "
+		 "--acl %lu-%lu",
+		 ns->lo, ns->hi, env->acl_lo, env->acl_hi);
 	report(env, SEV_WARNING, ns->inode, "acl_range", summary, evidence,
 	       "allow the whole ephemeral range in the network ACL (the article: "
 	       "1024-65535), or set ip_local_port_range inside the ACL");
@@ -309,7 +327,8 @@ static void check_acl_sockets(struct check_env *env, const struct pw_port_row *r
 {
 	char summary[TEXT_LEN], evidence[TEXT_LEN] = "";
 
-	snprintf(summary, sizeof(summary), "%llu live sockets use local ports outside "
+	snprintf(summary, sizeof(summary),
+		 "%llu live sockets use local ports outside "
 		 "the ACL's %lu-%lu: their replies are dropped",
 		 (unsigned long long)outside, env->acl_lo, env->acl_hi);
 	for (size_t i = 0; i < n; i++) {
@@ -322,8 +341,7 @@ static void check_acl_sockets(struct check_env *env, const struct pw_port_row *r
 		if (r->key.tgid)
 			append(evidence, sizeof(evidence), "%s%s -> %s: %llu",
 			       evidence[0] ? "; " : "", owner_text(env, &r->key, who, sizeof(who)),
-			       dest,
-			       (unsigned long long)r->counts.outside_acl);
+			       dest, (unsigned long long)r->counts.outside_acl);
 		else
 			append(evidence, sizeof(evidence), "%sunowned -> %s: %llu",
 			       evidence[0] ? "; " : "", dest,
@@ -371,8 +389,7 @@ static int sample_netns(void *ctx, struct pw_netns *ns)
 		struct nic *nic = NULL;
 		size_t n;
 
-		if (pw_ethtool_driver(it->if_name, driver, sizeof(driver)) ||
-		    strcmp(driver, "ena"))
+		if (pw_ethtool_driver(it->if_name, driver, sizeof(driver)) || strcmp(driver, "ena"))
 			continue;
 		for (unsigned int k = 0; k < s->n_nics; k++)
 			if (!strcmp(s->nics[k].name, it->if_name))
@@ -406,11 +423,14 @@ static void check_conntrack(struct check_env *env, const struct pw_netns *ns,
 		return; /* conntrack does not run in this netns */
 	if (insert_failed || drop || early_drop)
 		sev = sev > SEV_WARNING ? sev : SEV_WARNING;
-	snprintf(summary, sizeof(summary), "conntrack: %llu of %ld entries (%.1f%%); in %lu s: "
-		 "insert_failed +%llu, drop +%llu, early_drop +%llu", (unsigned long long)b->entries,
-		 max, use, env->interval_s, (unsigned long long)insert_failed,
-		 (unsigned long long)drop, (unsigned long long)early_drop);
-	snprintf(evidence, sizeof(evidence), "/proc/net/stat/nf_conntrack of the netns: totals "
+	snprintf(summary, sizeof(summary),
+		 "conntrack: %llu of %ld entries (%.1f%%); in %lu s: "
+		 "insert_failed +%llu, drop +%llu, early_drop +%llu",
+		 (unsigned long long)b->entries, max, use, env->interval_s,
+		 (unsigned long long)insert_failed, (unsigned long long)drop,
+		 (unsigned long long)early_drop);
+	snprintf(evidence, sizeof(evidence),
+		 "/proc/net/stat/nf_conntrack of the netns: totals "
 		 "insert_failed %llu, drop %llu, early_drop %llu; nf_conntrack_max %ld",
 		 (unsigned long long)b->insert_failed, (unsigned long long)b->drop,
 		 (unsigned long long)b->early_drop, max);
@@ -434,22 +454,72 @@ static void check_ena(struct check_env *env, const struct pw_netns *ns, const st
 			if (nic->v[1][a] < 0)
 				continue;
 			exceeded |= nic->v[1][a] > 0;
-			append(evidence, sizeof(evidence), "%s%s %lld (+%lld)", evidence[0] ? ", " : "",
-			       ena_allowances[a], nic->v[1][a], nic->v[1][a] - nic->v[0][a]);
+			append(evidence, sizeof(evidence), "%s%s %lld (+%lld)",
+			       evidence[0] ? ", " : "", ena_allowances[a], nic->v[1][a],
+			       nic->v[1][a] - nic->v[0][a]);
 		}
 		snprintf(summary, sizeof(summary), "%s (ena): %s", nic->name,
 			 exceeded ? "the instance exceeded its network allowances: packets were "
 				    "queued or dropped"
 				  : "no allowance exceeded");
 		report(env, exceeded ? SEV_WARNING : SEV_INFO, ns->inode, "ena_allowance", summary,
-		       evidence, exceeded ? "a larger instance type, or less traffic, connections "
-					    "or packets per second" : NULL);
+		       evidence,
+		       exceeded ? "a larger instance type, or less traffic, connections "
+				  "or packets per second"
+				: NULL);
 	}
+}
+
+static bool has_netns(const __u32 *set, size_t n, __u32 ino)
+{
+	for (size_t i = 0; i < n; i++)
+		if (set[i] == ino)
+			return true;
+	return false;
+}
+
+/*
+ * With --container, --pod or --k8s-namespace: the network namespaces of the
+ * live processes of that container (found by walking /proc) are the ones
+ * checked. Returns 0, -ENOENT when no process of it runs, or -ENOMEM.
+ */
+static int find_container_netns(struct check_env *env)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	int ret = 0;
+
+	if (!d)
+		return -errno;
+	while ((e = readdir(d)) && !ret) {
+		const struct pw_ctr *c;
+		unsigned long pid;
+		char path[64];
+		__u32 ino, *grown;
+
+		if (pw_parse_ulong(e->d_name, 1, 0x7fffffff, &pid))
+			continue;
+		c = pw_ctrs_lookup_pid(env->ctrs, pid);
+		if (!c || !c->id || !pw_filter_match_ctr(&env->snap.filter, c))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%lu/ns/net", pid);
+		if (pw_netns_inode(path, &ino) || has_netns(env->ctr_netns, env->n_ctr_netns, ino))
+			continue;
+		grown = realloc(env->ctr_netns, (env->n_ctr_netns + 1) * sizeof(*grown));
+		if (!grown)
+			ret = -ENOMEM;
+		else
+			(env->ctr_netns = grown)[env->n_ctr_netns++] = ino;
+	}
+	closedir(d);
+	return ret ?: env->n_ctr_netns ? 0 : -ENOENT;
 }
 
 int cmd_check(int argc, char **argv)
 {
-	const struct argp argp = { options, parse_opt, NULL, doc, pw_snapshot_children, NULL, NULL };
+	const struct argp argp = {
+		options, parse_opt, NULL, doc, pw_snapshot_children, NULL, NULL
+	};
 	struct check_env env = { .threshold = 80, .interval_s = 1 };
 	struct pw_ports_snapshot snap = {};
 	struct sampler sp = {};
@@ -463,13 +533,23 @@ int cmd_check(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
 	pw_set_libbpf_print(env.snap.verbose);
+	/* NULL when out of memory: then the evidence names no container */
+	env.ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);
 	ret = pw_session_open_snapshot(&s, env.snap.max_rows, err, sizeof(err));
+	if (!ret && pw_filter_wants_containers(&env.snap.filter)) {
+		ret = env.ctrs ? find_container_netns(&env) : -ENOMEM;
+		if (ret)
+			snprintf(err, sizeof(err), "%s",
+				 ret == -ENOENT ? "no running process is in that container"
+						: strerror(-ret));
+		/* One netns (a container's, a pod's) is walked alone, like --netns */
+		if (!ret && env.n_ctr_netns == 1 && !env.snap.filter.netns)
+			env.snap.filter.netns = env.ctr_netns[0];
+	}
 	if (!ret) {
 		pw_ports_set_acl(s.skel, env.acl_lo, env.acl_hi);
 		ret = pw_ports_snapshot(s.skel, env.snap.filter.netns, &snap, err, sizeof(err));
 	}
-	/* NULL when out of memory: then the evidence names no container */
-	env.ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);
 	if (ret) {
 		fprintf(stderr, "portwatch: %s\n", err);
 		goto cleanup;
@@ -493,7 +573,8 @@ int cmd_check(int argc, char **argv)
 	}
 	max = pw_conntrack_max();
 	for (size_t i = 0; i < snap.n_ns; i++) {
-		if (!snap.ns[i].walked)
+		if (!snap.ns[i].walked ||
+		    (env.ctr_netns && !has_netns(env.ctr_netns, env.n_ctr_netns, snap.ns[i].inode)))
 			continue;
 		check_range(&env, &snap.ns[i]);
 		check_ports(&env, snap.rows, snap.n, &snap.ns[i]);
@@ -514,6 +595,7 @@ cleanup:
 	pw_session_close(&s);
 	pw_filter_free(&env.snap.filter);
 	pw_ctrs_free(env.ctrs);
+	free(env.ctr_netns);
 	if (ret)
 		return 2;
 	return env.worst >= SEV_WARNING ? 1 : 0;

@@ -39,12 +39,11 @@ static const struct {
 	{ "nat_class", BY_NAT_CLASS }, { "container", BY_CONTAINER }, { "pod", BY_POD },
 };
 
-/* Cgroups whose container identity is cached (container.h). */
-
-/* The first cgroup id seen of a container (or pod): the rows of its others merge into it. */
+/* The first owner seen of a container (or pod): the rows of its others merge into it. */
 struct canon {
 	char *key;
 	__u64 cgroup_id;
+	__u32 mntns;
 };
 
 #define BAR_WIDTH 30
@@ -64,7 +63,8 @@ struct drops_env {
 	struct timespec last; /* time of the last report */
 	__u64 overflow_shown;
 	int err;
-	struct pw_ctrs *ctrs; /* with --by container or pod */
+	struct pw_filter filter; /* --container, --pod, --k8s-namespace: of the drops' owners */
+	struct pw_ctrs *ctrs;	 /* with --by container or pod, or a container filter */
 	struct canon *canon;
 	size_t ncanon;
 };
@@ -83,6 +83,7 @@ static const char doc[] =
 	"  portwatch drops --by reason,netns,ifname,proto -d 10 --json\n"
 	"  portwatch drops --by process,nat_class  # who loses packets at the NAT, and why\n"
 	"  portwatch drops --by container,pod   # which container, which pod\n"
+	"  portwatch drops --by reason,nat_class --container web  # the drops of one container\n"
 	"  portwatch drops --reasons            # this kernel's drop reasons and their numbers";
 
 enum { OPT_BY = 0x400, OPT_REASONS };
@@ -128,6 +129,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->common;
+		state->child_inputs[1] = &env->filter;
 		break;
 	case OPT_BY:
 		if (parse_by(arg, &env->by))
@@ -163,43 +165,59 @@ static int by_count_desc(const void *a, const void *b)
 }
 
 /*
- * The cgroup id standing for a drop owner's container (--by container) or
- * pod (--by pod alone): the first seen of it; 0 outside containers.
+ * Set the cgroup id and mntns of a drop key to those standing for its
+ * owner's container (--by container) or pod (--by pod alone): the first seen
+ * of it; 0 outside containers.
  */
-static __u64 canon_cgroup(struct drops_env *env, const struct pw_drop_key *k)
+static void canon_owner(struct drops_env *env, struct pw_drop_key *k)
 {
-	const struct pw_ctr *c = pw_ctrs_lookup(env->ctrs, k->cgroup_id, k->tgid);
+	const struct pw_ctr *c = pw_ctrs_lookup(env->ctrs, k->cgroup_id, k->mntns, k->tgid);
 	char key[1024];
 	struct canon *v;
 
-	if (!c || !c->id || (!(env->by & BY_CONTAINER) && !c->pod))
-		return 0;
+	if (!c || !c->id || (!(env->by & BY_CONTAINER) && !c->pod)) {
+		k->cgroup_id = k->mntns = 0;
+		return;
+	}
 	if (env->by & BY_CONTAINER)
 		snprintf(key, sizeof(key), "%s%s%s", c->id, env->by & BY_POD ? "/" : "",
 			 env->by & BY_POD && c->pod ? c->pod : "");
 	else
 		snprintf(key, sizeof(key), "%s/%s", c->k8s_namespace ?: "", c->pod);
 	for (size_t i = 0; i < env->ncanon; i++)
-		if (!strcmp(env->canon[i].key, key))
-			return env->canon[i].cgroup_id;
+		if (!strcmp(env->canon[i].key, key)) {
+			k->cgroup_id = env->canon[i].cgroup_id;
+			k->mntns = env->canon[i].mntns;
+			return;
+		}
+	/* Out of memory: the key stays its own row */
 	v = realloc(env->canon, (env->ncanon + 1) * sizeof(*v));
 	if (!v)
-		return k->cgroup_id;
+		return;
 	env->canon = v;
 	v[env->ncanon].key = strdup(key);
 	if (!v[env->ncanon].key)
-		return k->cgroup_id;
+		return;
 	v[env->ncanon].cgroup_id = k->cgroup_id;
-	return v[env->ncanon++].cgroup_id;
+	v[env->ncanon++].mntns = k->mntns;
+}
+
+/* Whether a drop's owner is in the container --container, --pod, --k8s-namespace name. */
+static bool owner_matches(struct drops_env *env, const struct pw_drop_key *k)
+{
+	const struct pw_ctr *c =
+		k->tgid ? pw_ctrs_lookup(env->ctrs, k->cgroup_id, k->mntns, k->tgid) : NULL;
+
+	return k->tgid && pw_filter_match_ctr(&env->filter, c && c->id ? c : NULL);
 }
 
 /* Keep only the key fields of --by, so that rows differing elsewhere merge. */
 static void project(struct drops_env *env, struct pw_drop_key *k, unsigned int by)
 {
 	if (by & (BY_CONTAINER | BY_POD))
-		k->cgroup_id = canon_cgroup(env, k);
+		canon_owner(env, k);
 	else
-		k->cgroup_id = 0;
+		k->cgroup_id = k->mntns = 0;
 	if (!(by & BY_REASON))
 		k->reason = 0;
 	if (!(by & BY_LOCATION))
@@ -235,6 +253,8 @@ static int interval_rows(struct drops_env *env, struct pw_drop_row *now, int n,
 		memcpy(d, now, n * sizeof(*d));
 	pw_drop_rows_since(d, n, env->prev, env->nprev);
 	for (int i = 0; i < n; i++) {
+		if (pw_filter_wants_containers(&env->filter) && !owner_matches(env, &d[i].key))
+			d[i].count = 0;
 		/* Before projecting: telling invalid from a full table needs the netns. */
 		d[i].key.nat_class =
 			pw_dropctx_nat_class(&env->names, d[i].key.netns, d[i].key.nat_class);
@@ -272,7 +292,9 @@ static void name_row(struct drops_env *env, const struct pw_drop_key *k, struct 
 							 n->ifname, sizeof(n->ifname))
 				     : "";
 	n->cls = pw_nat_class_name(k->nat_class) ?: "-";
-	n->ctr = k->cgroup_id ? pw_ctrs_lookup(env->ctrs, k->cgroup_id, k->tgid) : NULL;
+	n->ctr = k->cgroup_id || k->mntns
+			 ? pw_ctrs_lookup(env->ctrs, k->cgroup_id, k->mntns, k->tgid)
+			 : NULL;
 	if (n->ctr && !n->ctr->id)
 		n->ctr = NULL;
 	memset(n->comm, 0, sizeof(n->comm));
@@ -399,8 +421,8 @@ static void print_row_text(const struct drops_env *env, const struct pw_drop_row
 	if (env->by & BY_POD) {
 		char label[1100];
 
-		printf("%-32s ", n->ctr && n->ctr->pod ? pw_ctr_label(n->ctr, label, sizeof(label))
-						       : "-");
+		printf("%-32s ",
+		       n->ctr && n->ctr->pod ? pw_ctr_label(n->ctr, label, sizeof(label)) : "-");
 	}
 	printf("%10llu %10.1f |%s|\n", (unsigned long long)row->count, rate, bar);
 }
@@ -480,7 +502,8 @@ static void report(void *ctx)
 static int list_reasons(const struct pw_drop_reasons *r)
 {
 	if (!r->count) {
-		fprintf(stderr, "portwatch: this kernel has no enum skb_drop_reason (before 5.17)\n");
+		fprintf(stderr,
+			"portwatch: this kernel has no enum skb_drop_reason (before 5.17)\n");
 		return -ENOENT;
 	}
 	for (__u32 v = 0; v < r->count; v++)
@@ -491,7 +514,12 @@ static int list_reasons(const struct pw_drop_reasons *r)
 
 int cmd_drops(int argc, char **argv)
 {
-	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
+	static const struct argp_child children[] = {
+		{ &pw_common_argp, 0, NULL, 0 },
+		{ &pw_container_argp, 0, NULL, 0 },
+		{},
+	};
+	const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
 	struct drops_env env = { .by = BY_REASON };
 	struct pw_session s = {};
 	char err[256];
@@ -510,7 +538,7 @@ int cmd_drops(int argc, char **argv)
 		ret = list_reasons(&env.names.reasons);
 		goto cleanup;
 	}
-	if (env.by & (BY_CONTAINER | BY_POD)) {
+	if (env.by & (BY_CONTAINER | BY_POD) || pw_filter_wants_containers(&env.filter)) {
 		env.ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);
 		if (!env.ctrs) {
 			ret = -ENOMEM;
@@ -541,5 +569,6 @@ cleanup:
 		free(env.canon[i].key);
 	free(env.canon);
 	pw_ctrs_free(env.ctrs);
+	pw_filter_free(&env.filter);
 	return ret ? 1 : 0;
 }

@@ -19,18 +19,18 @@ struct ports_env {
 	struct pw_snapshot_opts snap;
 };
 
-/* Cgroups whose container identity is cached (container.h). */
-
 static const char doc[] =
 	"A snapshot of the ephemeral ports in use, per network namespace, owner process, "
 	"protocol and destination, with counts by TCP state, the namespace's port range, the "
 	"ports connect() can really use toward one destination and the utilization: ports run "
 	"out per destination, since a local port is shared across distinct 4-tuples. Taken "
 	"with BPF iterators in the kernel, across all namespaces, without walking /proc.\v"
-	"TIME_WAIT sockets have no file, so no owner: they are counted as unowned (pid -).\n"
+	"TIME_WAIT sockets have no file, so no owner: they are counted as unowned (pid -), and a "
+	"container filter leaves them out (a destination's UTIL% still counts them).\n"
 	"EXAMPLES:\n"
 	"  portwatch ports                      # every namespace, fullest destinations first\n"
 	"  portwatch ports --netns /run/netns/client\n"
+	"  portwatch ports --container web      # the sockets of one container's processes\n"
 	"  portwatch ports --json | jq 'select(.type == \"port\" and .utilization > 80)'";
 
 static error_t parse_opt(int key, char *arg, struct argp_state *state)
@@ -69,17 +69,6 @@ static const char *comm_text(const char *comm, __u32 tgid, char *buf)
 	return tgid ? pw_escape(comm, PW_COMM_LEN, buf, PW_ESCAPED_SIZE(PW_COMM_LEN)) : "-";
 }
 
-/* The owner's container fields, null when unknown or not in one. */
-static void add_container(struct json_object *o, const struct pw_ctr *c)
-{
-	add(o, "container", c && c->name ? json_object_new_string(c->name) : NULL);
-	add(o, "container_id", c ? json_object_new_string(c->id) : NULL);
-	add(o, "runtime", c && c->runtime ? json_object_new_string(c->runtime) : NULL);
-	add(o, "pod", c && c->pod ? json_object_new_string(c->pod) : NULL);
-	add(o, "k8s_namespace",
-	    c && c->k8s_namespace ? json_object_new_string(c->k8s_namespace) : NULL);
-}
-
 static void row_json(const struct pw_port_row *r, const struct pw_ctr *ctr)
 {
 	struct json_object *o = json_object_new_object();
@@ -89,10 +78,11 @@ static void row_json(const struct pw_port_row *r, const struct pw_ctr *ctr)
 	add(o, "netns", json_object_new_int64(r->key.netns));
 	add(o, "pid", r->key.tgid ? json_object_new_int64(r->key.tgid) : NULL);
 	add(o, "comm", r->key.tgid ? json_object_new_string(comm_of(&r->key, comm)) : NULL);
-	add_container(o, ctr);
+	pw_json_add_container(o, ctr);
 	add(o, "proto", json_object_new_string(pw_proto_name(r->key.proto)));
 	add(o, "family", json_object_new_string(pw_family_name(r->key.family)));
-	add(o, "daddr", json_object_new_string(
+	add(o, "daddr",
+	    json_object_new_string(
 				pw_format_addr(r->key.family, r->key.daddr, addr, sizeof(addr))));
 	add(o, "dport", json_object_new_int(r->key.dport));
 	add(o, "established", json_object_new_uint64(r->counts.established));
@@ -176,7 +166,7 @@ static void print_container_totals(const struct pw_ports_snapshot *s,
 			struct json_object *o = json_object_new_object();
 
 			add(o, "type", json_object_new_string("container"));
-			add_container(o, who[j]);
+			pw_json_add_container(o, who[j]);
 			add(o, "sockets", json_object_new_uint64(sockets[j]));
 			add(o, "destinations", json_object_new_uint64(dests[j]));
 			print_json(o);
@@ -290,6 +280,27 @@ static void print_rows(const struct pw_ports_snapshot *s, const struct pw_ctr *c
 	}
 }
 
+/*
+ * With --container, --pod or --k8s-namespace: only the rows of the
+ * container's processes (in order); a destination's totals and utilization
+ * still count every socket of its netns toward it.
+ */
+static void keep_container_rows(struct pw_ports_snapshot *s, const struct pw_ctr **ctr,
+				const struct pw_filter *f)
+{
+	size_t m = 0;
+
+	if (!pw_filter_wants_containers(f))
+		return;
+	for (size_t i = 0; i < s->n; i++) {
+		if (!ctr[i] || !pw_filter_match_ctr(f, ctr[i]))
+			continue;
+		s->rows[m] = s->rows[i];
+		ctr[m++] = ctr[i];
+	}
+	s->n = m;
+}
+
 int cmd_ports(int argc, char **argv)
 {
 	const struct argp argp = { NULL, parse_opt, NULL, doc, pw_snapshot_children, NULL, NULL };
@@ -326,6 +337,7 @@ int cmd_ports(int argc, char **argv)
 		if (ctr[i] && !ctr[i]->id)
 			ctr[i] = NULL;
 	}
+	keep_container_rows(&snap, ctr, &env.snap.filter);
 	if (env.snap.json) {
 		for (size_t i = 0; i < snap.n; i++)
 			row_json(&snap.rows[i], ctr[i]);

@@ -32,8 +32,9 @@
 
 enum sort_key { SORT_FAILS, SORT_CONNECTS, SORT_DROPS, SORT_PORTS, SORT_UTIL, SORT_PID, SORT_N };
 
-static const char *const sort_names[SORT_N] = { "fails", "connects", "drops", "ports", "util",
-						"pid" };
+static const char *const sort_names[SORT_N] = {
+	"fails", "connects", "drops", "ports", "util", "pid"
+};
 
 enum { OPT_SORT = 0x700, OPT_COMM };
 
@@ -49,6 +50,7 @@ struct proc {
 	double util;				 /* its fullest destination's utilization */
 	char dest[INET6_ADDRSTRLEN + 10];	 /* that destination */
 	char ctr[1100]; /* its container's name (escaped), "" outside containers */
+	bool ctr_match; /* its container passes --container, --pod, --k8s-namespace */
 };
 
 struct top_env {
@@ -57,6 +59,7 @@ struct top_env {
 	enum sort_key sort;
 	__u32 pid;	  /* 0: all */
 	char *comm;	  /* NULL: all */
+	struct pw_filter filter; /* --container, --pod, --k8s-namespace */
 	bool curses;
 	struct pw_session *session;
 	struct pw_drop_reasons reasons;
@@ -86,6 +89,7 @@ static const char doc[] =
 	"  portwatch top                        # every process, sorted by failures/s\n"
 	"  portwatch top -i 5 --sort util       # refresh every 5 s, fullest first\n"
 	"  portwatch top --comm curl            # only curl\n"
+	"  portwatch top --container web        # only the processes of one container\n"
 	"  portwatch top -i 10 > top.log        # interval snapshots into a log";
 
 static const struct argp_option options[] = {
@@ -105,6 +109,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->common;
+		state->child_inputs[1] = &env->filter;
 		break;
 	case 'i':
 		pw_argp_seconds(state, "--interval", arg, 3600, &env->interval_s);
@@ -157,8 +162,11 @@ static struct proc *proc_of(struct top_env *env, __u32 tgid, const char *comm)
 	memset(p, 0, sizeof(*p));
 	p->tgid = tgid;
 	c = pw_ctrs_lookup_pid(env->ctrs, tgid);
-	if (c && c->id)
+	if (c && !c->id)
+		c = NULL;
+	if (c)
 		pw_ctr_name_text(c, p->ctr, sizeof(p->ctr));
+	p->ctr_match = pw_filter_match_ctr(&env->filter, c);
 found:
 	if (comm && comm[0])
 		snprintf(p->comm, sizeof(p->comm), "%.*s", PW_COMM_LEN, comm);
@@ -243,8 +251,8 @@ static int format_top_reasons(struct top_env *env, const struct pw_drop_row *row
 	for (int i = 0; i < n; i++) {
 		const struct pw_drop_row *r = &rows[i];
 		struct pw_drop_row *old = env->n_prev_drops
-			? bsearch(r, env->prev_drops, env->n_prev_drops, sizeof(*r),
-				  pw_drop_row_cmp)
+						  ? bsearch(r, env->prev_drops, env->n_prev_drops,
+							    sizeof(*r), pw_drop_row_cmp)
 			: NULL;
 
 		pw_reason_add(top, &n_top, r->key.reason, r->count - (old ? old->count : 0));
@@ -379,6 +387,8 @@ static bool shown(const struct top_env *env, const struct proc *p)
 		return false;
 	if (env->comm && strcmp(p->comm, env->comm))
 		return false;
+	if (!p->ctr_match)
+		return false;
 	return p->connects || p->fails || p->drops || p->ports;
 }
 
@@ -445,9 +455,8 @@ static void refresh_data(struct top_env *env, double secs)
 			snprintf(ctr, sizeof(ctr), "%-12.12s ", p->ctr[0] ? p->ctr : "-");
 		line(env, "%-7u %-12.12s %6.0f %6.0f %6llu %6.0f %6llu %5.1f %s%s", p->tgid,
 		     p->comm[0] ? pw_escape(p->comm, PW_COMM_LEN, comm, sizeof(comm)) : "?",
-		     p->connect_rate, p->fail_rate,
-		     (unsigned long long)p->fails, p->drop_rate, (unsigned long long)p->ports,
-		     p->util, ctr, p->dest[0] ? p->dest : "-");
+		     p->connect_rate, p->fail_rate, (unsigned long long)p->fails, p->drop_rate,
+		     (unsigned long long)p->ports, p->util, ctr, p->dest[0] ? p->dest : "-");
 	}
 	line(env, "");
 	line(env, "%-11s %-5s %-28s %8s %7s %6s", "NETNS", "PROTO", "DESTINATION", "SOCKETS",
@@ -538,7 +547,12 @@ static int run(struct top_env *env)
 
 int cmd_top(int argc, char **argv)
 {
-	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
+	static const struct argp_child children[] = {
+		{ &pw_common_argp, 0, NULL, 0 },
+		{ &pw_container_argp, 0, NULL, 0 },
+		{},
+	};
+	const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
 	struct top_env env = { .interval_s = 1 };
 	struct pw_session s = {};
 	int ret;
@@ -591,5 +605,6 @@ cleanup:
 	pw_drop_reasons_free(&env.reasons);
 	pw_session_close(&s);
 	pw_ctrs_free(env.ctrs);
+	pw_filter_free(&env.filter);
 	return ret ? 1 : 0;
 }

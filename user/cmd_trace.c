@@ -30,12 +30,7 @@ enum {
 	OPT_DROPS,
 	OPT_DROP_RATE,
 	OPT_DROP_KEY_RATE,
-	OPT_CONTAINER,
-	OPT_POD,
-	OPT_K8S_NAMESPACE,
 };
-
-/* Cgroups whose container identity is cached (container.h). */
 
 struct trace_env {
 	struct pw_common_opts common;
@@ -89,11 +84,6 @@ static const struct argp_option options[] = {
 	  0 },
 	{ "dport", OPT_DPORT, "PORT", 0, "Only this destination port", 0 },
 	{ "daddr", OPT_DADDR, "ADDR", 0, "Only this destination address (IPv4 or IPv6)", 0 },
-	{ "container", OPT_CONTAINER, "NAME|ID", 0,
-	  "Only this container: its name, or its id or an id prefix", 0 },
-	{ "pod", OPT_POD, "NAME", 0, "Only this Kubernetes pod", 0 },
-	{ "k8s-namespace", OPT_K8S_NAMESPACE, "NS", 0, "Only pods of this Kubernetes namespace",
-	  0 },
 	{ NULL, 0, NULL, 0, "Dropped packets:", 15 },
 	{ "drops", OPT_DROPS, "WHICH", 0,
 	  "related (default: tied to a process, or a netfilter drop of a tracked flow), all, "
@@ -129,6 +119,7 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case ARGP_KEY_INIT:
 		state->child_inputs[0] = &env->common;
+		state->child_inputs[1] = &env->filter;
 		break;
 	case 'p':
 		if (pw_filter_set(&env->filter, PW_FILTER_PID, arg, err, sizeof(err)))
@@ -136,14 +127,6 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_COMM ... OPT_DADDR:
 		if (pw_filter_set(&env->filter, filter_of[key - OPT_COMM], arg, err, sizeof(err)))
-			argp_failure(state, 2, 0, "%s", err);
-		break;
-	case OPT_CONTAINER ... OPT_K8S_NAMESPACE:
-		if (pw_filter_set(&env->filter,
-				  key == OPT_CONTAINER ? PW_FILTER_CONTAINER
-				  : key == OPT_POD     ? PW_FILTER_POD
-						       : PW_FILTER_K8S_NAMESPACE,
-				  arg, err, sizeof(err)))
 			argp_failure(state, 2, 0, "%s", err);
 		break;
 	case OPT_DROPS:
@@ -208,7 +191,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 		known = ((struct pw_drop *)data)->attribution != PW_ATTR_NONE;
 	if (!pw_filter_match(&env->filter, owner, known, tuple))
 		return 0;
-	ctr = known ? pw_ctrs_lookup(env->ctrs, owner->cgroup_id, owner->tgid) : NULL;
+	ctr = known ? pw_ctrs_lookup(env->ctrs, owner->cgroup_id, owner->mntns, owner->tgid) : NULL;
 	if (type == PW_REC_DROP && env->json)
 		print_json(pw_drop_json(&env->drops, data, &env->clock, ctr));
 	else if (type == PW_REC_DROP)
@@ -235,33 +218,31 @@ static void report_loss(struct trace_env *env, bool final)
 	struct pw_loss now;
 	__u64 records, evictions, suppressed, not_kept = pw_ctrs_not_kept(env->ctrs);
 
-	if (not_kept > env->ctrs_not_kept) {
-		fprintf(stderr,
-			"WARNING: %llu cgroups' container identity not cached (cache of %d full): "
-			"their records show it only while the process lives\n",
-			(unsigned long long)(not_kept - env->ctrs_not_kept), PW_CTRS_DEFAULT);
-		env->ctrs_not_kept = not_kept;
-	}
 	pw_session_loss(s, final, &now);
 	records = now.records - env->reported.records;
 	evictions = now.owner_evictions > env->reported.owner_evictions
 			    ? now.owner_evictions - env->reported.owner_evictions
 			    : 0;
 	suppressed = now.drops_suppressed - env->reported.drops_suppressed;
-	if (!records && !evictions && !suppressed)
+	not_kept -= env->ctrs_not_kept;
+	if (!records && !evictions && !suppressed && !not_kept)
 		return;
 	env->reported.records = now.records;
 	env->reported.owner_evictions += evictions;
 	env->reported.drops_suppressed = now.drops_suppressed;
+	env->ctrs_not_kept += not_kept;
 	if (env->json)
-		print_json(pw_lost_json(&env->clock, boot_ns(), records, evictions, suppressed));
+		print_json(pw_lost_json(&env->clock, boot_ns(), records, evictions, suppressed,
+					not_kept));
 	else
 		fprintf(stderr,
 			"WARNING: %llu records lost (ring buffer full), %llu socket owners evicted "
 			"(owner map full: raise --owner-map-size), %llu drop records suppressed "
-			"(over --drop-rate)\n",
+			"(over --drop-rate), %llu cgroups' container identity not cached (cache of "
+			"%d full: their records name it only while the process lives)\n",
 			(unsigned long long)records, (unsigned long long)evictions,
-			(unsigned long long)suppressed);
+			(unsigned long long)suppressed, (unsigned long long)not_kept,
+			PW_CTRS_DEFAULT);
 }
 
 /* " (NAME n, NAME n, NAME n)": the 3 biggest of v. */
@@ -282,25 +263,40 @@ static void top_reasons(struct trace_env *env, struct pw_reason_count *v, int n,
 		snprintf(buf + o, len - o, "%s)", n > 3 ? ", ..." : "");
 }
 
+/* The container of a drop key's owner, NULL when unattributed or outside containers. */
+static const struct pw_ctr *key_ctr(struct trace_env *env, const struct pw_drop_key *k)
+{
+	const struct pw_ctr *c =
+		k->tgid ? pw_ctrs_lookup(env->ctrs, k->cgroup_id, k->mntns, k->tgid) : NULL;
+
+	return c && c->id ? c : NULL;
+}
+
 static struct json_object *summary_key_json(struct trace_env *env, const struct pw_drop_row *r)
 {
 	const struct pw_drop_key *k = &r->key;
 	struct json_object *o = json_object_new_object();
 	char name[160], comm[PW_COMM_LEN + 1] = {};
-	const char *cls = pw_nat_class_name(pw_dropctx_nat_class(&env->drops, k->netns,
-								  k->nat_class));
+	const char *cls =
+		pw_nat_class_name(pw_dropctx_nat_class(&env->drops, k->netns, k->nat_class));
 
 	memcpy(comm, k->comm, PW_COMM_LEN);
-	json_object_object_add(o, "reason", json_object_new_string(pw_drop_reason_name(
-						    &env->drops.reasons, k->reason, name, sizeof(name))));
-	json_object_object_add(o, "location", json_object_new_string(pw_dropctx_location(
-						      &env->drops, k->location, name, sizeof(name))));
+	json_object_object_add(o, "reason",
+			       json_object_new_string(pw_drop_reason_name(&env->drops.reasons,
+									  k->reason, name,
+									  sizeof(name))));
+	json_object_object_add(o, "location",
+			       json_object_new_string(pw_dropctx_location(&env->drops, k->location,
+									  name, sizeof(name))));
 	json_object_object_add(o, "netns", json_object_new_int64(k->netns));
-	json_object_object_add(o, "ifname", json_object_new_string(pw_dropctx_ifname(
-						    &env->drops, k->netns, k->ifindex, name, sizeof(name))));
+	json_object_object_add(o, "ifname",
+			       json_object_new_string(pw_dropctx_ifname(&env->drops, k->netns,
+									k->ifindex, name,
+									sizeof(name))));
 	json_object_object_add(o, "pid", k->tgid ? json_object_new_int64(k->tgid) : NULL);
 	json_object_object_add(o, "comm", k->tgid ? json_object_new_string(comm) : NULL);
 	json_object_object_add(o, "nat_class", cls ? json_object_new_string(cls) : NULL);
+	pw_json_add_container(o, key_ctr(env, k));
 	json_object_object_add(o, "count", json_object_new_uint64(r->count));
 	json_object_object_add(o, "records", json_object_new_uint64(r->records));
 	json_object_object_add(o, "filtered", json_object_new_uint64(r->filtered));
@@ -314,7 +310,8 @@ static struct json_object *summary_key_json(struct trace_env *env, const struct 
  * JSON a drop_summary record with the keys that held any back; in text one
  * line with the totals and their top reasons. Nothing when all was streamed.
  * Of the filters, those a key can answer apply (--pid, --comm, --netns: the
- * drop's netns); --cgroup, --dport and --daddr need what only records carry.
+ * drop's netns, --container, --pod, --k8s-namespace: the owner's cgroup);
+ * --cgroup, --dport and --daddr need what only records carry.
  */
 static void report_drops(struct trace_env *env)
 {
@@ -351,6 +348,9 @@ static void report_drops(struct trace_env *env)
 		memcpy(o.comm, r->key.comm, PW_COMM_LEN);
 		if (!pw_filter_match_owner(&env->filter, &o, r->key.tgid))
 			continue;
+		if (pw_filter_wants_containers(&env->filter) &&
+		    (!r->key.tgid || !pw_filter_match_ctr(&env->filter, key_ctr(env, &r->key))))
+			continue;
 		drops += r->count;
 		records += r->records;
 		filtered += r->filtered;
@@ -367,8 +367,9 @@ static void report_drops(struct trace_env *env)
 
 		o = json_object_new_object();
 		json_object_object_add(o, "type", json_object_new_string("drop_summary"));
-		json_object_object_add(o, "ts", json_object_new_string(pw_format_ts(
-							&env->clock, boot_ns(), 1, when, sizeof(when))));
+		json_object_object_add(o, "ts",
+				       json_object_new_string(pw_format_ts(&env->clock, boot_ns(),
+									   1, when, sizeof(when))));
 		json_object_object_add(o, "interval_s", json_object_new_double(secs));
 		json_object_object_add(o, "drops", json_object_new_uint64(drops));
 		json_object_object_add(o, "records", json_object_new_uint64(records));
@@ -380,7 +381,8 @@ static void report_drops(struct trace_env *env)
 	} else {
 		top_reasons(env, by_filtered, n_filtered, f_top, sizeof(f_top));
 		top_reasons(env, by_sampled, n_sampled, s_top, sizeof(s_top));
-		printf("-- %.1f s: %llu drops not shown: %llu not of a connection%s, %llu sampled%s; "
+		printf("-- %.1f s: %llu drops not shown: %llu not of a connection%s, %llu "
+		       "sampled%s; "
 		       "portwatch drops counts them all\n",
 		       secs, (unsigned long long)(drops - records), (unsigned long long)filtered,
 		       f_top, (unsigned long long)sampled, s_top);
@@ -408,7 +410,12 @@ static void tick(void *ctx)
 
 int cmd_trace(int argc, char **argv)
 {
-	const struct argp argp = { options, parse_opt, NULL, doc, pw_common_children, NULL, NULL };
+	static const struct argp_child children[] = {
+		{ &pw_common_argp, 0, NULL, 0 },
+		{ &pw_container_argp, 0, NULL, 0 },
+		{},
+	};
+	const struct argp argp = { options, parse_opt, NULL, doc, children, NULL, NULL };
 	struct trace_env env = {};
 	struct pw_session s = {};
 	char err[256];

@@ -3,6 +3,7 @@
 #include "container.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <fts.h>
@@ -195,8 +196,20 @@ struct pw_ctrs {
 	size_t cap, used, max;
 	__u64 scanned_upto;
 	__u64 not_kept;
+	__u32 host_mntns, self_mntns; /* mount namespaces that are no container's */
+	bool v1_containers; /* a container was found by its mount namespace: walk /proc on refresh
+			     */
 	struct pw_ctr scratch; /* the last one resolved but not kept */
+	/* Podman's containers.json, parsed once per change (start-up resolves every container) */
+	struct json_object *podman_db;
+	struct timespec podman_mtime;
 };
+
+/*
+ * Containers found through a mount namespace share the table with cgroup
+ * ids under this tag: kernfs ids (inode numbers) stay far below 2^63.
+ */
+#define MNTNS_KEY(ino) ((1ull << 63) | (ino))
 
 static struct entry *slot(struct pw_ctrs *s, __u64 id)
 {
@@ -245,20 +258,37 @@ static bool read_bundle(struct pw_ctr *c, const char *path)
 	return ok;
 }
 
-/* A podman container's name: its entry in the storage's containers.json. */
-static void podman_name(struct pw_ctrs *s, struct pw_ctr *c)
+/* Podman's containers.json (an array of its containers), re-read only when it changed. */
+static struct json_object *podman_db(struct pw_ctrs *s)
 {
 	char path[512], *text;
-	struct json_object *all, *e, *v, *names;
+	struct stat st;
 
 	snprintf(path, sizeof(path),
 		 "%s/var/lib/containers/storage/overlay-containers/containers.json", s->root);
+	if (stat(path, &st))
+		return NULL;
+	if (s->podman_db && st.st_mtim.tv_sec == s->podman_mtime.tv_sec &&
+	    st.st_mtim.tv_nsec == s->podman_mtime.tv_nsec)
+		return s->podman_db;
+	json_object_put(s->podman_db);
 	text = read_file(path);
-	all = text ? json_tokener_parse(text) : NULL;
+	s->podman_db = text ? json_tokener_parse(text) : NULL;
 	free(text);
-	for (size_t i = 0;
-	     all && json_object_is_type(all, json_type_array) && i < json_object_array_length(all);
-	     i++) {
+	if (s->podman_db && !json_object_is_type(s->podman_db, json_type_array)) {
+		json_object_put(s->podman_db);
+		s->podman_db = NULL;
+	}
+	s->podman_mtime = st.st_mtim;
+	return s->podman_db;
+}
+
+/* A podman container's name: its entry in the storage's containers.json. */
+static void podman_name(struct pw_ctrs *s, struct pw_ctr *c)
+{
+	struct json_object *all = podman_db(s), *e, *v, *names;
+
+	for (size_t i = 0; all && i < json_object_array_length(all); i++) {
 		e = json_object_array_get_idx(all, i);
 		if (!json_object_object_get_ex(e, "id", &v) ||
 		    strcmp(json_object_get_string(v) ?: "", c->id))
@@ -270,7 +300,6 @@ static void podman_name(struct pw_ctrs *s, struct pw_ctr *c)
 						 ?: "");
 		break;
 	}
-	json_object_put(all);
 }
 
 /* Docker's name of a container: "Name" of config.v2.json, without its '/'. */
@@ -402,6 +431,102 @@ static void scan(struct pw_ctrs *s)
 	fts_close(fts);
 }
 
+/* The inode of /proc/PID/ns/KIND ("self" for pid 0); 0 when unreadable. */
+static __u32 ns_inode(__u32 pid, const char *kind)
+{
+	char path[64];
+	struct stat st;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%u/ns/%s", pid, kind);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ns/%s", kind);
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+/* Whether a mount namespace can be a container's: not the host's, not ours. */
+static bool foreign_mntns(const struct pw_ctrs *s, __u32 mntns)
+{
+	return mntns && mntns != s->host_mntns && mntns != s->self_mntns;
+}
+
+/*
+ * A live process in a container its cgroup v1 hierarchies name (the cgroup v2
+ * line names none): the first v1 path that parses to a container id, in line
+ * (4096 bytes). Returns whether one did.
+ */
+static bool pid_v1_container(__u32 pid, char *line)
+{
+	char path[64], *p;
+	bool found = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	f = fopen(path, "re");
+	while (f && !found && fgets(line, 4096, f)) {
+		struct pw_ctr c;
+
+		line[strcspn(line, "\n")] = 0;
+		p = strchr(line, ':');
+		p = p ? strchr(p + 1, ':') : NULL;
+		if (!p || !strncmp(line, "0::", 3) || pw_ctr_parse_path(p + 1, &c))
+			continue;
+		found = c.id != NULL;
+		pw_ctr_clear(&c);
+		if (found)
+			memmove(line, p + 1, strlen(p + 1) + 1);
+	}
+	if (f)
+		fclose(f);
+	return found;
+}
+
+/*
+ * The container of mount namespace `mntns` through a live process of it
+ * (pid): cached under MNTNS_KEY, so that the process may exit. NULL when the
+ * process is gone, in another mntns, or in no container. The kernel may give
+ * a gone namespace's inode to a new one: a cached entry is not checked again.
+ */
+static const struct pw_ctr *by_mntns(struct pw_ctrs *s, __u32 mntns, __u32 pid)
+{
+	char line[4096];
+	struct pw_ctr *c;
+
+	if (ns_inode(pid, "mnt") != mntns)
+		return NULL;
+	if (!pid_v1_container(pid, line)) {
+		/* known as nothing (`ip netns exec`, services' private mounts): not looked up again
+		 */
+		if (s->used < s->max)
+			add(s, MNTNS_KEY(mntns), "/");
+		return NULL;
+	}
+	c = add(s, MNTNS_KEY(mntns), line);
+	if (c)
+		s->v1_containers = true;
+	return c;
+}
+
+/* Walk /proc for processes whose container only their mount namespace and v1 cgroups tell. */
+static void scan_mntns(struct pw_ctrs *s)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		unsigned long pid;
+		__u32 mntns;
+
+		if (pw_parse_ulong(e->d_name, 1, 0x7fffffff, &pid))
+			continue;
+		mntns = ns_inode(pid, "mnt");
+		if (foreign_mntns(s, mntns) && !slot(s, MNTNS_KEY(mntns))->id)
+			by_mntns(s, mntns, pid);
+	}
+	if (d)
+		closedir(d);
+}
+
 static char *cgroup2_mount(void)
 {
 	FILE *f = setmntent("/proc/self/mounts", "r");
@@ -440,6 +565,9 @@ struct pw_ctrs *pw_ctrs_new(const char *cgroup_root, const char *root, size_t ma
 	}
 	if (s->cgroup_root)
 		scan(s);
+	s->host_mntns = ns_inode(1, "mnt");
+	s->self_mntns = ns_inode(0, "mnt");
+	scan_mntns(s);
 	return s;
 }
 
@@ -451,6 +579,7 @@ void pw_ctrs_free(struct pw_ctrs *s)
 		if (s->tab[i].id)
 			pw_ctr_clear(&s->tab[i].ctr);
 	pw_ctr_clear(&s->scratch);
+	json_object_put(s->podman_db);
 	if (s->root_fd >= 0)
 		close(s->root_fd);
 	free(s->tab);
@@ -493,17 +622,19 @@ static const struct pw_ctr *by_pid(struct pw_ctrs *s, __u64 cgroup_id, __u32 pid
 const struct pw_ctr *pw_ctrs_lookup_pid(struct pw_ctrs *s, __u32 pid)
 {
 	char line[4096];
-	__u64 id;
+	__u64 id = 0;
 
-	if (!s || !pid || !s->cgroup_root || pid_cgroup(s, pid, line, &id))
+	if (!s || !pid || (s->cgroup_root && pid_cgroup(s, pid, line, &id)))
 		return NULL;
-	return pw_ctrs_lookup(s, id, pid);
+	return pw_ctrs_lookup(s, id, ns_inode(pid, "mnt"), pid);
 }
 
 void pw_ctrs_refresh(struct pw_ctrs *s)
 {
 	if (s && s->cgroup_root)
 		scan(s);
+	if (s && s->v1_containers)
+		scan_mntns(s);
 }
 
 static bool empty(const struct pw_ctr *c)
@@ -511,12 +642,13 @@ static bool empty(const struct pw_ctr *c)
 	return !c->id && !c->unit && !c->pod_uid;
 }
 
-const struct pw_ctr *pw_ctrs_lookup(struct pw_ctrs *s, __u64 cgroup_id, __u32 pid)
+/* The identity of a cgroup v2 id (see pw_ctrs_lookup()), NULL for nothing known. */
+static const struct pw_ctr *by_cgroup(struct pw_ctrs *s, __u64 cgroup_id, __u32 pid)
 {
 	const struct pw_ctr *c = NULL;
 	struct entry *e;
 
-	if (!s || !cgroup_id || !s->cgroup_root)
+	if (!cgroup_id || !s->cgroup_root)
 		return NULL;
 	e = slot(s, cgroup_id);
 	if (e->id)
@@ -539,6 +671,24 @@ const struct pw_ctr *pw_ctrs_lookup(struct pw_ctrs *s, __u64 cgroup_id, __u32 pi
 		s->used++;
 	}
 	return c && !empty(c) ? c : NULL;
+}
+
+const struct pw_ctr *pw_ctrs_lookup(struct pw_ctrs *s, __u64 cgroup_id, __u32 mntns, __u32 pid)
+{
+	const struct pw_ctr *c, *m = NULL;
+	struct entry *e;
+
+	if (!s)
+		return NULL;
+	c = by_cgroup(s, cgroup_id, pid);
+	if ((c && c->id) || !foreign_mntns(s, mntns))
+		return c;
+	e = slot(s, MNTNS_KEY(mntns));
+	if (e->id)
+		m = &e->ctr;
+	else if (pid)
+		m = by_mntns(s, mntns, pid);
+	return m && m->id ? m : c;
 }
 
 __u64 pw_ctrs_not_kept(const struct pw_ctrs *s)

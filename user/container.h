@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Container identity of a cgroup v2 id, resolved in the loader from local
+ * Container identity of a cgroup v2 id (or, on cgroup v1 hosts, of a mount
+ * namespace), resolved in the loader from local
  * files only (no runtime socket, nothing over the network): the cgroup's
  * path (walked once under the cgroup2 mount, then only for ids newer than
  * any seen) gives the runtime, the container id, the Kubernetes pod UID or
@@ -62,12 +63,16 @@ struct pw_ctrs *pw_ctrs_new(const char *cgroup_root, const char *root, size_t ma
 void pw_ctrs_free(struct pw_ctrs *s);
 
 /*
- * The identity of cgroup_id: cached; else the cgroup tree is walked again
- * for ids newer than any seen; else, when pid is nonzero and still lives,
- * found through /proc/PID/cgroup (only if that path has this id). NULL for
- * a cgroup of nothing known. The result lives as long as the cache.
+ * The identity of an owner by its cgroup v2 id: cached; else the cgroup tree
+ * is walked again for ids newer than any seen; else, when pid is nonzero and
+ * still lives, found through /proc/PID/cgroup (only if that path has this
+ * id). When that names no container and `mntns` (the owner's mount namespace
+ * inode, 0: unknown) is neither the host's nor portwatch's: the container its
+ * cgroup v1 hierarchies name (runtimes on cgroup v1 hosts), cached by mntns
+ * when first seen (at start for the processes then running, or through the
+ * live pid). NULL for nothing known. The result lives as long as the cache.
  */
-const struct pw_ctr *pw_ctrs_lookup(struct pw_ctrs *s, __u64 cgroup_id, __u32 pid);
+const struct pw_ctr *pw_ctrs_lookup(struct pw_ctrs *s, __u64 cgroup_id, __u32 mntns, __u32 pid);
 
 /*
  * The identity of a live process, through /proc/PID/cgroup (for snapshots:
@@ -75,7 +80,10 @@ const struct pw_ctr *pw_ctrs_lookup(struct pw_ctrs *s, __u64 cgroup_id, __u32 pi
  */
 const struct pw_ctr *pw_ctrs_lookup_pid(struct pw_ctrs *s, __u32 pid);
 
-/* Walk the cgroup tree again for cgroups made since (trace: every second). */
+/*
+ * Walk the cgroup tree again for cgroups made since (trace: every second);
+ * and /proc for new mount namespaces, on hosts where one was a container's.
+ */
 void pw_ctrs_refresh(struct pw_ctrs *s);
 
 /* Cgroups resolved but not kept because the cache was full. */

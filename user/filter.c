@@ -237,11 +237,8 @@ bool pw_filter_wants_containers(const struct pw_filter *f)
 	       has(f, PW_FILTER_K8S_NAMESPACE);
 }
 
-/* --container, --pod, --k8s-namespace: the owner's cgroup, resolved by id. */
-static bool container_match(const struct pw_filter *f, const struct pw_owner *o)
+bool pw_filter_match_ctr(const struct pw_filter *f, const struct pw_ctr *c)
 {
-	const struct pw_ctr *c = pw_ctrs_lookup(f->ctrs, o->cgroup_id, o->tgid);
-
 	if (has(f, PW_FILTER_CONTAINER) && !pw_ctr_matches(c, f->container))
 		return false;
 	if (has(f, PW_FILTER_POD) && (!c || !c->pod || strcmp(c->pod, f->pod)))
@@ -255,7 +252,9 @@ bool pw_filter_match(struct pw_filter *f, const struct pw_owner *o, bool owner_k
 {
 	if ((has(f, PW_FILTER_CGROUP) && !owner_known) || !pw_filter_match_owner(f, o, owner_known))
 		return false;
-	if (pw_filter_wants_containers(f) && (!owner_known || !container_match(f, o)))
+	if (pw_filter_wants_containers(f) &&
+	    (!owner_known ||
+	     !pw_filter_match_ctr(f, pw_ctrs_lookup(f->ctrs, o->cgroup_id, o->mntns, o->tgid))))
 		return false;
 	if (has(f, PW_FILTER_DPORT) && t->dport != f->dport)
 		return false;

@@ -2,7 +2,8 @@
 /*
  * Event filters of `trace`: -p/--pid, --comm, --netns, --cgroup, --dport,
  * --daddr, --container, --pod, --k8s-namespace (these three through the
- * owner's cgroup id and container.h's cache, which the caller sets). All given filters must match
+ * owner's cgroup id and container.h's cache, which the caller sets; the other
+ * commands use them and --netns on their rows). All given filters must match
  * (AND). Events are rare enough (one per failed call) that filtering in userspace costs nothing
  * measurable, and it applies the same way to events whose owner came from the owner map.
  */
@@ -26,6 +27,7 @@ enum pw_filter_key {
 	PW_FILTER_K8S_NAMESPACE,
 };
 
+struct pw_ctr;
 struct pw_ctrs;
 
 struct pw_filter {
@@ -47,6 +49,12 @@ struct pw_filter {
 
 /* Whether a container filter (--container, --pod, --k8s-namespace) is set. */
 bool pw_filter_wants_containers(const struct pw_filter *f);
+
+/*
+ * Whether a resolved container identity (NULL: none, outside containers)
+ * passes --container, --pod and --k8s-namespace; true when none is set.
+ */
+bool pw_filter_match_ctr(const struct pw_filter *f, const struct pw_ctr *c);
 
 /*
  * Set one filter from its option argument. Returns 0, or -EINVAL with a

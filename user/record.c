@@ -197,8 +197,7 @@ static void json_add_owner(struct json_object *o, const struct pw_owner *w, int 
 	json_add(o, "netns", json_object_new_int64(w->netns));
 }
 
-/* The owner's container: null fields when unknown or not in one. */
-static void json_add_container(struct json_object *o, const struct pw_ctr *c)
+void pw_json_add_container(struct json_object *o, const struct pw_ctr *c)
 {
 	json_add(o, "container", c && c->name ? json_object_new_string(c->name) : NULL);
 	json_add(o, "container_id", c && c->id ? json_object_new_string(c->id) : NULL);
@@ -281,7 +280,7 @@ static void port_alloc_json(struct json_object *o, const struct pw_port_alloc_fa
 	json_add(o, "type", json_object_new_string("port_alloc_fail"));
 	json_add(o, "ts", json_object_new_string(ts));
 	json_add_owner(o, &e->owner, 1);
-	json_add_container(o, ctr);
+	pw_json_add_container(o, ctr);
 	json_add_tuple(o, &e->tuple);
 	json_add(o, "op", json_object_new_string(pw_op_name(e->op)));
 	json_add(o, "errno", json_object_new_int(e->err));
@@ -318,7 +317,7 @@ static void connect_fail_json(struct json_object *o, const struct pw_connect_fai
 	json_add(o, "type", json_object_new_string("connect_fail"));
 	json_add(o, "ts", json_object_new_string(ts));
 	json_add_owner(o, &e->owner, e->owner_src != PW_OWNER_NONE);
-	json_add_container(o, e->owner_src != PW_OWNER_NONE ? ctr : NULL);
+	pw_json_add_container(o, e->owner_src != PW_OWNER_NONE ? ctr : NULL);
 	json_add_tuple(o, &e->tuple);
 	json_add(o, "op", json_object_new_string("connect"));
 	json_add(o, "errno", json_object_new_int(e->err));
@@ -433,7 +432,7 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 			       owned ? json_object_new_uint64(e->owner.cgroup_id) : NULL);
 	json_object_object_add(o, "owner_netns",
 			       owned ? json_object_new_int64(e->owner.netns) : NULL);
-	json_add_container(o, owned ? ctr : NULL);
+	pw_json_add_container(o, owned ? ctr : NULL);
 	json_object_object_add(o, "attribution",
 			       json_object_new_string(attribution_name(e->attribution)));
 	if (e->has_ct || cls) {
@@ -480,7 +479,8 @@ void pw_drop_text(FILE *out, struct pw_dropctx *c, const struct pw_drop *e,
 /* Loss reports. */
 
 struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 records,
-				 __u64 owner_evictions, __u64 drops_suppressed)
+				 __u64 owner_evictions, __u64 drops_suppressed,
+				 __u64 containers_not_cached)
 {
 	struct json_object *o = json_object_new_object();
 	char buf[64];
@@ -492,5 +492,6 @@ struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 re
 	json_add(o, "records", json_object_new_uint64(records));
 	json_add(o, "owner_evictions", json_object_new_uint64(owner_evictions));
 	json_add(o, "drops_suppressed", json_object_new_uint64(drops_suppressed));
+	json_add(o, "containers_not_cached", json_object_new_uint64(containers_not_cached));
 	return o;
 }

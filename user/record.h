@@ -72,11 +72,19 @@ struct json_object *pw_drop_json(struct pw_dropctx *c, const struct pw_drop *e,
 
 /*
  * A `lost` object: records the ring buffer could not take, owner-map
- * evictions and drop records the rate limit held back, since the last one,
- * at boot-time `ts_ns`.
+ * evictions, drop records the rate limit held back and cgroups whose
+ * container identity the full cache could not keep (container.h), since the
+ * last one, at boot-time `ts_ns`.
  */
 struct json_object *pw_lost_json(const struct pw_clock *c, __u64 ts_ns, __u64 records,
-				 __u64 owner_evictions, __u64 drops_suppressed);
+				 __u64 owner_evictions, __u64 drops_suppressed,
+				 __u64 containers_not_cached);
+
+/*
+ * Add an owner's container fields to o: container, container_id, runtime,
+ * pod, k8s_namespace, unit; each null when unknown (c NULL: all null).
+ */
+void pw_json_add_container(struct json_object *o, const struct pw_ctr *c);
 
 /*
  * "1.2.3.4:80" or "[::1]:80" of an address in network byte order and a port

@@ -105,7 +105,7 @@ exhausting_client() {
 	[ "$(grep -c 'connect EADDRNOTAVAIL (range 40000-40003) \[pod shop/web-7d4b ctr client\]$' "$BATS_TEST_TMPDIR/text.out")" -eq 2 ]
 }
 
-@test "containers: drops --by container counts a client's dropped SYNs under its container, == the rule's counter; ports counts its sockets" {
+@test "containers: drops --by container counts a client's dropped SYNs under its container, == the rule's counter; ports counts its sockets; drops and ports --container" {
 	# 2 connects held, then connects whose SYNs a rule in its netns drops
 	container_run drop --network "$NET" -- \
 		sockop connect "$SRV_IP" 8080 2 syncnt 1 wait connect "$SRV_IP" 8081 2 hold
@@ -119,6 +119,9 @@ exhausting_client() {
 	}
 	NFT
 	pw_start_cmd drops --by container,reason
+	pw_start_second drops --by reason --container "$CONTAINER"
+	PW_FORMAT=json pw_launch srv drops --by reason --container "${SRV_ID:0:12}"
+	SRV_DROPS_PID=$LAUNCHED_PID
 	kill -USR1 "$CONTAINER_PID"
 	container_logs_wait "$CONTAINER" holding
 	[ "$("${PODMAN[@]}" logs "$CONTAINER" | grep -c 'err 110 ETIMEDOUT')" -eq 2 ] ||
@@ -126,10 +129,22 @@ exhausting_client() {
 	dropped=$(nsenter -t "$CONTAINER_PID" -n nft -j list chain inet pwtest out |
 		jq '[.nftables[] | select(.rule) | .rule.expr[] | select(.counter) | .counter.packets] | add')
 	[ "$dropped" -ge 4 ] || setup_error "the rule dropped $dropped SYNs"
+	run "$PORTWATCH" ports --json --container "$CONTAINER"
+	[ "$status" -eq 0 ]
+	filtered_ports=$output
 	run "$PORTWATCH" ports --json
 	[ "$status" -eq 0 ]
 	pw_stop
+	pw_stop "$PW2_PID" "$PW2_ERR"
+	pw_stop "$SRV_DROPS_PID" "$BATS_TEST_TMPDIR/srv.err"
 	[ "$(jq -s "[.[] | select(.type == \"drops\" and .container == \"$CONTAINER\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\" and .reason == \"NETFILTER_DROP\") | .count] | add" "$PW_OUT")" -eq "$dropped" ]
+	# --container: exactly the client's drops; the server container had none
+	[ "$(jq -s "[.[] | select(.type == \"drops\") | .count] | add" "$PW2_OUT")" -eq "$dropped" ]
+	[ "$(jq -s "[.[] | select(.type == \"drops\")] | length" "$BATS_TEST_TMPDIR/srv.out")" -eq 0 ]
+	# ports --container: the client's rows only, the same rows as unfiltered
+	[ "$(jq -s "[.[] | select(.type == \"port\")] | length" <<<"$filtered_ports")" -ge 1 ]
+	[ "$(jq -s "[.[] | select(.type == \"port\" and .container != \"$CONTAINER\")] | length" <<<"$filtered_ports")" -eq 0 ]
+	[ "$(jq -cs "[.[] | select(.type == \"port\")]" <<<"$filtered_ports")" = "$(jq -cs "[.[] | select(.type == \"port\" and .container == \"$CONTAINER\")]" <<<"$output")" ]
 	# the client's 2 established sockets toward the server, under its container
 	[ "$(jq -s "[.[] | select(.type == \"port\" and .container == \"$CONTAINER\" and .daddr == \"$SRV_IP\" and .dport == 8080) | .established] | add" <<<"$output")" -eq 2 ]
 	[ "$(jq -s "[.[] | select(.type == \"container\" and .container == \"$CONTAINER\") | .sockets] | add" <<<"$output")" -eq 2 ]
@@ -137,11 +152,25 @@ exhausting_client() {
 	[ "$(jq -s "[.[] | select(.type == \"port\" and .container == \"$SRV\")] | length" <<<"$output")" -eq 0 ]
 }
 
-@test "containers: check's evidence and top's CONTAINER column name the client container" {
+@test "containers: check's evidence and top's CONTAINER column name the client container; check and top --container" {
 	exhausting_client chk
 	run "$PORTWATCH" check --json --netns "/proc/$CONTAINER_PID/ns/net"
 	[ "$status" -eq 1 ]
 	[ "$(jq -s "[.[] | select(.type == \"finding\" and .check == \"destination_ports\" and .severity == \"error\" and (.evidence | contains(\"pid $CONTAINER_PID (sockop, container $CONTAINER) 4\")))] | length" <<<"$output")" -eq 1 ]
+	# --container: the same finding, checked in the container's netns alone
+	run "$PORTWATCH" check --json --container "$CONTAINER"
+	[ "$status" -eq 1 ]
+	[ "$(jq -s "[.[] | select(.type == \"finding\" and .check == \"destination_ports\" and .severity == \"error\" and (.evidence | contains(\"pid $CONTAINER_PID (sockop, container $CONTAINER) 4\")))] | length" <<<"$output")" -eq 1 ]
+	[ "$(jq -s "[.[] | select(.type == \"finding\" and .netns != 0 and .netns != $(stat -L -c %i "/proc/$CONTAINER_PID/ns/net"))] | length" <<<"$output")" -eq 0 ]
+	run "$PORTWATCH" check --container pwt-no-such-container
+	[ "$status" -eq 2 ]
+	[ "$output" = "portwatch: no running process is in that container" ]
+	PW_FORMAT=text pw_launch ctop top -i 1 --container "$CONTAINER"
+	CTOP_PID=$LAUNCHED_PID
+	wait_for_line "$BATS_TEST_TMPDIR/ctop.out" "^$CONTAINER_PID " "$CTOP_PID"
+	pw_stop "$CTOP_PID" "$BATS_TEST_TMPDIR/ctop.err"
+	# only the client's process rows: every row under the header is it
+	[ "$(awk '/^PID /{h=1; next} /^$/{h=0} h {print $1}' "$BATS_TEST_TMPDIR/ctop.out" | sort -u)" = "$CONTAINER_PID" ]
 	PW_FORMAT=text pw_launch top top -i 1 --pid "$CONTAINER_PID"
 	TOP_PID=$LAUNCHED_PID
 	wait_for_line "$BATS_TEST_TMPDIR/top.out" "^$CONTAINER_PID " "$TOP_PID"

@@ -211,27 +211,27 @@ static void test_cache(void **state)
 	assert_non_null(s);
 	snprintf(p, sizeof(p), "rm -rf %s/var %s", dir, cg);
 	assert_int_equal(system(p), 0);
-	c = pw_ctrs_lookup(s, id, 0);
+	c = pw_ctrs_lookup(s, id, 0, 0);
 	assert_non_null(c);
 	assert_string_equal(c->runtime, "podman");
 	assert_string_equal(c->id, ID);
 	assert_string_equal(c->name, "pwt-client");
 	assert_null(c->pod);
-	c = pw_ctrs_lookup(s, unit_id, 0);
+	c = pw_ctrs_lookup(s, unit_id, 0, 0);
 	assert_non_null(c);
 	assert_null(c->id);
 	assert_string_equal(c->unit, "a.service");
 	/* a cgroup of nothing, and an id never seen */
 	snprintf(p, sizeof(p), "%s/cg", dir);
-	assert_null(pw_ctrs_lookup(s, inode(p), 0));
-	assert_null(pw_ctrs_lookup(s, 0, 0));
+	assert_null(pw_ctrs_lookup(s, inode(p), 0, 0));
+	assert_null(pw_ctrs_lookup(s, 0, 0, 0));
 
 	/* a cgroup made after the walk: found by the rescan of newer ids */
 	snprintf(cg2, sizeof(cg2), "%s/cg/system.slice/b.service", dir);
 	assert_int_equal(mkdir(cg2, 0755), 0);
 	id2 = inode(cg2);
 	if (id2 > id) {
-		c = pw_ctrs_lookup(s, id2, 0);
+		c = pw_ctrs_lookup(s, id2, 0, 0);
 		assert_non_null(c);
 		assert_string_equal(c->unit, "b.service");
 	}

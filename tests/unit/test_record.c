@@ -128,9 +128,13 @@ static void test_port_alloc_fail_json(void **state)
 static void test_container_fields(void **state)
 {
 	struct pw_port_alloc_fail e = make_port_alloc_fail();
-	struct pw_ctr ctr = { .runtime = "podman",
+	struct pw_ctr ctr = {
+		.runtime = "podman",
 			      .id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-			      .name = "web\x1b[2J", .pod = "web-7d4b", .k8s_namespace = "shop" };
+		.name = "web\x1b[2J",
+		.pod = "web-7d4b",
+		.k8s_namespace = "shop"
+	};
 	struct json_object *o = pw_record_json(&e, &clk, &ctr);
 	char *buf = NULL;
 	size_t len = 0;
@@ -193,7 +197,7 @@ static void test_connect_fail_json_unknown_owner(void **state)
 
 static void test_lost_json(void **state)
 {
-	struct json_object *o = pw_lost_json(&clk, 0, 12, 3, 5);
+	struct json_object *o = pw_lost_json(&clk, 0, 12, 3, 5, 7);
 
 	(void)state;
 	assert_string_equal(get_str(o, "type"), "lost");
@@ -201,6 +205,7 @@ static void test_lost_json(void **state)
 	assert_int_equal(get_int(o, "records"), 12);
 	assert_int_equal(get_int(o, "owner_evictions"), 3);
 	assert_int_equal(get_int(o, "drops_suppressed"), 5);
+	assert_int_equal(get_int(o, "containers_not_cached"), 7);
 	json_object_put(o);
 }
 
@@ -255,7 +260,8 @@ static void test_names(void **state)
 	assert_string_equal(pw_op_name(0), "?");
 	assert_string_equal(pw_proto_name(IPPROTO_UDP), "udp");
 	assert_string_equal(pw_proto_name(47), "?");
-	assert_string_equal(pw_packet_proto_name(0x0800, IPPROTO_TCP, buf, sizeof(buf)), "ipv4/tcp");
+	assert_string_equal(pw_packet_proto_name(0x0800, IPPROTO_TCP, buf, sizeof(buf)),
+			    "ipv4/tcp");
 	assert_string_equal(pw_packet_proto_name(0x86dd, IPPROTO_ICMPV6, buf, sizeof(buf)),
 			    "ipv6/icmpv6");
 	assert_string_equal(pw_packet_proto_name(0x0800, 47, buf, sizeof(buf)), "ipv4/47");
