@@ -20,7 +20,8 @@ teardown() {
 		"storm drops cpu_per_million" "storm drops bpf_ns_per_drop" "storm drops exit_after_sigint" \
 		"storm trace suppressed" "startup portwatch attached" "memory trace rss" \
 		"memory trace bpf_maps" "snapshot ports time@1000" "snapshot ss time@1000" \
-		"snapshot netstat time@1000" "snapshot ports rss@1000"; do
+		"snapshot netstat time@1000" "snapshot ports rss@1000" "established ports time@2000" \
+		"established ss time@2000" "established top time@2000" "established ports rss@2000"; do
 		read -r fig cfg metric <<<"$row"
 		[ "$(awk -F'\t' -v f="$fig" -v c="$cfg" -v m="$metric" \
 			'$1 == f && $2 == c && $3 == m' "$tsv" | wc -l)" -eq 1 ] || {
@@ -41,6 +42,8 @@ teardown() {
 	# The kernel's run-time statistics saw drops' program run.
 	[ "$(awk -F'\t' '$3 == "bpf_ns_per_drop" { print ($4 > 0) }' "$tsv")" -eq 1 ]
 	[ -s "$out/snapshot.png" ]
+	# The established figure's setup: both ends of 2000 connections, 200 TIME_WAIT.
+	[ "$(cat "$out/established.sockets")" = "sockets 2000 4000 200" ]
 	# The results section of BENCHMARKS.md is left alone without --update.
 	grep -q '<!-- results start -->' "$TOP/BENCHMARKS.md"
 }

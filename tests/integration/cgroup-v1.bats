@@ -8,15 +8,13 @@
 load lib
 
 setup() {
-	local v2
 	V1=$BATS_TEST_TMPDIR/v1
+	V1_NAME=pwt-$$
 	mkdir "$V1"
-	# a named v1 hierarchy of the test's own, without controllers
-	mount -t cgroup -o none,name=pwt-$$ cgroup "$V1" ||
-		setup_error "cannot mount a cgroup v1 hierarchy"
-	V1_MOUNTED=1
 	CTR_ID=$(printf '%064x' $((0x5eed0000 + $$)))
-	mkdir -p "$V1/docker/$CTR_ID"
+	# a named v1 hierarchy of the test's own, without controllers
+	in_v1 "mkdir -p '$V1/docker/$CTR_ID'" || setup_error "cannot make a cgroup v1 hierarchy"
+	V1_MADE=1
 	V2_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
 	[ -n "$V2_ROOT" ] || setup_error "no cgroup2 mount"
 	exhausted_ns v1
@@ -24,10 +22,15 @@ setup() {
 
 teardown() {
 	pw_teardown
-	[ -z "${V1_MOUNTED:-}" ] || {
-		rmdir "$V1/docker/$CTR_ID" "$V1/docker" 2>/dev/null || true
-		umount "$V1" || true
-	}
+	# the hierarchy goes away with its last cgroup: nothing stays mounted
+	[ -z "${V1_MADE:-}" ] || in_v1 "rmdir '$V1/docker/$CTR_ID' '$V1/docker' 2>/dev/null; true"
+}
+
+# in_v1 SCRIPT: sh SCRIPT with the test's v1 hierarchy mounted at $V1, in a
+# mount namespace of its own that goes away with it.
+in_v1() {
+	unshare -m --propagation private sh -c \
+		"mount -t cgroup -o none,name=$V1_NAME cgroup '$V1' && $1"
 }
 
 # v1_client ARGS...: sockop in $NS (the last netns_new), in the v2 root cgroup and the v1
@@ -39,10 +42,10 @@ v1_client() {
 	PIDS+=("$CLIENT_PID")
 	wait_for_line "$CLIENT_OUT" "^waiting" "$CLIENT_PID"
 	echo "$CLIENT_PID" >"$V2_ROOT/cgroup.procs"
-	echo "$CLIENT_PID" >"$V1/docker/$CTR_ID/cgroup.procs"
+	in_v1 "echo $CLIENT_PID > '$V1/docker/$CTR_ID/cgroup.procs'"
 	grep -q "^0::/$" "/proc/$CLIENT_PID/cgroup" ||
 		setup_error "the client is not in the cgroup v2 root: $(cat "/proc/$CLIENT_PID/cgroup")"
-	grep -q "name=pwt-$$:/docker/$CTR_ID$" "/proc/$CLIENT_PID/cgroup" ||
+	grep -q "name=$V1_NAME:/docker/$CTR_ID$" "/proc/$CLIENT_PID/cgroup" ||
 		setup_error "the client is not in the v1 container cgroup"
 }
 
@@ -56,7 +59,7 @@ v1_client() {
 	wait "$CLIENT_PID" || true
 	[ "$(grep -c 'err 99 EADDRNOTAVAIL' "$CLIENT_OUT")" -eq 1 ] ||
 		setup_error "the client did not fail once: $(cat "$CLIENT_OUT")"
-	rmdir "$V1/docker/$CTR_ID"
+	in_v1 "rmdir '$V1/docker/$CTR_ID'"
 	kill -CONT "$PW_PID" "$PW2_PID"
 	wait_for_line "$PW_OUT" port_alloc_fail "$PW_PID"
 	wait_for_line "$PW2_OUT" port_alloc_fail "$PW2_PID"
