@@ -42,18 +42,31 @@ image() {
 	PODMAN_IMAGES+=("$PW_IMAGE")
 }
 
-@test "install: make install DESTDIR= PREFIX=/usr installs the binary, portwatch(8) and the completion, uninstall removes them" {
+@test "install: make install DESTDIR= PREFIX=/usr installs the binary, portwatch(8), the completion and the systemd unit, uninstall removes them" {
 	host_only
-	local root=$BATS_TEST_TMPDIR/root
+	local root=$BATS_TEST_TMPDIR/root unit
 	make -s -C "$TOP" install DESTDIR="$root" PREFIX=/usr
-	[ "$(cd "$root" && find . ! -type d | sort)" = "./usr/sbin/portwatch
+	[ "$(cd "$root" && find . ! -type d | sort)" = "./usr/lib/systemd/system/portwatch.service
+./usr/sbin/portwatch
 ./usr/share/bash-completion/completions/portwatch
 ./usr/share/man/man8/portwatch.8" ]
 	cmp "$root/usr/sbin/portwatch" "$PORTWATCH"
 	cmp "$root/usr/share/bash-completion/completions/portwatch" "$TOP/tools/portwatch.bash-completion"
 	[ "$(stat -c %a "$root/usr/sbin/portwatch")" = 755 ]
 	[ "$(stat -c %a "$root/usr/share/man/man8/portwatch.8")" = 644 ]
+	# The unit as in the tree, but for ExecStart naming the installed binary.
+	unit=$root/usr/lib/systemd/system/portwatch.service
+	[ "$(stat -c %a "$unit")" = 644 ]
+	[ "$(grep '^ExecStart=' "$unit")" = "ExecStart=/usr/sbin/portwatch serve --listen 127.0.0.1:9477" ]
+	[ "$(diff "$TOP/deploy/systemd/portwatch.service" "$unit" | grep -c '^[<>]')" -eq 2 ]
 	make -s -C "$TOP" uninstall DESTDIR="$root" PREFIX=/usr
+	[ -z "$(cd "$root" && find . ! -type d)" ]
+
+	# SYSTEMD_UNIT_DIR moves the unit alone.
+	make -s -C "$TOP" install DESTDIR="$root" PREFIX=/usr/local SYSTEMD_UNIT_DIR=/etc/systemd/system
+	[ "$(grep '^ExecStart=' "$root/etc/systemd/system/portwatch.service")" = \
+		"ExecStart=/usr/local/sbin/portwatch serve --listen 127.0.0.1:9477" ]
+	make -s -C "$TOP" uninstall DESTDIR="$root" PREFIX=/usr/local SYSTEMD_UNIT_DIR=/etc/systemd/system
 	[ -z "$(cd "$root" && find . ! -type d)" ]
 
 	# STATIC=1: the static binary instead, and it is static.
