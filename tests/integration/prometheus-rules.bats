@@ -59,3 +59,68 @@ print("\n".join(bad))
 sys.exit(1 if bad else 0)
 EOF
 }
+
+# readme_configs: the yaml blocks of README.md's section on Prometheus, as
+# $BATS_TEST_TMPDIR/config1.yml, config2.yml, with the rules from the tree.
+readme_configs() {
+	awk -v dir="$BATS_TEST_TMPDIR" '
+		/^### Scraping and alerting with Prometheus/ { in_section = 1; next }
+		/^#/ { in_section = 0 }
+		in_section && /^```yaml$/ { n++; out = dir "/config" n ".yml"; next }
+		out && /^```$/ { out = ""; next }
+		out { print > out }' "$TOP/README.md"
+	[ -e "$BATS_TEST_TMPDIR/config2.yml" ] && [ ! -e "$BATS_TEST_TMPDIR/config3.yml" ] ||
+		setup_error "README.md's section has not 2 yaml blocks"
+	sed -i "s|/etc/prometheus/portwatch-rules.yml|$RULES|" "$BATS_TEST_TMPDIR"/config*.yml
+}
+
+@test "prometheus rules: promtool check config accepts README.md's static scrape configuration with the rules" {
+	readme_configs
+	grep -qF "$RULES" "$BATS_TEST_TMPDIR/config1.yml"
+	grep -qx '  - job_name: portwatch' "$BATS_TEST_TMPDIR/config1.yml"
+	promtool check config "$BATS_TEST_TMPDIR/config1.yml"
+}
+
+@test "prometheus rules: README.md's Kubernetes scrape configuration finds the DaemonSet's pods and scrapes node:9477/metrics" {
+	# Debian's promtool is built without Kubernetes discovery ("field
+	# kubernetes_sd_configs not found"): the relabeling is played here, as
+	# Prometheus applies it, on the target a DaemonSet pod makes.
+	readme_configs
+	python3 - "$BATS_TEST_TMPDIR/config2.yml" "$TOP/deploy/kubernetes/portwatch.yaml" "$RULES" <<'EOF'
+import re, sys, yaml
+cfg = yaml.safe_load(open(sys.argv[1]))
+ds = [d for d in yaml.safe_load_all(open(sys.argv[2])) if d and d["kind"] == "DaemonSet"][0]
+assert cfg["rule_files"] == [sys.argv[3]], cfg["rule_files"]
+job, = cfg["scrape_configs"]
+assert job["job_name"] == "portwatch"
+sd, = job["kubernetes_sd_configs"]
+assert sd["role"] == "pod"
+assert sd["namespaces"]["names"] == [ds["metadata"]["namespace"]]
+labels = ds["spec"]["template"]["metadata"]["labels"]
+sel, = sd["selectors"]
+assert sel["role"] == "pod"
+k, v = sel["label"].split("=")
+assert labels[k] == v, sel
+# The targets of a pod on a node at 10.0.0.5 (hostNetwork: the pod's
+# address is the node's), with and without its declared port, and the meta
+# labels discovery gives them; the path starts as other than /metrics so
+# that the annotation must set it.
+c = ds["spec"]["template"]["spec"]["containers"][0]
+for addr in ("10.0.0.5", "10.0.0.5:%d" % c["ports"][0]["containerPort"]):
+    t = {"__address__": addr, "__metrics_path__": "/default",
+         "__meta_kubernetes_pod_node_name": "node-a"}
+    for a, val in ds["spec"]["template"]["metadata"]["annotations"].items():
+        t["__meta_kubernetes_pod_annotation_" + re.sub("[^a-zA-Z0-9_]", "_", a)] = val
+    for r in job["relabel_configs"]:
+        for l in r["source_labels"]:
+            assert l in t, "no such label on the target: " + l
+        val = ";".join(t[l] for l in r["source_labels"])
+        m = re.fullmatch(r.get("regex", "(.*)"), val)
+        if r.get("action", "replace") == "keep":
+            assert m, "the pod is not kept: " + val
+        elif m:
+            t[r["target_label"]] = m.expand(re.sub(r"\$(\d+)", r"\\\1", r.get("replacement", "$1")))
+    got = (t["__address__"], t["__metrics_path__"], t["node"])
+    assert got == ("10.0.0.5:9477", "/metrics", "node-a"), got
+EOF
+}
