@@ -4,10 +4,12 @@
 # capabilities and no new privileges portwatch reaches what it needs and
 # without any one of them it does not; every system call and socket family it
 # uses is one the unit allows. PID 1 here is not systemd, so the sandbox is
-# played with setpriv, and the system calls are checked with strace against
-# systemd's own expansion of the unit's filter.
+# played with setpriv, the system calls are checked with strace against
+# systemd's own expansion of the unit's filter, and the whole unit runs under
+# the host's systemd booted in a podman container.
 
 load lib
+load podman
 
 UNIT=$TOP/deploy/systemd/portwatch.service
 
@@ -17,7 +19,65 @@ setup() {
 }
 
 teardown() {
+	podman_teardown
 	pw_teardown
+}
+
+# sysd_exec COMMAND...: COMMAND in the $SYSD container.
+sysd_exec() {
+	"${PODMAN[@]}" exec "$SYSD" "$@"
+}
+
+# sysd_boot: the host's systemd as PID 1 of a podman container (named in
+# $SYSD) whose root is an overlay of the host's (writes stay in the
+# container), without a network, and with only the test's units in
+# /etc/systemd/system ($SYSD_UNITS): pwtest.target, which it boots into and
+# which wants nothing, and the installed portwatch unit. Nothing of the
+# host's services starts.
+sysd_boot() {
+	local prefix=$BATS_TEST_TMPDIR/prefix i state
+	SYSD=pwt-systemd-$$
+	SYSD_UNITS=$BATS_TEST_TMPDIR/units
+	mkdir -p "$SYSD_UNITS/portwatch.service.d"
+	printf '[Unit]\nDescription=portwatch test: nothing else\nDefaultDependencies=no\n' \
+		>"$SYSD_UNITS/pwtest.target"
+	make -s -C "$TOP" install PREFIX="$prefix" >/dev/null
+	cp "$prefix/lib/systemd/system/portwatch.service" "$SYSD_UNITS/"
+	"${PODMAN[@]}" run -d --name "$SYSD" --privileged --systemd=always --network=none \
+		--ulimit nofile=20000:20000 --ulimit nproc=1000:1000 \
+		--tmpfs /tmp:rw,notmpcopyup --tmpfs /run:rw,notmpcopyup \
+		--tmpfs /run/lock:rw,notmpcopyup --tmpfs /var/log/journal:rw,notmpcopyup \
+		-v "$SYSD_UNITS:/etc/systemd/system" --rootfs /:O \
+		/lib/systemd/systemd --unit=pwtest.target >/dev/null
+	CONTAINERS+=("$SYSD")
+	for ((i = 0; i < 300; i++)); do
+		state=$(sysd_exec systemctl is-system-running 2>/dev/null || true)
+		[ "$state" = running ] && return 0
+		sleep 0.1
+	done
+	setup_error "systemd in $SYSD is $state: $(sysd_exec systemctl --failed --no-legend 2>&1)"
+}
+
+# sysd_run_unit COMMAND...: the installed unit, its ExecStart replaced by
+# COMMAND (a drop-in, as `systemctl edit` makes), started without waiting.
+sysd_run_unit() {
+	printf '[Service]\nRestart=no\nExecStart=\nExecStart=%s\n' "$*" \
+		>"$SYSD_UNITS/portwatch.service.d/test.conf"
+	sysd_exec systemctl daemon-reload
+	sysd_exec systemctl start --no-block portwatch.service
+}
+
+# sysd_wait_unit: bounded wait (30 s) for the unit to end; its main
+# process's exit status in $UNIT_STATUS, its output in $UNIT_LOG.
+sysd_wait_unit() {
+	local i
+	for ((i = 0; i < 300; i++)); do
+		sysd_exec systemctl is-active -q portwatch.service || break
+		sleep 0.1
+	done
+	UNIT_STATUS=$(sysd_exec systemctl show -P ExecMainStatus portwatch.service)
+	UNIT_LOG=$BATS_TEST_TMPDIR/unit.log
+	sysd_exec journalctl -u portwatch.service -o cat --no-pager >"$UNIT_LOG"
 }
 
 # unit_value KEY: the value of the unit's (last) KEY= line.
@@ -165,4 +225,55 @@ syscall_group() {
 
 	[ "$(unit_value RestrictNamespaces)" = net ]
 	! grep -E '\bsetns\(' "$BATS_TEST_TMPDIR/strace" | grep -v 'CLONE_NEWNET)'
+}
+
+@test "systemd unit: under the host's systemd, the unit's sandbox runs portwatch: trace reports a failing connect, ports reads a netns's range, with the unit's capabilities and seccomp" {
+	podman_ready
+	[ -x /lib/systemd/systemd ] || setup_error "no /lib/systemd/systemd (Debian's systemd)"
+	sysd_boot
+	# In the container: a netns whose 2 ports nobody's sockop holds.
+	sysd_exec ip netns add pwsd
+	sysd_exec ip -n pwsd link set lo up
+	sysd_exec ip netns exec pwsd sysctl -qw net.ipv4.ip_local_port_range="40000 40001"
+	"${PODMAN[@]}" exec -d "$SYSD" ip netns exec pwsd setpriv --reuid 65534 --regid 65534 \
+		--clear-groups sh -c "exec $SOCKOP listen 127.0.0.1 8080 connect 127.0.0.1 8080 2 hold >/tmp/holder" \
+		>/dev/null
+	local i ino
+	for ((i = 0; i < 100; i++)); do
+		sysd_exec grep -q '^holding' /tmp/holder 2>/dev/null && break
+		sleep 0.1
+	done
+	[ "$(sysd_exec grep -c 'ok' /tmp/holder)" -eq 3 ] || setup_error "holder: $(sysd_exec cat /tmp/holder)"
+	ino=$(sysd_exec stat -L -c %i /run/netns/pwsd)
+
+	sysd_run_unit "$PORTWATCH trace --json --drops=none --comm pwsdcli --duration 8"
+	for ((i = 0; i < 300; i++)); do
+		sysd_exec journalctl -u portwatch.service -o cat --no-pager | grep -q 'Hit Ctrl-C to end.' && break
+		sleep 0.1
+	done
+	sysd_exec ip netns exec pwsd "$SOCKOP" comm pwsdcli connect 127.0.0.1 8080 2 >"$BATS_TEST_TMPDIR/cli.out"
+	[ "$(grep -c 'err 99 EADDRNOTAVAIL' "$BATS_TEST_TMPDIR/cli.out")" -eq 2 ] ||
+		setup_error "the client's connects: $(cat "$BATS_TEST_TMPDIR/cli.out")"
+	sysd_wait_unit
+	[ "$UNIT_STATUS" -eq 0 ] || { cat "$UNIT_LOG"; return 1; }
+	[ "$(grep '^{' "$UNIT_LOG" | jq -s --argjson ino "$ino" '[.[] | select(.type == "port_alloc_fail" and
+		.comm == "pwsdcli" and .netns == $ino and .error == "EADDRNOTAVAIL" and
+		.daddr == "127.0.0.1" and .dport == 8080 and .port_range == [40000, 40001])] | length')" -eq 2 ] ||
+		{ cat "$UNIT_LOG"; return 1; }
+
+	sysd_run_unit "$PORTWATCH ports --json --netns /run/netns/pwsd"
+	sysd_wait_unit
+	[ "$UNIT_STATUS" -eq 0 ] || { cat "$UNIT_LOG"; return 1; }
+	[ "$(grep '^{' "$UNIT_LOG" | jq -sc '[.[] | select(.type == "netns") | [.netns, .range_lo, .range_hi, .sockets]]')" = \
+		"[[$ino,40000,40001,2]]" ] || { cat "$UNIT_LOG"; return 1; }
+
+	# What the unit's process had: the bounding set, effective, no new
+	# privileges, a seccomp filter.
+	sysd_run_unit "/bin/grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' /proc/self/status"
+	sysd_wait_unit
+	[ "$(grep -E '^(CapEff|CapBnd|NoNewPrivs|Seccomp):' "$UNIT_LOG" | tr -s '\t ' ' ')" = \
+		"CapEff: $(sandboxed "$(unit_caps)" awk '/^CapEff:/ { print $2 }' /proc/self/status)
+CapBnd: $(sandboxed "$(unit_caps)" awk '/^CapBnd:/ { print $2 }' /proc/self/status)
+NoNewPrivs: 1
+Seccomp: 2" ] || { cat "$UNIT_LOG"; return 1; }
 }
