@@ -133,22 +133,28 @@ $(MAN): docs/portwatch.8.scd
 	$(Q)scdoc < $< > $@
 
 # `make install` installs ./portwatch (dynamically linked), `make install
-# STATIC=1` the static binary instead; both with the man page and the bash
-# completion. DESTDIR for staged installs.
+# STATIC=1` the static binary instead; both with the man page, the bash
+# completion and the systemd unit, whose ExecStart names the installed binary
+# (@SBINDIR@ in its source). DESTDIR for staged installs.
 PREFIX ?= /usr/local
 SBINDIR := $(PREFIX)/sbin
 MAN8DIR := $(PREFIX)/share/man/man8
 COMPLETIONDIR := $(PREFIX)/share/bash-completion/completions
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
 INSTALL_BIN := $(if $(STATIC),$(STATIC_BIN),portwatch)
 
 install: $(INSTALL_BIN) $(MAN)
 	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(SBINDIR)/portwatch
 	install -D -m 0644 $(MAN) $(DESTDIR)$(MAN8DIR)/portwatch.8
 	install -D -m 0644 tools/portwatch.bash-completion $(DESTDIR)$(COMPLETIONDIR)/portwatch
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|g' deploy/systemd/portwatch.service \
+		> $(DESTDIR)$(SYSTEMD_UNIT_DIR)/portwatch.service
+	chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/portwatch.service
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/portwatch $(DESTDIR)$(MAN8DIR)/portwatch.8 \
-		$(DESTDIR)$(COMPLETIONDIR)/portwatch
+		$(DESTDIR)$(COMPLETIONDIR)/portwatch $(DESTDIR)$(SYSTEMD_UNIT_DIR)/portwatch.service
 
 # The FROM-scratch image (Containerfile): the static binary alone, built
 # locally with podman; nothing is pulled.
