@@ -300,3 +300,30 @@ http_code() {
 		"slowest scrape $(prom_query 'max_over_time(scrape_duration_seconds{job="portwatch"}[1h])') s," \
 		"failed scrapes $(prom_query 'count_over_time(up{job="portwatch"}[1h]) - sum_over_time(up{job="portwatch"}[1h])')"
 }
+
+@test "a process named with an escape, a quote and a newline: valid exposition, Prometheus gets the name" {
+	netns_new esc
+	ino=$(netns_inode "$NS")
+	port_range "$NS" 40000 40001
+	sockop_hold "$NS" listen 127.0.0.1 8080
+	# ESC, a colour, a quote, a newline: 2 connects hold the range, the 3rd fails.
+	sockop_gated "$NS" comm $'\e[31mEVIL"\n{x' connect 127.0.0.1 8080 3
+	client=$GATED_PID
+	serve_start
+	prom_start
+	release "$client"
+	[ "$(grep -c ' err 99 EADDRNOTAVAIL' "$BATS_TEST_TMPDIR/gated.$client")" -eq 1 ] ||
+		setup_error "the 3rd connect did not fail"
+	curl -sf --max-time 5 "$SERVE_URL/metrics" >"$BATS_TEST_TMPDIR/scrape.txt"
+	# No raw control byte reaches the body; promtool and Prometheus parse it.
+	[ "$(grep -c $'\e' "$BATS_TEST_TMPDIR/scrape.txt" || true)" -eq 0 ]
+	grep -qF 'comm="\\x1b[31mEVIL\"\n{x"' "$BATS_TEST_TMPDIR/scrape.txt"
+	promtool check metrics <"$BATS_TEST_TMPDIR/scrape.txt"
+	prom_fresh
+	curl -sf --get --data-urlencode "query=portwatch_port_alloc_failures_total{netns=\"$ino\"}" \
+		"http://127.0.0.1:$PROM_PORT/api/v1/query" >"$BATS_TEST_TMPDIR/q.json"
+	# The printable bytes as they are, the escape as the text \x1b.
+	[ "$(jq -r '.data.result | length' "$BATS_TEST_TMPDIR/q.json")" -eq 1 ]
+	[ "$(jq -r '.data.result[0].metric.comm == "\\x1b[31mEVIL\"\n{x"' "$BATS_TEST_TMPDIR/q.json")" = true ]
+	[ "$(jq -r '.data.result[0].value[1]' "$BATS_TEST_TMPDIR/q.json")" -eq 1 ]
+}
