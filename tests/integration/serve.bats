@@ -7,6 +7,8 @@
 
 load lib
 
+bats_require_minimum_version 1.5.0
+
 # Ports of this run: serve's and Prometheus's, on 127.0.0.1.
 SERVE_PORT=$((20000 + $$ % 5000))
 PROM_PORT=$((SERVE_PORT + 5000))
@@ -355,4 +357,46 @@ http_code() {
 	prom_fresh 1.1
 	[ "$(prom_query "sum(portwatch_connect_attempts_total{$own})")" -eq 7 ]
 	[ "$(prom_query "$fail")" -eq 2 ]
+}
+
+@test "bad options and a taken address: one line each, exit 2 or 1; --labels merges, --max-destinations bounds" {
+	for bad in "--listen 127.0.0.1" "--listen ::1:9477" "--listen [127.0.0.1]:1" "--listen 1.2.3.4:0" \
+		"--labels comm,bogus" "--labels ," "--max-destinations 0" "--ports-interval 0" \
+		"--max-connections 2000"; do
+		# shellcheck disable=SC2086 # the option and its value
+		run --separate-stderr "$PORTWATCH" serve $bad
+		echo "$bad: $status: $stderr"
+		[ "$status" -eq 2 ]
+		[ "${#stderr_lines[@]}" -eq 1 ]
+		[[ $stderr == "portwatch serve: invalid ${bad%% *} "* ]]
+	done
+	# Two processes, 1 and 2 connects failing in an exhausted netns, and 3 destinations.
+	exhausted_ns labels
+	sockop_hold "$NS" listen 127.0.0.1 8082 connect 127.0.0.1 8082 1
+	serve_start --labels netns --max-destinations 2 --ports-interval 1
+	# The port is taken now: a second serve says so and exits 1.
+	run --separate-stderr "$PORTWATCH" serve --listen "127.0.0.1:$SERVE_PORT"
+	echo "$status: $stderr"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "portwatch: --listen: cannot listen there: Address already in use" ]
+	sockop "$NS" connect 127.0.0.1 8080 1
+	sockop "$NS" comm other connect 127.0.0.1 8080 2
+	[ "$(grep -c 'err 99' "$SOCKOP_OUT")" -eq 2 ] || setup_error "2 failures"
+	curl -sf --max-time 5 "$SERVE_URL/metrics" >"$BATS_TEST_TMPDIR/scrape.txt"
+	# comm left out: both processes' failures in one series, comm empty.
+	grep "^portwatch_port_alloc_failures_total{.*netns=\"$INO\"" "$BATS_TEST_TMPDIR/scrape.txt" >"$BATS_TEST_TMPDIR/fails"
+	cat "$BATS_TEST_TMPDIR/fails"
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/fails")" -eq 1 ]
+	grep -q "^portwatch_port_alloc_failures_total{comm=\"\",container=\"\",pod=\"\",k8s_namespace=\"\",netns=\"$INO\",.*} 3$" "$BATS_TEST_TMPDIR/fails"
+	# 2 destinations of 127.0.0.1:8080, 2 of [::1]:8081, 1 of :8082 in the netns, and
+	# others on the host: the 2 fullest are in the port series, the rest counted.
+	in_use=$(grep -c '^portwatch_ephemeral_ports_in_use{' "$BATS_TEST_TMPDIR/scrape.txt")
+	[ "$in_use" -eq 2 ]
+	omitted=$(awk '$1 == "portwatch_ephemeral_port_destinations_omitted" { print $2 }' "$BATS_TEST_TMPDIR/scrape.txt")
+	[ "$omitted" -ge 1 ]
+	PORTS_OUT=$BATS_TEST_TMPDIR/ports.json
+	"$PORTWATCH" ports --json >"$PORTS_OUT"
+	dests=$(jq -s '[.[] | select(.type == "port") | [.netns, .proto, .family, .daddr, .dport]] | unique | length' "$PORTS_OUT")
+	echo "destinations: ports says $dests, serve omitted $omitted"
+	[ "$((omitted + 2))" -le "$dests" ]
 }
