@@ -109,10 +109,8 @@ static const char doc[] =
 	"EXAMPLES:\n"
 	"  portwatch serve                      # on 127.0.0.1:9477\n"
 	"  portwatch serve --listen [::]:9477   # on every address, IPv6 and IPv4\n"
-	"  portwatch serve --labels container,pod,k8s_namespace  # no comm, no netns: fewer "
-	"series\n"
-	"  portwatch serve --max-destinations 20 --ports-interval 30  # the 20 fullest, every 30 "
-	"s\n"
+	"  portwatch serve --labels container,pod,k8s_namespace  # fewer series\n"
+	"  portwatch serve --max-destinations 20 --ports-interval 30  # a lighter walk\n"
 	"  curl -s 127.0.0.1:9477/metrics       # what Prometheus scrapes";
 
 enum {
@@ -513,11 +511,6 @@ static void drain_records(struct serve_env *env)
 		env->err = env->err ?: ret;
 }
 
-static void family(struct pw_expo *e, const char *name, enum pw_metric_type t, const char *help)
-{
-	pw_expo_family(e, name, t, help);
-}
-
 static void one(struct pw_expo *e, const char *name, enum pw_metric_type t, const char *help,
 		double v)
 {
@@ -529,12 +522,13 @@ static void write_info(struct serve_env *env, struct pw_expo *e)
 {
 	struct pw_labels l;
 
-	family(e, "portwatch_build", PW_INFO, "portwatch's version.");
+	pw_expo_family(e, "portwatch_build", PW_INFO, "portwatch's version.");
 	pw_labels_init(&l);
 	pw_labels_add(&l, "version", PORTWATCH_VERSION);
 	pw_expo_sample(e, &l, 1);
-	family(e, "portwatch_hook", PW_INFO,
-	       "The attach rung serving each hook (none: no rung serves it, or not needed).");
+	pw_expo_family(e, "portwatch_hook", PW_INFO,
+		       "The attach rung serving each hook (none: no rung serves it, or not "
+		       "needed).");
 	for (int h = 0; h < PW_HOOK_COUNT; h++) {
 		int r = env->session->ladder.chosen[h];
 
@@ -547,19 +541,21 @@ static void write_info(struct serve_env *env, struct pw_expo *e)
 
 static void write_counters(struct serve_env *env, struct pw_expo *e)
 {
-	family(e, "portwatch_port_alloc_failures", PW_COUNTER,
-	       "Socket calls that failed for want of a local port, from the failure records.");
+	pw_expo_family(e, "portwatch_port_alloc_failures", PW_COUNTER,
+		       "Socket calls that failed for want of a local port, from the failure "
+		       "records.");
 	pw_expo_series(e, env->alloc_fails);
-	family(e, "portwatch_connect_attempts", PW_COUNTER,
-	       "TCP connects that entered SYN_SENT, per process (connect_counts; family not "
-	       "split).");
+	pw_expo_family(e, "portwatch_connect_attempts", PW_COUNTER,
+		       "TCP connects that entered SYN_SENT, per process (connect_counts; family "
+		       "not split).");
 	pw_expo_series(e, env->connects);
-	family(e, "portwatch_connect_failures", PW_COUNTER,
-	       "TCP connects that left SYN_SENT for CLOSE after a SYN, by error (closed: by its "
-	       "owner).");
+	pw_expo_family(e, "portwatch_connect_failures", PW_COUNTER,
+		       "TCP connects that left SYN_SENT for CLOSE after a SYN, by error (closed: "
+		       "by its owner).");
 	pw_expo_series(e, env->connect_fails);
-	family(e, "portwatch_drops", PW_COUNTER,
-	       "Dropped packets (skb:kfree_skb) by reason and NAT class, owner when attributed.");
+	pw_expo_family(e, "portwatch_drops", PW_COUNTER,
+		       "Dropped packets (skb:kfree_skb) by reason and NAT class, owner when "
+		       "attributed.");
 	pw_expo_series(e, env->drops);
 }
 
@@ -583,7 +579,7 @@ static void write_ports(struct serve_env *env, struct pw_expo *e)
 	for (int f = 0; f < 3; f++) {
 		unsigned long dests = 0;
 
-		family(e, fams[f].name, PW_GAUGE, fams[f].help);
+		pw_expo_family(e, fams[f].name, PW_GAUGE, fams[f].help);
 		for (size_t i = 0; i < s->n; i++) {
 			const struct pw_port_row *r = &s->rows[i];
 			char addr[INET6_ADDRSTRLEN];
@@ -615,12 +611,12 @@ static void write_ports(struct serve_env *env, struct pw_expo *e)
 	one(e, "portwatch_port_rows_lost", PW_GAUGE,
 	    "Sockets the last ports walk could not count (port_rows full).", s->overflow);
 	for (int f = 0; f < 2; f++) {
-		family(e,
-		       f ? "portwatch_ephemeral_port_range_last"
-			 : "portwatch_ephemeral_port_range_first",
-		       PW_GAUGE,
-		       f ? "net.ipv4.ip_local_port_range's last port, per netns."
-			 : "net.ipv4.ip_local_port_range's first port, per netns.");
+		pw_expo_family(e,
+			       f ? "portwatch_ephemeral_port_range_last"
+				 : "portwatch_ephemeral_port_range_first",
+			       PW_GAUGE,
+			       f ? "net.ipv4.ip_local_port_range's last port, per netns."
+				 : "net.ipv4.ip_local_port_range's first port, per netns.");
 		for (size_t i = 0; i < s->n_ns; i++) {
 			struct pw_labels l;
 
@@ -680,7 +676,7 @@ static void write_conntrack(struct serve_env *env, struct pw_expo *e)
 		exit(1);
 	}
 	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
-		family(e, fams[f].name, fams[f].type, fams[f].help);
+		pw_expo_family(e, fams[f].name, fams[f].type, fams[f].help);
 		for (size_t i = 0; rd.ok && i < s->n_ns; i++) {
 			const struct pw_ct_stats *c = &rd.stats[i];
 			struct pw_labels l;
@@ -713,9 +709,9 @@ static void write_health(struct serve_env *env, struct pw_expo *e)
 	struct pw_labels l;
 
 	if (!pw_session_search_hist(env->session, &h)) {
-		family(e, "portwatch_port_search_duration_seconds", PW_HISTOGRAM,
-		       "connect()'s search for a free local port (the tracepoint rung: the whole "
-		       "connect syscall, an estimate).");
+		pw_expo_family(e, "portwatch_port_search_duration_seconds", PW_HISTOGRAM,
+			       "connect()'s search for a free local port (the tracepoint rung: "
+			       "the whole connect syscall, an estimate).");
 		pw_expo_log2_histogram(e, h.slots, PW_HIST_SLOTS, h.sum_ns / 1e9);
 		one(e, "portwatch_port_search_failures", PW_COUNTER,
 		    "Port searches that found no free port.", h.failed);
@@ -736,9 +732,9 @@ static void write_health(struct serve_env *env, struct pw_expo *e)
 	    loss.drop_overflow);
 	one(e, "portwatch_connect_attempts_uncounted", PW_COUNTER,
 	    "Connects not counted per process (connect_counts full).", k->connect_overflow);
-	family(e, "portwatch_series_overflow", PW_COUNTER,
-	       "Counts that fell in no series: the family had " XSTR(
-		       SERIES_MAX) " label sets already.");
+	pw_expo_family(e, "portwatch_series_overflow", PW_COUNTER,
+		       "Counts that fell in no series: the family had " XSTR(
+			       SERIES_MAX) " label sets already.");
 	{
 		const struct {
 			const char *name;
@@ -758,8 +754,8 @@ static void write_health(struct serve_env *env, struct pw_expo *e)
 	    "Cgroups resolved but not cached (the container cache was full).",
 	    pw_ctrs_not_kept(env->ctrs));
 	pw_http_stats(env->http, &hs);
-	family(e, "portwatch_http_responses", PW_COUNTER,
-	       "HTTP responses serve sent, by class (libevent's own 400s not included).");
+	pw_expo_family(e, "portwatch_http_responses", PW_COUNTER,
+		       "HTTP responses serve sent, by class (libevent's own 400s not included).");
 	for (int c = 2; c <= 5; c++) {
 		char code[4];
 
