@@ -559,74 +559,9 @@ static void write_counters(struct serve_env *env, struct pw_expo *e)
 	pw_expo_series(e, env->drops);
 }
 
-/* The three per-destination gauges, for the --max-destinations fullest destinations. */
 static void write_ports(struct serve_env *env, struct pw_expo *e)
 {
-	static const struct {
-		const char *name, *help;
-	} fams[3] = {
-		{ "portwatch_ephemeral_ports_in_use",
-		  "Sockets holding an ephemeral port toward the destination, all states." },
-		{ "portwatch_ephemeral_ports_usable",
-		  "Ports connect() can use toward the destination (the netns's range, reserved "
-		  "ports left out)." },
-		{ "portwatch_ephemeral_port_utilization_ratio",
-		  "in_use / usable of the destination, 0 to 1." },
-	};
-	const struct pw_ports_snapshot *s = &env->snap;
-	unsigned long omitted = 0;
-
-	for (int f = 0; f < 3; f++) {
-		unsigned long dests = 0;
-
-		pw_expo_family(e, fams[f].name, PW_GAUGE, fams[f].help);
-		for (size_t i = 0; i < s->n; i++) {
-			const struct pw_port_row *r = &s->rows[i];
-			char addr[INET6_ADDRSTRLEN];
-			struct pw_labels l;
-			double v;
-
-			if (i && !pw_port_row_dest_cmp(&s->rows[i - 1], r))
-				continue;
-			if (++dests > env->max_destinations)
-				continue;
-			pw_labels_init(&l);
-			pw_labels_addu(&l, "netns", r->key.netns);
-			pw_labels_add(&l, "proto", pw_proto_name(r->key.proto));
-			pw_labels_add(&l, "family", pw_family_name(r->key.family));
-			pw_labels_add(&l, "daddr",
-				      pw_format_addr(r->key.family, r->key.daddr, addr,
-						     sizeof(addr)));
-			pw_labels_addu(&l, "dport", r->key.dport);
-			v = f == 0   ? r->dest_total
-			    : f == 1 ? r->usable
-				     : (r->usable ? (double)r->dest_total / r->usable : 0);
-			pw_expo_sample(e, &l, v);
-		}
-		if (dests > env->max_destinations)
-			omitted = dests - env->max_destinations;
-	}
-	one(e, "portwatch_ephemeral_port_destinations_omitted", PW_GAUGE,
-	    "Destinations left out of the port series by --max-destinations.", omitted);
-	one(e, "portwatch_port_rows_lost", PW_GAUGE,
-	    "Sockets the last ports walk could not count (port_rows full).", s->overflow);
-	for (int f = 0; f < 2; f++) {
-		pw_expo_family(e,
-			       f ? "portwatch_ephemeral_port_range_last"
-				 : "portwatch_ephemeral_port_range_first",
-			       PW_GAUGE,
-			       f ? "net.ipv4.ip_local_port_range's last port, per netns."
-				 : "net.ipv4.ip_local_port_range's first port, per netns.");
-		for (size_t i = 0; i < s->n_ns; i++) {
-			struct pw_labels l;
-
-			if (!s->ns[i].walked)
-				continue;
-			pw_labels_init(&l);
-			pw_labels_addu(&l, "netns", s->ns[i].inode);
-			pw_expo_sample(e, &l, f ? s->ns[i].hi : s->ns[i].lo);
-		}
-	}
+	pw_expo_ports(e, &env->snap, env->max_destinations);
 }
 
 struct ct_read {
@@ -647,55 +582,19 @@ static int read_ct(void *ctx, struct pw_netns *ns)
 /* Each walked netns's conntrack statistics, read now (in the netns: setns). */
 static void write_conntrack(struct serve_env *env, struct pw_expo *e)
 {
-	static const struct {
-		const char *name, *help;
-		enum pw_metric_type type;
-	} fams[] = {
-		{ "portwatch_conntrack_entries", "Conntrack entries of the netns.", PW_GAUGE },
-		{ "portwatch_conntrack_entries_limit", "net.netfilter.nf_conntrack_max.",
-		  PW_GAUGE },
-		{ "portwatch_conntrack_insert_failed",
-		  "New conntrack entries that clashed at confirmation (conntrack -S "
-		  "insert_failed).",
-		  PW_COUNTER },
-		{ "portwatch_conntrack_drop", "Packets conntrack dropped (conntrack -S drop).",
-		  PW_COUNTER },
-		{ "portwatch_conntrack_early_drop",
-		  "Entries evicted to make room (conntrack -S early_drop).", PW_COUNTER },
-	};
 	const struct pw_ports_snapshot *s = &env->snap;
 	struct ct_read rd = { calloc(s->n_ns + 1, sizeof(*rd.stats)),
 			      calloc(s->n_ns + 1, sizeof(*rd.ok)), s->ns };
-	long max = pw_conntrack_max();
+	size_t n = rd.stats && rd.ok ? s->n_ns : 0;
 	unsigned int failed = 0;
 
-	if (!rd.stats || !rd.ok) {
+	if (n < s->n_ns)
 		env->err = env->err ?: -ENOMEM;
-	} else if (s->n_ns && pw_netns_each(s->ns, s->n_ns, read_ct, &rd, &failed)) {
+	if (n && pw_netns_each(s->ns, n, read_ct, &rd, &failed)) {
 		fprintf(stderr, "portwatch: could not return to its own netns\n");
 		exit(1);
 	}
-	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
-		pw_expo_family(e, fams[f].name, fams[f].type, fams[f].help);
-		for (size_t i = 0; rd.ok && i < s->n_ns; i++) {
-			const struct pw_ct_stats *c = &rd.stats[i];
-			struct pw_labels l;
-			double v;
-
-			if (!rd.ok[i])
-				continue;
-			pw_labels_init(&l);
-			pw_labels_addu(&l, "netns", s->ns[i].inode);
-			v = f == 0   ? c->entries
-			    : f == 1 ? (max < 0 ? 0 : max)
-			    : f == 2 ? c->insert_failed
-			    : f == 3 ? c->drop
-				     : c->early_drop;
-			if (f == 1 && max < 0)
-				continue;
-			pw_expo_sample(e, &l, v);
-		}
-	}
+	pw_expo_conntrack(e, s->ns, rd.stats, rd.ok, n, pw_conntrack_max());
 	free(rd.stats);
 	free(rd.ok);
 }

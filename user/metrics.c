@@ -2,11 +2,16 @@
 #define _GNU_SOURCE
 #include "metrics.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "conntrack.h"
+#include "ports.h"
+#include "record.h"
+#include "util.h"
 
 char *pw_label_escape(const char *in, size_t n, char *out, size_t size)
 {
@@ -322,6 +327,117 @@ void pw_expo_log2_histogram(struct pw_expo *e, const __u64 *slots, int n, double
 	sample(e, "_bucket", "le=\"+Inf\"", cum);
 	sample(e, "_sum", NULL, sum_seconds);
 	sample(e, "_count", NULL, cum);
+}
+
+unsigned long pw_expo_ports(struct pw_expo *e, const struct pw_ports_snapshot *s,
+			    unsigned long max_destinations)
+{
+	static const struct {
+		const char *name, *help;
+	} fams[3] = {
+		{ "portwatch_ephemeral_ports_in_use",
+		  "Sockets holding an ephemeral port toward the destination, all states." },
+		{ "portwatch_ephemeral_ports_usable",
+		  "Ports connect() can use toward the destination (the netns's range, reserved "
+		  "ports left out)." },
+		{ "portwatch_ephemeral_port_utilization_ratio",
+		  "in_use / usable of the destination, 0 to 1." },
+	};
+	unsigned long omitted = 0;
+	struct pw_labels l;
+
+	for (int f = 0; f < 3; f++) {
+		unsigned long dests = 0;
+
+		pw_expo_family(e, fams[f].name, PW_GAUGE, fams[f].help);
+		for (size_t i = 0; i < s->n; i++) {
+			const struct pw_port_row *r = &s->rows[i];
+			char addr[INET6_ADDRSTRLEN];
+			double v;
+
+			/* The rows of one destination are together and share its totals. */
+			if (i && !pw_port_row_dest_cmp(&s->rows[i - 1], r))
+				continue;
+			if (++dests > max_destinations)
+				continue;
+			pw_labels_init(&l);
+			pw_labels_addu(&l, "netns", r->key.netns);
+			pw_labels_add(&l, "proto", pw_proto_name(r->key.proto));
+			pw_labels_add(&l, "family", pw_family_name(r->key.family));
+			pw_labels_add(&l, "daddr",
+				      pw_format_addr(r->key.family, r->key.daddr, addr,
+						     sizeof(addr)));
+			pw_labels_addu(&l, "dport", r->key.dport);
+			v = f == 0   ? r->dest_total
+			    : f == 1 ? r->usable
+				     : (r->usable ? (double)r->dest_total / r->usable : 0);
+			pw_expo_sample(e, &l, v);
+		}
+		if (dests > max_destinations)
+			omitted = dests - max_destinations;
+	}
+	pw_expo_family(e, "portwatch_ephemeral_port_destinations_omitted", PW_GAUGE,
+		       "Destinations left out of the port series by --max-destinations.");
+	pw_expo_sample(e, NULL, omitted);
+	pw_expo_family(e, "portwatch_port_rows_lost", PW_GAUGE,
+		       "Sockets the last ports walk could not count (port_rows full).");
+	pw_expo_sample(e, NULL, s->overflow);
+	for (int f = 0; f < 2; f++) {
+		pw_expo_family(e,
+			       f ? "portwatch_ephemeral_port_range_last"
+				 : "portwatch_ephemeral_port_range_first",
+			       PW_GAUGE,
+			       f ? "net.ipv4.ip_local_port_range's last port, per netns."
+				 : "net.ipv4.ip_local_port_range's first port, per netns.");
+		for (size_t i = 0; i < s->n_ns; i++) {
+			if (!s->ns[i].walked)
+				continue;
+			pw_labels_init(&l);
+			pw_labels_addu(&l, "netns", s->ns[i].inode);
+			pw_expo_sample(e, &l, f ? s->ns[i].hi : s->ns[i].lo);
+		}
+	}
+	return omitted;
+}
+
+void pw_expo_conntrack(struct pw_expo *e, const struct pw_netns *ns,
+		       const struct pw_ct_stats *stats, const bool *ok, size_t n, long limit)
+{
+	static const struct {
+		const char *name, *help;
+		enum pw_metric_type type;
+	} fams[] = {
+		{ "portwatch_conntrack_entries", "Conntrack entries of the netns.", PW_GAUGE },
+		{ "portwatch_conntrack_entries_limit", "net.netfilter.nf_conntrack_max.",
+		  PW_GAUGE },
+		{ "portwatch_conntrack_insert_failed",
+		  "New conntrack entries that clashed at confirmation (conntrack -S "
+		  "insert_failed).",
+		  PW_COUNTER },
+		{ "portwatch_conntrack_drop", "Packets conntrack dropped (conntrack -S drop).",
+		  PW_COUNTER },
+		{ "portwatch_conntrack_early_drop",
+		  "Entries evicted to make room (conntrack -S early_drop).", PW_COUNTER },
+	};
+
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		pw_expo_family(e, fams[f].name, fams[f].type, fams[f].help);
+		for (size_t i = 0; i < n; i++) {
+			const struct pw_ct_stats *c = &stats[i];
+			struct pw_labels l;
+
+			if (!ok[i] || (f == 1 && limit < 0))
+				continue;
+			pw_labels_init(&l);
+			pw_labels_addu(&l, "netns", ns[i].inode);
+			pw_expo_sample(e, &l,
+				       f == 0	? c->entries
+				       : f == 1 ? (double)limit
+				       : f == 2 ? c->insert_failed
+				       : f == 3 ? c->drop
+						: c->early_drop);
+		}
+	}
 }
 
 void pw_expo_end(struct pw_expo *e)

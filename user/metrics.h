@@ -125,6 +125,28 @@ void pw_expo_series(struct pw_expo *e, const struct pw_series *s);
  */
 void pw_expo_log2_histogram(struct pw_expo *e, const __u64 *slots, int n, double sum_seconds);
 
+struct pw_ports_snapshot;
+struct pw_netns;
+struct pw_ct_stats;
+
+/*
+ * The port families of a snapshot (ports.h): ports in use, usable and
+ * their ratio for the max_destinations fullest destinations (the rows come
+ * fullest first), labelled netns, proto, family, daddr, dport; the
+ * destinations left out; the sockets the walk could not count; each walked
+ * netns's range (first, last). Returns the destinations left out.
+ */
+unsigned long pw_expo_ports(struct pw_expo *e, const struct pw_ports_snapshot *s,
+			    unsigned long max_destinations);
+
+/*
+ * The conntrack families, by netns: entries, entries_limit (`limit`,
+ * nf_conntrack_max; no sample when < 0), and the insert_failed, drop and
+ * early_drop counters, for ns[i] whose stats[i] were read (ok[i]).
+ */
+void pw_expo_conntrack(struct pw_expo *e, const struct pw_netns *ns,
+		       const struct pw_ct_stats *stats, const bool *ok, size_t n, long limit);
+
 /* End the exposition: OpenMetrics's `# EOF`. */
 void pw_expo_end(struct pw_expo *e);
 

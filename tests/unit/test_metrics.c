@@ -10,8 +10,10 @@
 #include <string.h>
 #include <netinet/in.h>
 #include <cmocka.h>
+#include "conntrack.h"
 #include "http.h"
 #include "metrics.h"
+#include "ports.h"
 
 static void test_escape(void **state)
 {
@@ -168,6 +170,115 @@ static void test_histogram(void **state)
 	free(out);
 }
 
+static char *render_to(void (*fill)(struct pw_expo *e, void *ctx), void *ctx)
+{
+	struct pw_expo e;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out = open_memstream(&buf, &len);
+
+	pw_expo_init(&e, out, PW_EXPO_TEXT);
+	fill(&e, ctx);
+	fclose(out);
+	return buf;
+}
+
+static void fill_ports(struct pw_expo *e, void *ctx)
+{
+	assert_int_equal(pw_expo_ports(e, ctx, 2), 1);
+}
+
+static void port_row(struct pw_port_row *r, __u32 netns, __u32 tgid, __u8 last, __u16 dport,
+		     __u64 dest_total)
+{
+	memset(r, 0, sizeof(*r));
+	r->key.netns = netns;
+	r->key.tgid = tgid;
+	r->key.family = AF_INET;
+	r->key.proto = IPPROTO_TCP;
+	r->key.daddr[0] = 10;
+	r->key.daddr[3] = last;
+	r->key.dport = dport;
+	r->dest_total = dest_total;
+	r->usable = 8;
+}
+
+static void test_ports(void **state)
+{
+	struct pw_port_row rows[4];
+	struct pw_netns ns[2] = { { .inode = 7, .walked = true, .lo = 40000, .hi = 40007 },
+				  { .inode = 8, .walked = false } };
+	struct pw_ports_snapshot s = { rows, 4, ns, 2, 0, 3 };
+	char *out;
+
+	(void)state;
+	/* Fullest first; two owners of one destination share its totals. */
+	port_row(&rows[0], 7, 100, 1, 80, 6);
+	port_row(&rows[1], 7, 101, 1, 80, 6);
+	port_row(&rows[2], 7, 100, 2, 443, 2);
+	port_row(&rows[3], 7, 100, 3, 443, 1);
+	out = render_to(fill_ports, &s);
+	assert_non_null(strstr(out, "portwatch_ephemeral_ports_in_use{netns=\"7\",proto=\"tcp\","
+				    "family=\"ipv4\",daddr=\"10.0.0.1\",dport=\"80\"} 6\n"
+				    "portwatch_ephemeral_ports_in_use{netns=\"7\",proto=\"tcp\","
+				    "family=\"ipv4\",daddr=\"10.0.0.2\",dport=\"443\"} 2\n#"));
+	assert_non_null(strstr(out, "daddr=\"10.0.0.1\",dport=\"80\"} 8\n"));
+	assert_non_null(strstr(out, "portwatch_ephemeral_port_utilization_ratio{netns=\"7\","
+				    "proto=\"tcp\",family=\"ipv4\",daddr=\"10.0.0.1\","
+				    "dport=\"80\"} 0.75\n"));
+	/* The third destination is left out, and counted. */
+	assert_null(strstr(out, "10.0.0.3"));
+	assert_non_null(strstr(out, "\nportwatch_ephemeral_port_destinations_omitted 1\n"));
+	assert_non_null(strstr(out, "\nportwatch_port_rows_lost 3\n"));
+	/* Ranges of the walked netns only. */
+	assert_non_null(
+		strstr(out, "\nportwatch_ephemeral_port_range_first{netns=\"7\"} 40000\n#"));
+	assert_non_null(strstr(out, "\nportwatch_ephemeral_port_range_last{netns=\"7\"} 40007\n"));
+	assert_null(strstr(out, "netns=\"8\""));
+	free(out);
+}
+
+struct ct_case {
+	struct pw_netns ns[2];
+	struct pw_ct_stats stats[2];
+	bool ok[2];
+	long limit;
+};
+
+static void fill_conntrack(struct pw_expo *e, void *ctx)
+{
+	struct ct_case *c = ctx;
+
+	pw_expo_conntrack(e, c->ns, c->stats, c->ok, 2, c->limit);
+}
+
+static void test_conntrack(void **state)
+{
+	struct ct_case c = {
+		.ns = { { .inode = 7 }, { .inode = 8 } },
+		.stats = { { .entries = 5, .insert_failed = 2, .drop = 3, .early_drop = 1 } },
+		.ok = { true, false },
+		.limit = 262144
+	};
+	char *out = render_to(fill_conntrack, &c);
+
+	(void)state;
+	assert_non_null(strstr(out, "\nportwatch_conntrack_entries{netns=\"7\"} 5\n"));
+	assert_non_null(strstr(out, "\nportwatch_conntrack_entries_limit{netns=\"7\"} 262144\n"));
+	assert_non_null(strstr(out, "# TYPE portwatch_conntrack_insert_failed_total counter\n"
+				    "portwatch_conntrack_insert_failed_total{netns=\"7\"} 2\n"));
+	assert_non_null(strstr(out, "\nportwatch_conntrack_drop_total{netns=\"7\"} 3\n"));
+	assert_non_null(strstr(out, "\nportwatch_conntrack_early_drop_total{netns=\"7\"} 1\n"));
+	/* A netns whose statistics could not be read has no series. */
+	assert_null(strstr(out, "netns=\"8\""));
+	free(out);
+	/* No limit known: no limit series. */
+	c.limit = -1;
+	out = render_to(fill_conntrack, &c);
+	assert_null(strstr(out, "portwatch_conntrack_entries_limit{"));
+	free(out);
+}
+
 static void test_wants_openmetrics(void **state)
 {
 	(void)state;
@@ -218,6 +329,8 @@ int main(void)
 		cmocka_unit_test(test_text_format),
 		cmocka_unit_test(test_openmetrics_format),
 		cmocka_unit_test(test_histogram),
+		cmocka_unit_test(test_ports),
+		cmocka_unit_test(test_conntrack),
 		cmocka_unit_test(test_wants_openmetrics),
 		cmocka_unit_test(test_parse_listen),
 	};
