@@ -25,7 +25,7 @@ HARDENING := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror $(HARDENING) -I$(OUTPUT) -Ibpf -Iuser
 LDFLAGS += -pie -Wl,-z,relro,-z,now
-LDLIBS := -lbpf -lelf -lz -ljson-c -lncurses
+LDLIBS := -lbpf -lelf -lz -ljson-c -lncurses -levent_extra -levent_core
 
 BPF_SRCS := bpf/common.bpf.c bpf/portalloc.bpf.c bpf/connfail.bpf.c bpf/owner.bpf.c \
 	bpf/portsearch.bpf.c bpf/drops.bpf.c bpf/ports.bpf.c
@@ -35,9 +35,10 @@ BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 # Userspace: the library part (everything but main) is shared with the unit tests.
 USER_LIB_SRCS := user/record.c user/filter.c user/util.c user/rungs.c user/progs.c user/session.c \
 	user/cli.c user/hist.c user/dropreason.c user/ksyms.c user/dropctx.c user/netns.c \
-	user/natclass.c user/ports.c user/conntrack.c user/ethtool.c user/container.c
+	user/natclass.c user/ports.c user/conntrack.c user/ethtool.c user/container.c \
+	user/metrics.c user/http.c
 USER_CMD_SRCS := user/portwatch.c user/cmd_trace.c user/cmd_probes.c user/cmd_latency.c \
-	user/cmd_drops.c user/cmd_ports.c user/cmd_check.c user/cmd_top.c
+	user/cmd_drops.c user/cmd_ports.c user/cmd_check.c user/cmd_top.c user/cmd_serve.c
 USER_LIB_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_LIB_SRCS))
 USER_CMD_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_CMD_SRCS))
 SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h

@@ -4,9 +4,9 @@
 set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev
-      libncurses-dev libcmocka-dev bats jq iproute2 nftables conntrack procps util-linux tmux
+      libncurses-dev libevent-dev libcmocka-dev bats jq iproute2 nftables conntrack procps util-linux tmux
       qemu-system-x86 busybox-static cpio kmod xz-utils bpftrace gnuplot-nox net-tools time
-      strace zstd graphviz podman runc catatonit scdoc man-db file python3-yaml prometheus"
+      strace zstd graphviz podman runc catatonit scdoc man-db file python3-yaml prometheus curl"
 
 missing=""
 for p in $PKGS; do

@@ -10,8 +10,6 @@
 #include "commands.h"
 #include "util.h"
 
-#define PORTWATCH_VERSION "0.1.0"
-
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -22,6 +20,8 @@ static const struct {
 	{ "ports", cmd_ports, "snapshot of ephemeral ports in use per process and destination" },
 	{ "check", cmd_check, "the causes of failing connections behind a NAT, with remedies" },
 	{ "top", cmd_top, "live per-process rates of connects, failures and drops, with port use" },
+	{ "serve", cmd_serve,
+	  "Prometheus metrics of failures, drops, ports and conntrack on HTTP" },
 	{ "drops", cmd_drops, "dropped packets by drop reason, counted in the kernel" },
 	{ "latency", cmd_latency, "histogram of connect()'s search for a free local port" },
 	{ "probes", cmd_probes, "which attach rung each hook gets on this kernel, and why" },

@@ -15,11 +15,12 @@ teardown() {
 	"$TOP/bench/run" --quick --out "$out"
 	tsv=$out/results.tsv
 	cat "$out/results.md"
-	for row in "connect none rate" "connect trace rate" "connect top rate" \
+	for row in "connect none rate" "connect trace rate" "connect top rate" "connect serve rate" \
 		"storm sender rate" "storm rule counted" "storm drops counted" \
 		"storm drops cpu_per_million" "storm drops bpf_ns_per_drop" "storm drops exit_after_sigint" \
 		"storm trace suppressed" "startup portwatch attached" "memory trace rss" \
-		"memory trace bpf_maps" "snapshot ports time@1000" "snapshot ss time@1000" \
+		"memory trace bpf_maps" "memory serve rss" "memory serve bpf_maps" \
+		"snapshot ports time@1000" "snapshot ss time@1000" \
 		"snapshot netstat time@1000" "snapshot ports rss@1000" "established ports time@2000" \
 		"established ss time@2000" "established top time@2000" "established ports rss@2000"; do
 		read -r fig cfg metric <<<"$row"

@@ -158,7 +158,7 @@ BTF_LINE="portwatch: kernel BTF not found (/sys/kernel/btf/vmlinux): portwatch n
 
 @test "not root: every command says so in one line on stderr, non-zero" {
 	# check exits 2 when it could not run; the others 1.
-	for c in trace:1 ports:1 check:2 top:1 drops:1 latency:1; do
+	for c in trace:1 ports:1 check:2 top:1 serve:1 drops:1 latency:1; do
 		run_split setpriv --reuid=nobody --regid=nogroup --clear-groups "$PORTWATCH" "${c%:*}"
 		[ "$status" -eq "${c#*:}" ]
 		[ "$output" = "" ]
@@ -186,7 +186,7 @@ no_btf() {
 }
 
 @test "no kernel BTF: every command says so in one line on stderr, non-zero" {
-	for c in trace:1 ports:1 check:2 top:1 drops:1 latency:1; do
+	for c in trace:1 ports:1 check:2 top:1 serve:1 drops:1 latency:1; do
 		no_btf "$PORTWATCH" "${c%:*}"
 		[ "$status" -eq "${c#*:}" ]
 		[ "$output" = "" ]
@@ -442,7 +442,7 @@ evictions_after() {
 	done
 }
 
-@test "no arguments: usage on stderr, exit 2; --help: the 7 commands, exit 0; --version" {
+@test "no arguments: usage on stderr, exit 2; --help: the 8 commands, exit 0; --version" {
 	run_split "$PORTWATCH"
 	[ "$status" -eq 2 ]
 	[ "$output" = "" ]
@@ -454,7 +454,7 @@ evictions_after() {
 	[ "$output" = "$usage" ]
 	# The command lines, between "Commands:" and the blank line.
 	[ "$(awk '/^Commands:$/ { on = 1; next } on && /^$/ { exit } on { print $1 }' <<<"$output" |
-		tr '\n' ' ')" = "trace ports check top drops latency probes " ]
+		tr '\n' ' ')" = "trace ports check top serve drops latency probes " ]
 	[ "${lines[${#lines[@]} - 1]}" = '`portwatch COMMAND --help` shows a command'"'"'s options and examples.' ]
 	run_split "$PORTWATCH" --version
 	[ "$status" -eq 0 ]
@@ -464,7 +464,7 @@ evictions_after() {
 	# An unknown command names them all too.
 	run_split "$PORTWATCH" bogus
 	[ "$status" -eq 2 ]
-	[ "$stderr" = "portwatch: unknown command 'bogus' (commands: trace, ports, check, top, drops, latency, probes)" ]
+	[ "$stderr" = "portwatch: unknown command 'bogus' (commands: trace, ports, check, top, serve, drops, latency, probes)" ]
 }
 
 # top_world: in a namespace with 10 ports toward 127.0.0.1:9000 and :9001, H

@@ -96,5 +96,5 @@ owner_lines() {
 	run "$PORTWATCH" $'bo\egus'
 	[ "$status" -eq 2 ]
 	[ "${#lines[@]}" -eq 1 ]
-	[ "${lines[0]}" = "portwatch: unknown command 'bo\\x1bgus' (commands: trace, ports, check, top, drops, latency, probes)" ]
+	[ "${lines[0]}" = "portwatch: unknown command 'bo\\x1bgus' (commands: trace, ports, check, top, serve, drops, latency, probes)" ]
 }

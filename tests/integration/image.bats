@@ -11,7 +11,7 @@ STATIC=$TOP/build/static/portwatch
 DAEMONSET=$TOP/deploy/kubernetes/portwatch.yaml
 # The capabilities of deploy/kubernetes/portwatch.yaml, as podman names them.
 CAPS=SYS_ADMIN,SYS_PTRACE
-COMMANDS="check drops latency ports probes top trace"
+COMMANDS="check drops latency ports probes serve top trace"
 
 teardown() {
 	[ -z "${POD_YAML:-}" ] || "${PODMAN[@]}" kube down "$POD_YAML" >/dev/null 2>&1 || true
@@ -98,7 +98,7 @@ image() {
 	[ "$(grep -c '^ *portwatch [a-z]' "$BATS_TEST_TMPDIR/man.txt")" -ge 11 ]
 }
 
-@test "install: the bash completion completes the 7 commands, each command's options as --help lists them, option values" {
+@test "install: the bash completion completes the 8 commands, each command's options as --help lists them, option values" {
 	host_only
 	[ "$(complete_words "")" = "$(tr ' ' '\n' <<<"$COMMANDS")" ]
 	[ "$(complete_words t)" = "top
@@ -115,6 +115,7 @@ kprobe
 tracepoint" ]
 	[ "$(complete_words top --sort=u)" = util ]
 	[ "$(complete_words drops --by = nat)" = nat_class ]
+	[ "$(complete_words serve --labels=k)" = k8s_namespace ]
 }
 
 @test "image: FROM scratch, the static binary alone; under podman with host PID and network and 2 capabilities, trace names a client container's failing connects by host pid" {
