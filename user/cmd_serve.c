@@ -3,7 +3,8 @@
  * portwatch serve: the kernel's aggregates as Prometheus metrics on
  * /metrics. One thread, one libevent loop: the HTTP server, the ring
  * buffer's epoll fd (failure records, counted here), a 1 s timer (the
- * connect counts of exited processes folded into their series) and the
+ * connect counts of exited processes folded into their series, new
+ * containers resolved) and the
  * signals. A scrape reads the kernel there and then (metrics.c renders).
  */
 #define _GNU_SOURCE
@@ -718,10 +719,14 @@ static void on_records(evutil_socket_t fd, short what, void *arg)
 /* Every second: records whose wakeup was missed, and exited processes folded. */
 static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
+	struct serve_env *env = arg;
+
 	(void)fd;
 	(void)what;
-	drain_records(arg);
-	read_connects(arg);
+	drain_records(env);
+	read_connects(env);
+	/* New containers named while their processes live (as trace does) */
+	pw_ctrs_refresh(env->ctrs);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
