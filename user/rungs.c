@@ -29,10 +29,11 @@ static const struct hook_desc {
 	bool optional; /* attached only for the commands that ask (pw_ladder_probe) */
 	bool func_ret; /* its fexit program calls bpf_get_func_ret() (5.17+) */
 } hooks[PW_HOOK_COUNT] = {
+	/* Tracepoint rung: SYN_SENT -> CLOSE without a port (tcp_search_failed()). */
 	[PW_HOOK_TCP_V4_CONNECT] = { "tcp_v4_connect", "TCP/IPv4 connect() result",
-				     "tcp_v4_connect", "syscalls/sys_exit_connect" },
+				     "tcp_v4_connect", "inet_sock_set_state", true },
 	[PW_HOOK_TCP_V6_CONNECT] = { "tcp_v6_connect", "TCP/IPv6 connect() result",
-				     "tcp_v6_connect", "syscalls/sys_exit_connect" },
+				     "tcp_v6_connect", "inet_sock_set_state", true },
 	[PW_HOOK_INET_CSK_GET_PORT] = { "inet_csk_get_port", "TCP bind() and listen() port",
 					"inet_csk_get_port", "syscalls/sys_exit_bind" },
 	[PW_HOOK_UDP_PORT] = { "udp_port", "UDP bind(), connect(), send*() autobind", NULL,
