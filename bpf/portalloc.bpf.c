@@ -11,7 +11,9 @@
  * by the syscall tracepoints, which every kernel has. hook_rung[] says which
  * rung owns a duty, so each failure is reported once.
  *
- * The syscall tracepoints also serve two other units: UDP owners and flows (udp_owner_seen(),
+ * The syscall tracepoints put every syscall of every task on the kernel's
+ * slow path: they load only for sessions that ask (PW_NEED_SYSCALLS). They
+ * also serve two other units: UDP owners and flows (udp_owner_seen(),
  * owner.bpf.h) and the tracepoint rung's port-search estimate
  * (search_estimate_*(), portsearch.bpf.h).
  */

@@ -26,7 +26,7 @@ const struct pw_prog pw_progs[] = {
 	HOOK(kretprobe___inet_hash_connect, INET_HASH_CONNECT, KPROBE),
 	HOOK(tp_kfree_skb, KFREE_SKB, TRACEPOINT),
 	HOOK(tpc_kfree_skb, KFREE_SKB, CLASSIC_TP),
-	/* The tracepoint rung of the connect, bind and UDP port hooks. */
+	/* The tracepoint rung of the bind, UDP port and port-search hooks. */
 	ROLE(tp_sys_enter_connect, SYSCALL_TP),
 	ROLE(tp_sys_enter_bind, SYSCALL_TP),
 	ROLE(tp_sys_enter_listen, SYSCALL_TP),
@@ -74,6 +74,7 @@ bool pw_prog_loads(const struct pw_prog *p, const struct pw_prog_want *w)
 	case PW_PROG_SOCK_RELEASE:
 		return w->ladder && w->sock_release;
 	case PW_PROG_SYSCALL_TP:
+		return w->ladder && w->syscalls;
 	case PW_PROG_SEED_ITER:
 		return w->ladder;
 	}

@@ -15,9 +15,12 @@
 /*
  * One row per hook. kfunc is the kernel function of the fentry and kprobe
  * rungs (NULL: the hook has none); tp is the tracepoint the tracepoint rung
- * needs, "category/name" (classic) or "name" (tp_btf); tp_classic, when the
- * tracepoint rung is tp_btf, is the classic tracepoint of the classic-tp rung.
- * Which programs of the main object serve each rung is progs.c's table.
+ * needs, "category/name" (classic) or "name" (tp_btf); tp_classic,
+ * when the tracepoint rung is tp_btf, is the classic tracepoint of the
+ * classic-tp rung. A tp_syscall hook's tracepoint rung is a syscall
+ * tracepoint, tried only for sessions that follow syscalls (they put every
+ * syscall on the slow path). Which programs of the main object serve each
+ * rung is progs.c's table.
  */
 static const struct hook_desc {
 	const char *name;
@@ -26,8 +29,9 @@ static const struct hook_desc {
 	const char *tp;
 	bool tp_btf;
 	const char *tp_classic;
-	bool optional; /* attached only for the commands that ask (pw_ladder_probe) */
-	bool func_ret; /* its fexit program calls bpf_get_func_ret() (5.17+) */
+	bool optional;	 /* attached only for the commands that ask (pw_ladder_probe) */
+	bool func_ret;	 /* its fexit program calls bpf_get_func_ret() (5.17+) */
+	bool tp_syscall; /* the tracepoint rung is a syscall tracepoint */
 } hooks[PW_HOOK_COUNT] = {
 	/* Tracepoint rung: SYN_SENT -> CLOSE without a port (tcp_search_failed()). */
 	[PW_HOOK_TCP_V4_CONNECT] = { "tcp_v4_connect", "TCP/IPv4 connect() result",
@@ -35,9 +39,10 @@ static const struct hook_desc {
 	[PW_HOOK_TCP_V6_CONNECT] = { "tcp_v6_connect", "TCP/IPv6 connect() result",
 				     "tcp_v6_connect", "inet_sock_set_state", true },
 	[PW_HOOK_INET_CSK_GET_PORT] = { "inet_csk_get_port", "TCP bind() and listen() port",
-					"inet_csk_get_port", "syscalls/sys_exit_bind" },
+					"inet_csk_get_port", "syscalls/sys_exit_bind",
+					.tp_syscall = true },
 	[PW_HOOK_UDP_PORT] = { "udp_port", "UDP bind(), connect(), send*() autobind", NULL,
-			       "syscalls/sys_exit_sendmsg" },
+			       "syscalls/sys_exit_sendmsg", .tp_syscall = true },
 	[PW_HOOK_SOCK_STATE] = { "inet_sock_set_state",
 				 "TCP state changes: SYN_SENT owners, async failures", NULL,
 				 "inet_sock_set_state", true },
@@ -46,7 +51,7 @@ static const struct hook_desc {
 	[PW_HOOK_INET_HASH_CONNECT] = { "__inet_hash_connect",
 					"connect-time port search time (tracepoint: estimate)",
 					"__inet_hash_connect", "syscalls/sys_exit_connect", false,
-					NULL, true, true },
+					NULL, true, true, .tp_syscall = true },
 };
 
 const char *pw_hook_name(enum pw_hook hook)
@@ -280,8 +285,16 @@ static bool refused_before(const struct pw_ladder *l, int hk, int rung, struct p
 	return false;
 }
 
-int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, char *err,
-		    size_t err_len)
+bool pw_ladder_syscalls(const struct pw_ladder *l)
+{
+	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
+		if (hooks[hk].tp_syscall && l->chosen[hk] == PW_RUNG_TRACEPOINT)
+			return true;
+	return false;
+}
+
+int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional,
+		    bool syscalls, char *err, size_t err_len)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	struct deferred_set ds = { .n = 0 };
@@ -294,12 +307,15 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 		struct pw_rung_result *res = l->res[hk];
 		bool force = forced >= 0 && offers(h, forced);
 		bool unwanted = h->optional && !(optional & (1u << hk));
+		/* Without syscall tracepoints such a hook may go unserved: no error. */
+		bool no_syscall = !all && !syscalls && h->tp_syscall;
 
 		l->chosen[hk] = -1;
 		for (int rung = 0; rung < PW_RUNG_COUNT; rung++) {
 			res[rung].offered = offers(h, rung);
-			if (!res[rung].offered || (!all && (unwanted || (force && rung != forced) ||
-							    l->chosen[hk] >= 0))) {
+			if (!res[rung].offered ||
+			    (!all && (unwanted || (force && rung != forced) || l->chosen[hk] >= 0 ||
+				      (no_syscall && rung == PW_RUNG_TRACEPOINT)))) {
 				res[rung].err = -ECANCELED; /* not tried */
 				continue;
 			}
@@ -309,7 +325,8 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 			if (!res[rung].err && l->chosen[hk] < 0 && (!force || rung == forced))
 				l->chosen[hk] = rung;
 		}
-		if (!all && unwanted)
+		if (!all && (unwanted || (no_syscall && l->chosen[hk] < 0 &&
+					  (!force || forced == PW_RUNG_TRACEPOINT))))
 			continue;
 		if (ret)
 			continue; /* the first failure is the one reported */

@@ -294,8 +294,8 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 			 strerror(-ret));
 		return ret;
 	}
-	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, needed_hooks(o->needs), err,
-			      err_len);
+	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, needed_hooks(o->needs),
+			      o->needs & PW_NEED_SYSCALLS, err, err_len);
 	if (ret)
 		return ret;
 	drops = s->ladder.chosen[PW_HOOK_KFREE_SKB] >= 0;
@@ -308,6 +308,7 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	}
 	choose_progs(s->skel, &(struct pw_prog_want){ .ladder = &s->ladder,
 						      .ports = o->needs & PW_NEED_PORTS,
+						      .syscalls = pw_ladder_syscalls(&s->ladder),
 						      .sock_release = has_sock_release() });
 	configure_common(s, o);
 	configure_drops(s, o, drops);

@@ -82,11 +82,48 @@ static void test_hook_entries_match_their_rung(void **state)
 	}
 }
 
+/* Whether the program of skeleton field `prog` loads for want `w`. */
+static bool loads(struct portwatch_bpf *skel, struct bpf_program *prog,
+		  const struct pw_prog_want *w)
+{
+	return pw_prog_loads(pw_prog_find(skel, prog), w);
+}
+
+/* A ladder with every hook unserved. */
+static void unserved(struct pw_ladder *l)
+{
+	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
+		l->chosen[hk] = -1;
+}
+
+/* The syscall tracepoints load only when asked, whatever the rungs. */
+static void test_syscall_tracepoints_only_when_asked(void **state)
+{
+	struct portwatch_bpf *skel = *state;
+	struct pw_ladder l;
+	struct pw_prog_want w = { .ladder = &l };
+
+	unserved(&l);
+	l.chosen[PW_HOOK_TCP_V4_CONNECT] = PW_RUNG_TRACEPOINT;
+	l.chosen[PW_HOOK_SOCK_STATE] = PW_RUNG_TRACEPOINT;
+	for (size_t i = 0; i < pw_progs_count; i++) {
+		if (pw_progs[i].role != PW_PROG_SYSCALL_TP)
+			continue;
+		w.syscalls = false;
+		assert_false(pw_prog_loads(&pw_progs[i], &w));
+		w.syscalls = true;
+		assert_true(pw_prog_loads(&pw_progs[i], &w));
+	}
+	w.syscalls = false;
+	assert_true(loads(skel, skel->progs.tp_inet_sock_set_state, &w));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_program_once),
 		cmocka_unit_test(test_hook_entries_match_their_rung),
+		cmocka_unit_test(test_syscall_tracepoints_only_when_asked),
 	};
 
 	return cmocka_run_group_tests_name("progs", tests, open_skel, close_skel);
