@@ -70,6 +70,8 @@ enum pw_hook {
 	PW_HOOK_SOCK_STATE,	    /* sock:inet_sock_set_state: SYN_SENT owners, async fails */
 	PW_HOOK_INET_HASH_CONNECT,  /* __inet_hash_connect(): the connect-time port search */
 	PW_HOOK_KFREE_SKB,	    /* skb:kfree_skb: dropped packets and their drop reason */
+	PW_HOOK_TCP_CONNECT,	    /* entry of tcp_connect(): TCP flow owners; tracepoint rung:
+				     * sockops BPF_SOCK_OPS_TCP_CONNECT_CB */
 	PW_HOOK_COUNT,
 };
 

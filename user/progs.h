@@ -31,8 +31,8 @@ enum pw_prog_role {
 			       * session follows syscalls); those hooks share them all */
 	PW_PROG_SEED_ITER,    /* iter_seed_owners: every tracing session, run once at start */
 	PW_PROG_PORTS_ITER,   /* a ports iterator: for port snapshots (ports, top, check) */
-	PW_PROG_SOCKOPS,      /* sockops_flows: when the kfree_skb hook is chosen, as flows
-			       * only attribute drops */
+	PW_PROG_SOCKOPS,      /* sockops_flows: tcp_connect's tracepoint rung, attached to
+			       * the cgroup v2 root by session.c */
 	PW_PROG_SOCK_RELEASE, /* cg_sock_release: every tracing session, if the kernel takes it */
 };
 

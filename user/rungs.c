@@ -9,13 +9,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/libbpf.h>
+#include <unistd.h>
 #include "probe.skel.h"
 #include "record.h"
+#include "util.h"
 
 /*
  * One row per hook. kfunc is the kernel function of the fentry and kprobe
- * rungs (NULL: the hook has none); tp is the tracepoint the tracepoint rung
- * needs, "category/name" (classic) or "name" (tp_btf); tp_classic,
+ * rungs (NULL: the hook has none), reached at its return (fexit, kretprobe)
+ * unless `entry`; tp is what the tracepoint rung needs: a tracepoint,
+ * "category/name" (classic) or "name" (tp_btf), or with tp_sockops a
+ * sockops program on the cgroup v2 root (tp names its callback); tp_classic,
  * when the tracepoint rung is tp_btf, is the classic tracepoint of the
  * classic-tp rung. A tp_syscall hook's tracepoint rung is a syscall
  * tracepoint, tried only for sessions that follow syscalls (they put every
@@ -31,6 +35,8 @@ static const struct hook_desc {
 	const char *tp_classic;
 	bool optional;	 /* attached only for the commands that ask (pw_ladder_probe) */
 	bool func_ret;	 /* its fexit program calls bpf_get_func_ret() (5.17+) */
+	bool entry;	 /* fentry/kprobe at the function's entry, not fexit/kretprobe */
+	bool tp_sockops; /* the tracepoint rung is a sockops program */
 	bool tp_syscall; /* the tracepoint rung is a syscall tracepoint */
 } hooks[PW_HOOK_COUNT] = {
 	/* Tracepoint rung: SYN_SENT -> CLOSE without a port (tcp_search_failed()). */
@@ -52,6 +58,9 @@ static const struct hook_desc {
 					"connect-time port search time (tracepoint: estimate)",
 					"__inet_hash_connect", "syscalls/sys_exit_connect", false,
 					NULL, true, true, .tp_syscall = true },
+	[PW_HOOK_TCP_CONNECT] = { "tcp_connect", "TCP flow owners, for drops after NAT",
+				  "tcp_connect", "TCP_CONNECT_CB", .optional = true,
+				  .entry = true, .tp_sockops = true },
 };
 
 const char *pw_hook_name(enum pw_hook hook)
@@ -85,13 +94,14 @@ static void rung_target(const struct hook_desc *h, int rung, char *buf, size_t l
 {
 	switch (rung) {
 	case PW_RUNG_FENTRY:
-		snprintf(buf, len, "fexit/%s", h->kfunc);
+		snprintf(buf, len, "%s/%s", h->entry ? "fentry" : "fexit", h->kfunc);
 		break;
 	case PW_RUNG_KPROBE:
-		snprintf(buf, len, "kretprobe/%s", h->kfunc);
+		snprintf(buf, len, "%s/%s", h->entry ? "kprobe" : "kretprobe", h->kfunc);
 		break;
 	case PW_RUNG_TRACEPOINT:
-		snprintf(buf, len, "%s/%s", h->tp_btf ? "tp_btf" : "tracepoint", h->tp);
+		snprintf(buf, len, "%s/%s",
+			 h->tp_sockops ? "sockops" : h->tp_btf ? "tp_btf" : "tracepoint", h->tp);
 		break;
 	default:
 		snprintf(buf, len, "tracepoint/%s", h->tp_classic);
@@ -172,7 +182,7 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 	struct bpf_link *link = NULL;
 	const char *slash, *tp = NULL;
 	char category[32];
-	int err;
+	int err, cg;
 
 	if (!skel) {
 		fail(r, "open", errno);
@@ -181,7 +191,9 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 	rung_target(h, rung, r->target, sizeof(r->target));
 	switch (rung) {
 	case PW_RUNG_FENTRY:
-		prog = h->func_ret ? skel->progs.probe_fexit_ret : skel->progs.probe_fexit;
+		prog = h->entry	     ? skel->progs.probe_fentry
+		       : h->func_ret ? skel->progs.probe_fexit_ret
+				     : skel->progs.probe_fexit;
 		err = bpf_program__set_attach_target(prog, 0, h->kfunc);
 		break;
 	case PW_RUNG_KPROBE:
@@ -189,6 +201,11 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 		err = 0;
 		break;
 	case PW_RUNG_TRACEPOINT:
+		if (h->tp_sockops) {
+			prog = skel->progs.probe_sockops;
+			err = 0;
+			break;
+		}
 		prog = h->tp_btf ? skel->progs.probe_tp_btf : skel->progs.probe_tracepoint;
 		err = h->tp_btf ? bpf_program__set_attach_target(prog, 0, h->tp) : 0;
 		tp = h->tp_btf ? NULL : h->tp;
@@ -210,7 +227,13 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 		goto out;
 	}
 	if (rung == PW_RUNG_KPROBE) {
-		link = bpf_program__attach_kprobe(prog, true, h->kfunc);
+		link = bpf_program__attach_kprobe(prog, !h->entry, h->kfunc);
+	} else if (prog == skel->progs.probe_sockops) {
+		cg = pw_cgroup2_root_fd();
+		errno = -cg;
+		link = cg >= 0 ? bpf_program__attach_cgroup(prog, cg) : NULL;
+		if (cg >= 0)
+			close(cg);
 	} else if (tp) {
 		slash = strchr(tp, '/');
 		snprintf(category, sizeof(category), "%.*s", (int)(slash - tp), tp);

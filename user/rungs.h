@@ -34,7 +34,7 @@ const char *pw_hook_what(enum pw_hook hook);
 /*
  * Choose a rung per hook: `forced` (an enum pw_rung) for the hooks that have
  * it, else (forced < 0) the best that works. Optional hooks (kfree_skb,
- * __inet_hash_connect) serve one need each: only those whose
+ * __inet_hash_connect, tcp_connect) serve one need each: only those whose
  * bit (1 << enum pw_hook) is in `optional` are chosen; the others keep
  * chosen -1, so nothing of theirs loads or runs. Without `syscalls`, no
  * hook gets a syscall tracepoint (inet_csk_get_port, udp_port and
