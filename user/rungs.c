@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <bpf/libbpf.h>
 #include <unistd.h>
+#include <bpf/libbpf.h>
 #include "probe.skel.h"
 #include "record.h"
 #include "util.h"
