@@ -59,8 +59,8 @@ static const struct hook_desc {
 					"__inet_hash_connect", "syscalls/sys_exit_connect", false,
 					NULL, true, true, .tp_syscall = true },
 	[PW_HOOK_TCP_CONNECT] = { "tcp_connect", "TCP flow owners, for drops after NAT",
-				  "tcp_connect", "TCP_CONNECT_CB", .optional = true,
-				  .entry = true, .tp_sockops = true },
+				  "tcp_connect", "TCP_CONNECT_CB", .optional = true, .entry = true,
+				  .tp_sockops = true },
 };
 
 const char *pw_hook_name(enum pw_hook hook)
@@ -101,7 +101,10 @@ static void rung_target(const struct hook_desc *h, int rung, char *buf, size_t l
 		break;
 	case PW_RUNG_TRACEPOINT:
 		snprintf(buf, len, "%s/%s",
-			 h->tp_sockops ? "sockops" : h->tp_btf ? "tp_btf" : "tracepoint", h->tp);
+			 h->tp_sockops ? "sockops"
+			 : h->tp_btf   ? "tp_btf"
+				       : "tracepoint",
+			 h->tp);
 		break;
 	default:
 		snprintf(buf, len, "tracepoint/%s", h->tp_classic);
@@ -316,8 +319,8 @@ bool pw_ladder_syscalls(const struct pw_ladder *l)
 	return false;
 }
 
-int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional,
-		    bool syscalls, char *err, size_t err_len)
+int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, bool syscalls,
+		    char *err, size_t err_len)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	struct deferred_set ds = { .n = 0 };

@@ -45,8 +45,8 @@ const char *pw_hook_what(enum pw_hook hook);
  * -ENOENT with a one-line reason in `err` when a forced rung fails for a
  * hook that offers it, or when a hook that is wanted has no rung at all.
  */
-int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional,
-		    bool syscalls, char *err, size_t err_len);
+int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, bool syscalls,
+		    char *err, size_t err_len);
 
 /* Whether a hook was given a syscall tracepoint: the session then loads them. */
 bool pw_ladder_syscalls(const struct pw_ladder *l);

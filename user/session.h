@@ -81,7 +81,7 @@ struct pw_session {
 	struct portwatch_bpf *skel;
 	struct ring_buffer *rb;
 	struct pw_ladder ladder;
-	struct bpf_link *sockops; /* sockops_flows on the cgroup v2 root: tcp_connect's tracepoint rung */
+	struct bpf_link *sockops; /* sockops_flows on the cgroup v2 root (tcp_connect) */
 	__u64 seeded;		  /* sockets the start-up iterator attributed */
 };
 
