@@ -10,7 +10,7 @@
 
 #include "owner.bpf.h"
 
-/* include/net/sock.h: bind() fixed the local address (sk_userlocks; the same since 2.4). */
+/* sk_userlocks bit: bind() fixed the local address (SOCK_BINDADDR_LOCK, include/net/sock.h). */
 #define SOCK_BINDADDR_LOCK 4
 
 /*
