@@ -79,7 +79,7 @@ static const char doc[] =
 	"  portwatch trace --drops=none         # no drops: port and connect failures only\n"
 	"  portwatch trace --drop-rate=0        # every drop streamed, no sampling\n"
 	"  portwatch trace --attach=tracepoint  # force the rung that needs no ftrace\n"
-	"  portwatch trace --no-syscalls        # cheapest: TCP failures and drops, no UDP";
+	"  portwatch trace --no-syscalls        # cheapest: no UDP, no syscall hooks";
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Filters (all must match):", 10 },
