@@ -9,10 +9,12 @@
  * owner's close(). The owner then comes from the map, never from `current`.
  *
  * The same tracepoint is where TCP owners begin and end (SYN_SENT, CLOSE:
- * the helpers and the whole lifecycle are in owner.bpf.h/owner.bpf.c), and
- * where top's per-process connect counts are kept.
+ * the helpers and the whole lifecycle are in owner.bpf.h/owner.bpf.c),
+ * where top's per-process connect counts are kept, and where the tracepoint
+ * rung sees a connect's port search fail (tcp_search_failed(),
+ * portalloc.bpf.h).
  */
-#include "owner.bpf.h"
+#include "portalloc.bpf.h"
 #include <bpf/bpf_tracing.h>
 
 /* Set by the loader (top): count TCP connects per process in connect_counts. */
@@ -28,8 +30,9 @@ struct {
 
 /*
  * A connect() that fails its port search also goes SYN_SENT -> CLOSE, with no
- * error and no segment sent: that one is a port-allocation failure, reported
- * by portalloc.bpf.c. tcp_sock.segs_out counts segments sent (since 4.6).
+ * error and no segment sent: that one is a port-allocation failure
+ * (portalloc.bpf.h). tcp_sock.segs_out counts segments sent (since 4.6), from
+ * before the SYN is handed to IP: a SYN dropped on output counts.
  */
 static __always_inline bool syn_was_sent(const struct sock *sk)
 {
@@ -93,6 +96,8 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 		err = BPF_CORE_READ(sk, sk_err);
 		if (err || syn_was_sent(sk))
 			emit_connect_fail(sk, err);
+		else
+			tcp_search_failed(sk);
 	}
 	tw_owner_on_close(sk, oldstate);
 	sock_owner_forget(sk);

@@ -62,4 +62,13 @@ static __always_inline __u8 sk_protocol(const struct sock *sk)
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
 }
 
+/*
+ * sk->sk_userlocks (SOCK_*_LOCK bits): a 4-bit bitfield of struct sock in
+ * 6.1 and before, a u8 of its own in later kernels (6.18 here).
+ */
+static __always_inline __u8 sk_userlocks(const struct sock *sk)
+{
+	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks);
+}
+
 #endif /* PORTWATCH_CORE_FIXES_BPF_H */

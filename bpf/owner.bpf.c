@@ -10,8 +10,9 @@
  *            owner: TCP on entering SYN_SENT (tp_inet_sock_set_state,
  *            connfail.bpf.c, which shares that tracepoint), UDP at each
  *            successful bind/connect/send (the syscall tracepoints,
- *            portalloc.bpf.c). A TCP flow at connect, sockops_flows (below);
- *            a UDP flow with the UDP owner.
+ *            portalloc.bpf.c, in sessions that follow syscalls). A TCP
+ *            flow at tcp_connect() (below: fentry, kprobe, or sockops on
+ *            the tracepoint rung); a UDP flow with the UDP owner.
  *   forget   TCP at CLOSE (tp_inet_sock_set_state), keeping a TIME_WAIT
  *            owner first; UDP at release, cg_sock_release (below).
  *   evict    the maps are LRU: what is never forgotten (flows, TIME_WAIT
@@ -19,6 +20,7 @@
  *            sock_owner's evictions as inserts - deletes - live entries.
  */
 #include "owner.bpf.h"
+#include <bpf/bpf_tracing.h>
 
 /* Sockets seeded; the loader reports it. */
 __u64 seeded = 0;
@@ -67,18 +69,47 @@ int iter_seed_owners(struct bpf_iter__task_file *ctx)
 
 /*
  * TCP flows into flow_owner, for attributing packets dropped after NAT.
- * BPF_SOCK_OPS_TCP_CONNECT_CB runs in tcp_connect(), after the port search
- * and before the SYN is built, in the connecting task: the 5-tuple is final
- * and no packet of it has left yet. Attached to the cgroup v2 root, so it
- * sees every socket; since 4.13 (bpf_skc_to_tcp_sock: 5.9).
+ * tcp_connect() runs after the port search and before the SYN is built, in
+ * the connecting task: the 5-tuple is final and no packet of it has left
+ * yet. Its owner was recorded on entering SYN_SENT, just before.
+ */
+static __always_inline void tcp_flow_start(const struct sock *sk)
+{
+	struct pw_sock_owner *so = sock_owner_of(sk);
+	struct pw_tuple t = {};
+
+	if (!so)
+		return;
+	tuple_from_sk(&t, sk);
+	flow_owner_remember(&t, &so->owner);
+}
+
+SEC("fentry/tcp_connect")
+int BPF_PROG(fentry_tcp_connect, struct sock *sk)
+{
+	tcp_flow_start(sk);
+	return 0;
+}
+
+SEC("kprobe/tcp_connect")
+int BPF_KPROBE(kprobe_tcp_connect, struct sock *sk)
+{
+	tcp_flow_start(sk);
+	return 0;
+}
+
+/*
+ * The tracepoint rung of tcp_connect: BPF_SOCK_OPS_TCP_CONNECT_CB, run by
+ * tcp_connect() itself. Attached to the cgroup v2 root, so it sees every
+ * socket (since 4.13; bpf_skc_to_tcp_sock: 5.9), but it runs for every
+ * sockops callback of every TCP socket: the fentry and kprobe rungs, which
+ * run once per connect, are cheaper.
  */
 SEC("sockops")
 int sockops_flows(struct bpf_sock_ops *skops)
 {
-	struct pw_sock_owner *so;
 	struct bpf_sock *bsk;
 	struct tcp_sock *tp;
-	struct pw_tuple t = {};
 
 	if (skops->op != BPF_SOCK_OPS_TCP_CONNECT_CB)
 		return 1;
@@ -86,14 +117,8 @@ int sockops_flows(struct bpf_sock_ops *skops)
 	if (!bsk)
 		return 1;
 	tp = bpf_skc_to_tcp_sock(bsk);
-	if (!tp)
-		return 1;
-	/* The owner was recorded on entering SYN_SENT, just before. */
-	so = sock_owner_of((const struct sock *)tp);
-	if (!so)
-		return 1;
-	tuple_from_sk(&t, (const struct sock *)tp);
-	flow_owner_remember(&t, &so->owner);
+	if (tp)
+		tcp_flow_start((const struct sock *)tp);
 	return 1;
 }
 

@@ -30,7 +30,7 @@ __pw_global struct {
  * 5-tuple (struct pw_tuple, no netns) -> owner, for packets that no longer
  * carry their socket: a packet dropped after SNAT in another netns is found
  * by its conntrack ORIGINAL tuple. Written when the tuple is final: TCP at
- * BPF_SOCK_OPS_TCP_CONNECT_CB (before the SYN leaves), UDP at the exit of
+ * tcp_connect() (before the SYN leaves), UDP at the exit of
  * connect() and of the send that autobound it. Stale entries are overwritten
  * by the next socket with the same tuple, or age out (LRU; sized like
  * sock_owner, evictions counted as inserts - live entries).

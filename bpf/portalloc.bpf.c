@@ -5,15 +5,19 @@
  * bind() to a port in use or with the range exhausted (EADDRINUSE), listen()
  * and sendmsg() autobind failures (EADDRINUSE, EAGAIN).
  *
- * TCP is served by the best rung per hook (fexit, kretprobe, or the syscall
- * tracepoints); UDP only by the syscall tracepoints, which every kernel has.
- * hook_rung[] says which rung owns a duty, so each failure is reported once.
+ * TCP is served by the best rung per hook: fexit, kretprobe, or the
+ * tracepoint rung (connect: sock:inet_sock_set_state, tcp_search_failed()
+ * in portalloc.bpf.h; bind and listen: the syscall tracepoints). UDP only
+ * by the syscall tracepoints, which every kernel has. hook_rung[] says which
+ * rung owns a duty, so each failure is reported once.
  *
- * The syscall tracepoints also serve two other units: UDP owners and flows
- * (udp_owner_seen(), owner.bpf.h) and the tracepoint rung's port-search
- * estimate (search_estimate_*(), portsearch.bpf.h).
+ * The syscall tracepoints put every syscall of every task on the kernel's
+ * slow path: they load only for sessions that ask (PW_NEED_SYSCALLS). They
+ * also serve two other units: UDP owners and flows (udp_owner_seen(),
+ * owner.bpf.h) and the tracepoint rung's port-search estimate
+ * (search_estimate_*(), portsearch.bpf.h).
  */
-#include "owner.bpf.h"
+#include "portalloc.bpf.h"
 #include "portsearch.bpf.h"
 #include <bpf/bpf_tracing.h>
 
@@ -86,27 +90,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct pw_kargs);
 } kargs SEC(".maps");
-
-/*
- * Emit a PW_REC_PORT_ALLOC_FAIL for the current task. `t` is the tuple to
- * report (the caller has merged the socket's view with the call's sockaddr).
- */
-static __always_inline void emit_port_alloc_fail(const struct sock *sk, const struct pw_tuple *t,
-						 __u8 op, __s32 err, __u8 rung)
-{
-	struct pw_port_alloc_fail *e;
-
-	e = record_reserve(sizeof(*e), PW_REC_PORT_ALLOC_FAIL);
-	if (!e)
-		return;
-	owner_from_current(&e->owner, sk);
-	e->tuple = *t;
-	e->err = err;
-	e->op = op;
-	e->rung = rung;
-	netns_port_range(BPF_CORE_READ(sk, __sk_common.skc_net.net), &e->range_lo, &e->range_hi);
-	bpf_ringbuf_submit(e, 0);
-}
 
 /* ---- connect: tcp_v4_connect / tcp_v6_connect return ---- */
 
@@ -317,14 +300,20 @@ static __always_inline __u8 port_alloc_op(const struct sock *sk, __u8 sys, long 
 {
 	bool tcp = sk_protocol(sk) == IPPROTO_TCP;
 	bool unbound = !BPF_CORE_READ(sk, __sk_common.skc_num);
+	bool had_port = BPF_CORE_READ((const struct inet_sock *)sk, inet_sport);
 	enum pw_hook connect_hook = BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET
 					    ? PW_HOOK_TCP_V4_CONNECT
 					    : PW_HOOK_TCP_V6_CONNECT;
 
 	switch (sys) {
 	case PW_SYS_CONNECT:
+		/*
+		 * A TCP socket without a local port after the failure never
+		 * got one: tcp_search_failed() reported it at its CLOSE.
+		 */
 		if (tcp)
-			return ret == -EADDRNOTAVAIL && served_by(connect_hook, PW_RUNG_TRACEPOINT)
+			return ret == -EADDRNOTAVAIL && had_port &&
+					       served_by(connect_hook, PW_RUNG_TRACEPOINT)
 				       ? PW_OP_CONNECT
 				       : 0;
 		return ret == -EAGAIN && unbound ? PW_OP_CONNECT : 0;

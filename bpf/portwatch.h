@@ -62,13 +62,16 @@ _Static_assert((__u8)-1 == PW_RUNG_NONE, "PW_RUNG_NONE is -1 as a __u8");
  * programs own which duty, so no event is reported twice.
  */
 enum pw_hook {
-	PW_HOOK_TCP_V4_CONNECT = 0, /* return of tcp_v4_connect(): TCP/IPv4 connect */
-	PW_HOOK_TCP_V6_CONNECT,	    /* return of tcp_v6_connect(): TCP/IPv6 connect */
+	PW_HOOK_TCP_V4_CONNECT = 0, /* return of tcp_v4_connect(): TCP/IPv4 connect; tracepoint
+				     * rung: its port search failing, at inet_sock_set_state */
+	PW_HOOK_TCP_V6_CONNECT,	    /* return of tcp_v6_connect(): TCP/IPv6 connect; likewise */
 	PW_HOOK_INET_CSK_GET_PORT,  /* return of inet_csk_get_port(): TCP bind, listen */
 	PW_HOOK_UDP_PORT,	    /* UDP bind/connect/sendmsg: syscall tracepoints */
 	PW_HOOK_SOCK_STATE,	    /* sock:inet_sock_set_state: SYN_SENT owners, async fails */
 	PW_HOOK_INET_HASH_CONNECT,  /* __inet_hash_connect(): the connect-time port search */
 	PW_HOOK_KFREE_SKB,	    /* skb:kfree_skb: dropped packets and their drop reason */
+	PW_HOOK_TCP_CONNECT,	    /* entry of tcp_connect(): TCP flow owners; tracepoint rung:
+				     * sockops BPF_SOCK_OPS_TCP_CONNECT_CB */
 	PW_HOOK_COUNT,
 };
 
@@ -115,7 +118,9 @@ PW_NO_IMPLICIT_PADDING(pw_tuple, pad);
 /*
  * PW_REC_PORT_ALLOC_FAIL: a socket call failed for want of a local port.
  * Seen at the return of tcp_v{4,6}_connect / inet_csk_get_port (fexit,
- * kretprobe) or of the connect/bind/listen/send* syscalls (tracepoints).
+ * kretprobe), at a TCP connect's SYN_SENT -> CLOSE without a local port
+ * (sock:inet_sock_set_state, tracepoint rung), or at the return of the
+ * connect/bind/listen/send* syscalls (syscall tracepoints).
  * daddr/dport are what the caller asked for (connect, sendto); saddr/sport
  * are the socket's local address and the port asked for (0 = any).
  */

@@ -51,3 +51,10 @@ int probe_tp_btf(void *ctx)
 {
 	return 0;
 }
+
+/* For hooks whose tracepoint rung is a sockops program on the cgroup v2 root. */
+SEC("sockops")
+int probe_sockops(void *ctx)
+{
+	return 1;
+}

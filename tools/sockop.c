@@ -12,6 +12,10 @@
  *     connect ADDR PORT N  N blocking connects
  *     nbconnect ADDR PORT  one non-blocking connect, left in progress
  *     bind ADDR PORT       bind a new socket (PORT 0: any)
+ *     bindconnect LADDR LPORT ADDR PORT
+ *                          one connect from a new socket bound first (SO_REUSEADDR)
+ *                          to LADDR:LPORT; prints "bindconnect ADDR PORT ..."; a bind
+ *                          that fails is "bindconnect LADDR LPORT err ..."
  *     bindn ADDR PORT N    bind N new sockets; prints "bindn ADDR PORT bound B failed F"
  *     sendto ADDR PORT     send one datagram from a new, unbound socket
  *     sendn ADDR PORT N    send N datagrams from one new socket; prints
@@ -229,6 +233,20 @@ int main(int argc, char **argv)
 
 			sent = eth_send(ifname, n);
 			printf("ethsend %s sent %d failed %d\n", ifname, sent, n - sent);
+		} else if (!strcmp(step, "bindconnect") && i + 4 < argc) {
+			const char *lhost = argv[++i], *lport = argv[++i];
+			const char *host = argv[++i], *port = argv[++i];
+			struct sockaddr_storage local;
+			socklen_t llen = make_addr(lhost, lport, &local);
+			int one = 1;
+
+			len = make_addr(host, port, &ss);
+			fd = new_socket(ss.ss_family);
+			setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+			if (bind(fd, (struct sockaddr *)&local, llen))
+				report(step, lhost, lport, -1, fd);
+			else
+				report(step, host, port, connect(fd, (struct sockaddr *)&ss, len), fd);
 		} else if (!strcmp(step, "listen0")) {
 			fd = new_socket(AF_INET);
 			report(step, "-", "-", listen(fd, 16), fd);

@@ -546,7 +546,7 @@ int cmd_drops(int argc, char **argv)
 			goto cleanup;
 		}
 	}
-	env.common.session.needs = PW_NEED_DROPS;
+	env.common.session.needs = PW_NEED_DROPS | PW_NEED_SYSCALLS;
 	ret = pw_command_session(&s, &env.common, pw_ignore_record, NULL);
 	if (ret)
 		goto cleanup;

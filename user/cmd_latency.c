@@ -146,7 +146,7 @@ int cmd_latency(int argc, char **argv)
 	if (argp_parse(&argp, argc, argv, 0, NULL, &env))
 		return 2;
 	pw_set_libbpf_print(env.common.verbose);
-	env.common.session.needs = PW_NEED_LATENCY;
+	env.common.session.needs = PW_NEED_LATENCY | PW_NEED_SYSCALLS;
 	ret = pw_command_session(&s, &env.common, pw_ignore_record, NULL);
 	if (ret)
 		goto cleanup;

@@ -49,7 +49,8 @@ int cmd_probes(int argc, char **argv)
 		fprintf(stderr, "portwatch: cannot mount tracefs at /sys/kernel/tracing\n");
 		return 1;
 	}
-	ret = pw_ladder_probe(&ladder, opts.session.forced_rung, true, ~0u, err, sizeof(err));
+	ret = pw_ladder_probe(&ladder, opts.session.forced_rung, true, ~0u, true, err,
+			      sizeof(err));
 	for (int hk = 0; hk < PW_HOOK_COUNT; hk++) {
 		int chosen = ladder.chosen[hk];
 

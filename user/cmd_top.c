@@ -566,7 +566,8 @@ int cmd_top(int argc, char **argv)
 		fprintf(stderr, "portwatch: out of memory\n");
 		return 1;
 	}
-	env.common.session.needs = PW_NEED_DROPS | PW_NEED_PORTS | PW_NEED_CONNECT_COUNTS;
+	env.common.session.needs =
+		PW_NEED_DROPS | PW_NEED_PORTS | PW_NEED_CONNECT_COUNTS | PW_NEED_SYSCALLS;
 	env.common.session.max_rows = PW_MAX_ROWS_DEFAULT;
 	env.ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);
 	if (!env.ctrs) {

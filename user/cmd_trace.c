@@ -30,6 +30,7 @@ enum {
 	OPT_DROPS,
 	OPT_DROP_RATE,
 	OPT_DROP_KEY_RATE,
+	OPT_NO_SYSCALLS,
 };
 
 struct trace_env {
@@ -37,6 +38,7 @@ struct trace_env {
 	struct pw_filter filter;
 	unsigned long duration_s; /* 0: until Ctrl-C */
 	bool json;
+	bool no_syscalls; /* --no-syscalls: no PW_NEED_SYSCALLS */
 	struct pw_clock clock;
 	struct pw_loss reported; /* losses already shown */
 	struct pw_session *session;
@@ -71,7 +73,8 @@ static const char doc[] =
 	"  portwatch trace --drops=attributed   # only drops tied to a process\n"
 	"  portwatch trace --drops=none         # no drops: port and connect failures only\n"
 	"  portwatch trace --drop-rate=0        # every drop streamed, no sampling\n"
-	"  portwatch trace --attach=tracepoint  # force the rung that needs no ftrace";
+	"  portwatch trace --attach=tracepoint  # force the rung that needs no ftrace\n"
+	"  portwatch trace --no-syscalls        # cheapest: no UDP, no syscall hooks";
 
 static const struct argp_option options[] = {
 	{ NULL, 0, NULL, 0, "Filters (all must match):", 10 },
@@ -96,6 +99,12 @@ static const struct argp_option options[] = {
 	{ "drop-rate", OPT_DROP_RATE, "N", 0,
 	  "At most N drop records per second in all (default 1000; 0: no limit, per key "
 	  "either); the rest are counted and reported",
+	  0 },
+	{ NULL, 0, NULL, 0, "Cost:", 18 },
+	{ "no-syscalls", OPT_NO_SYSCALLS, NULL, 0,
+	  "No syscall tracepoints (they slow every syscall of every task): TCP connect "
+	  "failures and drops are still seen, UDP port failures and owners are not, nor TCP "
+	  "bind() and listen() failures on the tracepoint rung",
 	  0 },
 	{ NULL, 0, NULL, 0, "Output:", 20 },
 	{ "json", 'j', NULL, 0, "JSON lines, one object per event, flushed per line", 0 },
@@ -150,6 +159,9 @@ static error_t parse_opt(int key, char *arg, struct argp_state *state)
 	case OPT_DROP_KEY_RATE:
 		pw_argp_ulong(state, "--drop-key-rate", arg, 1, 10000000, &v);
 		env->common.session.drop_records.key_rate = v;
+		break;
+	case OPT_NO_SYSCALLS:
+		env->no_syscalls = true;
 		break;
 	case 'j':
 		env->json = true;
@@ -431,6 +443,8 @@ int cmd_trace(int argc, char **argv)
 	pw_set_libbpf_print(env.common.verbose);
 	if (env.common.session.drop_records.which != PW_DROPREC_NONE)
 		env.common.session.needs = PW_NEED_DROPS;
+	if (!env.no_syscalls)
+		env.common.session.needs |= PW_NEED_SYSCALLS;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	/* Before attaching: the cgroups of the containers already running are resolved */
 	env.ctrs = pw_ctrs_new(NULL, "", PW_CTRS_DEFAULT);

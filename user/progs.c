@@ -26,7 +26,9 @@ const struct pw_prog pw_progs[] = {
 	HOOK(kretprobe___inet_hash_connect, INET_HASH_CONNECT, KPROBE),
 	HOOK(tp_kfree_skb, KFREE_SKB, TRACEPOINT),
 	HOOK(tpc_kfree_skb, KFREE_SKB, CLASSIC_TP),
-	/* The tracepoint rung of the connect, bind and UDP port hooks. */
+	HOOK(fentry_tcp_connect, TCP_CONNECT, FENTRY),
+	HOOK(kprobe_tcp_connect, TCP_CONNECT, KPROBE),
+	/* The tracepoint rung of the bind, UDP port and port-search hooks. */
 	ROLE(tp_sys_enter_connect, SYSCALL_TP),
 	ROLE(tp_sys_enter_bind, SYSCALL_TP),
 	ROLE(tp_sys_enter_listen, SYSCALL_TP),
@@ -70,10 +72,11 @@ bool pw_prog_loads(const struct pw_prog *p, const struct pw_prog_want *w)
 	case PW_PROG_PORTS_ITER:
 		return w->ports;
 	case PW_PROG_SOCKOPS:
-		return w->ladder && w->ladder->chosen[PW_HOOK_KFREE_SKB] >= 0;
+		return w->ladder && w->ladder->chosen[PW_HOOK_TCP_CONNECT] == PW_RUNG_TRACEPOINT;
 	case PW_PROG_SOCK_RELEASE:
 		return w->ladder && w->sock_release;
 	case PW_PROG_SYSCALL_TP:
+		return w->ladder && w->syscalls;
 	case PW_PROG_SEED_ITER:
 		return w->ladder;
 	}

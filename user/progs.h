@@ -26,13 +26,13 @@ struct pw_ladder;
 /* What a program is for, and so when it loads. */
 enum pw_prog_role {
 	PW_PROG_HOOK,	      /* a rung of a hook: loads when the ladder chose that rung */
-	PW_PROG_SYSCALL_TP,   /* a syscall tracepoint: loads in every tracing session, as
-			       * udp_port's only rung is the tracepoint (the hooks whose
-			       * tracepoint rung is a syscall share them) */
+	PW_PROG_SYSCALL_TP,   /* a syscall tracepoint: loads when a hook was given its
+			       * syscall tracepoint rung (pw_ladder_syscalls(): the
+			       * session follows syscalls); those hooks share them all */
 	PW_PROG_SEED_ITER,    /* iter_seed_owners: every tracing session, run once at start */
 	PW_PROG_PORTS_ITER,   /* a ports iterator: for port snapshots (ports, top, check) */
-	PW_PROG_SOCKOPS,      /* sockops_flows: when the kfree_skb hook is chosen, as flows
-			       * only attribute drops */
+	PW_PROG_SOCKOPS,      /* sockops_flows: tcp_connect's tracepoint rung, attached to
+			       * the cgroup v2 root by session.c */
 	PW_PROG_SOCK_RELEASE, /* cg_sock_release: every tracing session, if the kernel takes it */
 };
 
@@ -51,6 +51,7 @@ extern const size_t pw_progs_count;
 struct pw_prog_want {
 	const struct pw_ladder *ladder; /* the rungs chosen; NULL: no tracing, a snapshot */
 	bool ports;			/* the ports iterators */
+	bool syscalls;			/* the syscall tracepoints (pw_ladder_syscalls()) */
 	bool sock_release;		/* the kernel takes cgroup/sock_release programs */
 };
 

@@ -8,16 +8,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <bpf/libbpf.h>
 #include "probe.skel.h"
 #include "record.h"
+#include "util.h"
 
 /*
  * One row per hook. kfunc is the kernel function of the fentry and kprobe
- * rungs (NULL: the hook has none); tp is the tracepoint the tracepoint rung
- * needs, "category/name" (classic) or "name" (tp_btf); tp_classic, when the
- * tracepoint rung is tp_btf, is the classic tracepoint of the classic-tp rung.
- * Which programs of the main object serve each rung is progs.c's table.
+ * rungs (NULL: the hook has none), reached at its return (fexit, kretprobe)
+ * unless `entry`; tp is what the tracepoint rung needs: a tracepoint,
+ * "category/name" (classic) or "name" (tp_btf), or with tp_sockops a
+ * sockops program on the cgroup v2 root (tp names its callback); tp_classic,
+ * when the tracepoint rung is tp_btf, is the classic tracepoint of the
+ * classic-tp rung. A tp_syscall hook's tracepoint rung is a syscall
+ * tracepoint, tried only for sessions that follow syscalls (they put every
+ * syscall on the slow path). Which programs of the main object serve each
+ * rung is progs.c's table.
  */
 static const struct hook_desc {
 	const char *name;
@@ -26,17 +33,22 @@ static const struct hook_desc {
 	const char *tp;
 	bool tp_btf;
 	const char *tp_classic;
-	bool optional; /* attached only for the commands that ask (pw_ladder_probe) */
-	bool func_ret; /* its fexit program calls bpf_get_func_ret() (5.17+) */
+	bool optional;	 /* attached only for the commands that ask (pw_ladder_probe) */
+	bool func_ret;	 /* its fexit program calls bpf_get_func_ret() (5.17+) */
+	bool entry;	 /* fentry/kprobe at the function's entry, not fexit/kretprobe */
+	bool tp_sockops; /* the tracepoint rung is a sockops program */
+	bool tp_syscall; /* the tracepoint rung is a syscall tracepoint */
 } hooks[PW_HOOK_COUNT] = {
+	/* Tracepoint rung: SYN_SENT -> CLOSE without a port (tcp_search_failed()). */
 	[PW_HOOK_TCP_V4_CONNECT] = { "tcp_v4_connect", "TCP/IPv4 connect() result",
-				     "tcp_v4_connect", "syscalls/sys_exit_connect" },
+				     "tcp_v4_connect", "inet_sock_set_state", true },
 	[PW_HOOK_TCP_V6_CONNECT] = { "tcp_v6_connect", "TCP/IPv6 connect() result",
-				     "tcp_v6_connect", "syscalls/sys_exit_connect" },
+				     "tcp_v6_connect", "inet_sock_set_state", true },
 	[PW_HOOK_INET_CSK_GET_PORT] = { "inet_csk_get_port", "TCP bind() and listen() port",
-					"inet_csk_get_port", "syscalls/sys_exit_bind" },
+					"inet_csk_get_port", "syscalls/sys_exit_bind",
+					.tp_syscall = true },
 	[PW_HOOK_UDP_PORT] = { "udp_port", "UDP bind(), connect(), send*() autobind", NULL,
-			       "syscalls/sys_exit_sendmsg" },
+			       "syscalls/sys_exit_sendmsg", .tp_syscall = true },
 	[PW_HOOK_SOCK_STATE] = { "inet_sock_set_state",
 				 "TCP state changes: SYN_SENT owners, async failures", NULL,
 				 "inet_sock_set_state", true },
@@ -45,7 +57,10 @@ static const struct hook_desc {
 	[PW_HOOK_INET_HASH_CONNECT] = { "__inet_hash_connect",
 					"connect-time port search time (tracepoint: estimate)",
 					"__inet_hash_connect", "syscalls/sys_exit_connect", false,
-					NULL, true, true },
+					NULL, true, true, .tp_syscall = true },
+	[PW_HOOK_TCP_CONNECT] = { "tcp_connect", "TCP flow owners, for drops after NAT",
+				  "tcp_connect", "TCP_CONNECT_CB", .optional = true, .entry = true,
+				  .tp_sockops = true },
 };
 
 const char *pw_hook_name(enum pw_hook hook)
@@ -79,13 +94,17 @@ static void rung_target(const struct hook_desc *h, int rung, char *buf, size_t l
 {
 	switch (rung) {
 	case PW_RUNG_FENTRY:
-		snprintf(buf, len, "fexit/%s", h->kfunc);
+		snprintf(buf, len, "%s/%s", h->entry ? "fentry" : "fexit", h->kfunc);
 		break;
 	case PW_RUNG_KPROBE:
-		snprintf(buf, len, "kretprobe/%s", h->kfunc);
+		snprintf(buf, len, "%s/%s", h->entry ? "kprobe" : "kretprobe", h->kfunc);
 		break;
 	case PW_RUNG_TRACEPOINT:
-		snprintf(buf, len, "%s/%s", h->tp_btf ? "tp_btf" : "tracepoint", h->tp);
+		snprintf(buf, len, "%s/%s",
+			 h->tp_sockops ? "sockops"
+			 : h->tp_btf   ? "tp_btf"
+				       : "tracepoint",
+			 h->tp);
 		break;
 	default:
 		snprintf(buf, len, "tracepoint/%s", h->tp_classic);
@@ -166,7 +185,7 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 	struct bpf_link *link = NULL;
 	const char *slash, *tp = NULL;
 	char category[32];
-	int err;
+	int err, cg;
 
 	if (!skel) {
 		fail(r, "open", errno);
@@ -175,7 +194,9 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 	rung_target(h, rung, r->target, sizeof(r->target));
 	switch (rung) {
 	case PW_RUNG_FENTRY:
-		prog = h->func_ret ? skel->progs.probe_fexit_ret : skel->progs.probe_fexit;
+		prog = h->entry	     ? skel->progs.probe_fentry
+		       : h->func_ret ? skel->progs.probe_fexit_ret
+				     : skel->progs.probe_fexit;
 		err = bpf_program__set_attach_target(prog, 0, h->kfunc);
 		break;
 	case PW_RUNG_KPROBE:
@@ -183,6 +204,11 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 		err = 0;
 		break;
 	case PW_RUNG_TRACEPOINT:
+		if (h->tp_sockops) {
+			prog = skel->progs.probe_sockops;
+			err = 0;
+			break;
+		}
 		prog = h->tp_btf ? skel->progs.probe_tp_btf : skel->progs.probe_tracepoint;
 		err = h->tp_btf ? bpf_program__set_attach_target(prog, 0, h->tp) : 0;
 		tp = h->tp_btf ? NULL : h->tp;
@@ -204,7 +230,13 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 		goto out;
 	}
 	if (rung == PW_RUNG_KPROBE) {
-		link = bpf_program__attach_kprobe(prog, true, h->kfunc);
+		link = bpf_program__attach_kprobe(prog, !h->entry, h->kfunc);
+	} else if (prog == skel->progs.probe_sockops) {
+		cg = pw_cgroup2_root_fd();
+		errno = -cg;
+		link = cg >= 0 ? bpf_program__attach_cgroup(prog, cg) : NULL;
+		if (cg >= 0)
+			close(cg);
 	} else if (tp) {
 		slash = strchr(tp, '/');
 		snprintf(category, sizeof(category), "%.*s", (int)(slash - tp), tp);
@@ -279,8 +311,16 @@ static bool refused_before(const struct pw_ladder *l, int hk, int rung, struct p
 	return false;
 }
 
-int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, char *err,
-		    size_t err_len)
+bool pw_ladder_syscalls(const struct pw_ladder *l)
+{
+	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
+		if (hooks[hk].tp_syscall && l->chosen[hk] == PW_RUNG_TRACEPOINT)
+			return true;
+	return false;
+}
+
+int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, bool syscalls,
+		    char *err, size_t err_len)
 {
 	libbpf_print_fn_t old = libbpf_set_print(quiet_print);
 	struct deferred_set ds = { .n = 0 };
@@ -293,12 +333,15 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 		struct pw_rung_result *res = l->res[hk];
 		bool force = forced >= 0 && offers(h, forced);
 		bool unwanted = h->optional && !(optional & (1u << hk));
+		/* Without syscall tracepoints such a hook may go unserved: no error. */
+		bool no_syscall = !all && !syscalls && h->tp_syscall;
 
 		l->chosen[hk] = -1;
 		for (int rung = 0; rung < PW_RUNG_COUNT; rung++) {
 			res[rung].offered = offers(h, rung);
-			if (!res[rung].offered || (!all && (unwanted || (force && rung != forced) ||
-							    l->chosen[hk] >= 0))) {
+			if (!res[rung].offered ||
+			    (!all && (unwanted || (force && rung != forced) || l->chosen[hk] >= 0 ||
+				      (no_syscall && rung == PW_RUNG_TRACEPOINT)))) {
 				res[rung].err = -ECANCELED; /* not tried */
 				continue;
 			}
@@ -308,7 +351,8 @@ int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int opti
 			if (!res[rung].err && l->chosen[hk] < 0 && (!force || rung == forced))
 				l->chosen[hk] = rung;
 		}
-		if (!all && unwanted)
+		if (!all && (unwanted || (no_syscall && l->chosen[hk] < 0 &&
+					  (!force || forced == PW_RUNG_TRACEPOINT))))
 			continue;
 		if (ret)
 			continue; /* the first failure is the one reported */

@@ -34,15 +34,21 @@ const char *pw_hook_what(enum pw_hook hook);
 /*
  * Choose a rung per hook: `forced` (an enum pw_rung) for the hooks that have
  * it, else (forced < 0) the best that works. Optional hooks (kfree_skb,
- * __inet_hash_connect) serve one command each: only those whose bit
- * (1 << enum pw_hook) is in `optional` are chosen; the others keep chosen -1,
- * so nothing of theirs loads or runs. With `all`, every offered rung of every
- * hook is tried (for `probes`); else only until the choice is made, and the
- * rungs not tried have err -ECANCELED. Returns 0; -ENOENT with a one-line
- * reason in `err` when a forced rung fails for a hook that offers it, or when
- * a hook that is wanted has no rung at all.
+ * __inet_hash_connect, tcp_connect) serve one need each: only those whose
+ * bit (1 << enum pw_hook) is in `optional` are chosen; the others keep
+ * chosen -1, so nothing of theirs loads or runs. Without `syscalls`, no
+ * hook gets a syscall tracepoint (inet_csk_get_port, udp_port and
+ * __inet_hash_connect have them as their tracepoint rung): such a hook keeps
+ * chosen -1 where no other rung works, which is no error. With `all`, every
+ * offered rung of every hook is tried (for `probes`); else only until the
+ * choice is made, and the rungs not tried have err -ECANCELED. Returns 0;
+ * -ENOENT with a one-line reason in `err` when a forced rung fails for a
+ * hook that offers it, or when a hook that is wanted has no rung at all.
  */
-int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, char *err,
-		    size_t err_len);
+int pw_ladder_probe(struct pw_ladder *l, int forced, bool all, unsigned int optional, bool syscalls,
+		    char *err, size_t err_len);
+
+/* Whether a hook was given a syscall tracepoint: the session then loads them. */
+bool pw_ladder_syscalls(const struct pw_ladder *l);
 
 #endif /* PORTWATCH_RUNGS_H */

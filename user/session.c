@@ -72,10 +72,11 @@ static bool has_sock_release(void)
 
 /*
  * sockops and sock_release see a socket through the cgroup it was created
- * in: attach at the root. sockops only serves drops; without sock_release
- * (before 5.9) UDP owners leave the LRU map only when evicted.
+ * in: attach at the root. sockops is tcp_connect's tracepoint rung, for
+ * drops; without sock_release (before 5.9) UDP owners leave the LRU map only
+ * when evicted.
  */
-static int attach_cgroup_progs(struct pw_session *s, bool drops)
+static int attach_cgroup_progs(struct pw_session *s)
 {
 	int fd = pw_cgroup2_root_fd(), ret = 0;
 
@@ -84,7 +85,7 @@ static int attach_cgroup_progs(struct pw_session *s, bool drops)
 	if (bpf_program__autoload(s->skel->progs.cg_sock_release))
 		s->skel->links.cg_sock_release =
 			bpf_program__attach_cgroup(s->skel->progs.cg_sock_release, fd);
-	if (drops) {
+	if (bpf_program__autoload(s->skel->progs.sockops_flows)) {
 		s->sockops = bpf_program__attach_cgroup(s->skel->progs.sockops_flows, fd);
 		if (!s->sockops)
 			ret = -errno;
@@ -179,7 +180,7 @@ static void choose_call_store(struct portwatch_bpf *skel, bool needed)
 /* The optional hooks (enum pw_hook bits) the needs attach. */
 static unsigned int needed_hooks(unsigned int needs)
 {
-	return (needs & PW_NEED_DROPS ? 1u << PW_HOOK_KFREE_SKB : 0) |
+	return (needs & PW_NEED_DROPS ? 1u << PW_HOOK_KFREE_SKB | 1u << PW_HOOK_TCP_CONNECT : 0) |
 	       (needs & PW_NEED_LATENCY ? 1u << PW_HOOK_INET_HASH_CONNECT : 0);
 }
 
@@ -241,8 +242,8 @@ static void configure_counts(struct pw_session *s, const struct pw_session_opts 
 }
 
 /* Load, attach (skeleton, then the cgroup programs), seed owners, open the ring buffer. */
-static int start(struct pw_session *s, bool drops, ring_buffer_sample_fn fn, void *ctx,
-		 char *err, size_t err_len)
+static int start(struct pw_session *s, ring_buffer_sample_fn fn, void *ctx, char *err,
+		 size_t err_len)
 {
 	int ret = portwatch_bpf__load(s->skel);
 
@@ -257,7 +258,7 @@ static int start(struct pw_session *s, bool drops, ring_buffer_sample_fn fn, voi
 		snprintf(err, err_len, "attaching BPF programs: %s", strerror(-ret));
 		return ret;
 	}
-	ret = attach_cgroup_progs(s, drops);
+	ret = attach_cgroup_progs(s);
 	if (ret) {
 		snprintf(err, err_len, "attaching sockops to the cgroup v2 root: %s",
 			 strerror(-ret));
@@ -294,8 +295,8 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 			 strerror(-ret));
 		return ret;
 	}
-	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, needed_hooks(o->needs), err,
-			      err_len);
+	ret = pw_ladder_probe(&s->ladder, o->forced_rung, false, needed_hooks(o->needs),
+			      o->needs & PW_NEED_SYSCALLS, err, err_len);
 	if (ret)
 		return ret;
 	drops = s->ladder.chosen[PW_HOOK_KFREE_SKB] >= 0;
@@ -308,13 +309,14 @@ int pw_session_open(struct pw_session *s, const struct pw_session_opts *o, ring_
 	}
 	choose_progs(s->skel, &(struct pw_prog_want){ .ladder = &s->ladder,
 						      .ports = o->needs & PW_NEED_PORTS,
+						      .syscalls = pw_ladder_syscalls(&s->ladder),
 						      .sock_release = has_sock_release() });
 	configure_common(s, o);
 	configure_drops(s, o, drops);
 	configure_ports(s, o);
 	configure_counts(s, o);
 	choose_call_store(s->skel, uses_syscall_tracepoints(s->skel));
-	ret = start(s, drops, fn, ctx, err, err_len);
+	ret = start(s, fn, ctx, err, err_len);
 	if (ret)
 		pw_session_close(s);
 	return ret;

@@ -24,6 +24,17 @@ enum pw_need {
 	PW_NEED_LATENCY = 1u << 1,	  /* __inet_hash_connect, search_hist: latency */
 	PW_NEED_PORTS = 1u << 2,	  /* ports iterators, port_rows, tw_owner: top */
 	PW_NEED_CONNECT_COUNTS = 1u << 3, /* connect_counts: top */
+	/*
+	 * The socket syscall tracepoints (sys_enter/exit of bind, listen,
+	 * connect, sendto, sendmsg, sendmmsg): UDP port failures and UDP owners
+	 * and flows on every rung; TCP bind() and listen() failures, connects
+	 * of a bound socket and the port-search estimate on the tracepoint
+	 * rung. They put every syscall of every task on the kernel's slow path
+	 * (~10% of a connect loop's rate): trace, top, drops and latency ask by
+	 * default, serve does not. Without it TCP connect failures are still
+	 * seen on every rung.
+	 */
+	PW_NEED_SYSCALLS = 1u << 4,
 };
 
 /* PW_NEED_DROPS: which drops trace streams as records, and how fast. */
@@ -70,7 +81,7 @@ struct pw_session {
 	struct portwatch_bpf *skel;
 	struct ring_buffer *rb;
 	struct pw_ladder ladder;
-	struct bpf_link *sockops; /* sockops_flows on the cgroup v2 root, with kfree_skb */
+	struct bpf_link *sockops; /* sockops_flows on the cgroup v2 root (tcp_connect) */
 	__u64 seeded;		  /* sockets the start-up iterator attributed */
 };
 

@@ -15,7 +15,8 @@ teardown() {
 	"$TOP/bench/run" --quick --out "$out"
 	tsv=$out/results.tsv
 	cat "$out/results.md"
-	for row in "connect none rate" "connect trace rate" "connect top rate" "connect serve rate" \
+	for row in "connect none rate" "connect trace rate" "connect trace-nosys rate" "connect top rate" \
+		"connect serve rate" \
 		"storm sender rate" "storm rule counted" "storm drops counted" \
 		"storm drops cpu_per_million" "storm drops bpf_ns_per_drop" "storm drops exit_after_sigint" \
 		"storm trace suppressed" "startup portwatch attached" "memory trace rss" \
@@ -33,8 +34,13 @@ teardown() {
 	if command -v bpftrace >/dev/null; then
 		[ "$(grep -c $'^connect\tbpftrace\t' "$tsv")" -eq 1 ]
 		[ "$(grep -c $'^connect\tnoop\t' "$tsv")" -eq 1 ]
+		[ "$(grep -c $'^connect\tnoop-nosys\t' "$tsv")" -eq 1 ]
 		[ "$(grep -c $'^startup\tbpftrace\t' "$tsv")" -eq 1 ]
 	fi
+	# Both profiles: default trace runs its syscall tracepoints, --no-syscalls none.
+	grep -q $'^profile\ttp_sys_exit_connect\truns\t' "$tsv"
+	grep -q $'^profile-nosys\ttp_inet_sock_set_state\truns\t' "$tsv"
+	! grep -q $'^profile-nosys\ttp_sys_' "$tsv"
 	# The drop counts must be exact even here.
 	rule=$(awk -F'\t' '$1 == "storm" && $2 == "rule" { print $4 }' "$tsv")
 	ours=$(awk -F'\t' '$1 == "storm" && $2 == "drops" && $3 == "counted" { print $4 }' "$tsv")

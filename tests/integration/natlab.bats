@@ -56,6 +56,40 @@ traced() {
 	[ "$ours" -eq "$insert_failed" ]
 }
 
+# flow_progs PID: which of the three tcp_connect programs (one per rung) PID has loaded.
+flow_progs() {
+	local id
+	for id in $(bpf_ids "$1" prog); do
+		bpftool prog show id "$id" -j | jq -r .name
+	done | grep -x -e fentry_tcp_connect -e kprobe_tcp_connect -e sockops_flows || true
+}
+
+@test "nat-port-exhaustion, --no-syscalls: flows from the rung's tcp_connect program attribute every clash" {
+	natlab_up nat-port-exhaustion
+	rung=$("$PORTWATCH" probes "${PW_ATTACH_ARGS[@]}" | awk '/^tcp_connect:/ { getline; print $2 }')
+	case "$rung" in
+	fentry) want=fentry_tcp_connect ;;
+	kprobe) want=kprobe_tcp_connect ;;
+	tracepoint) want=sockops_flows ;;
+	*) setup_error "tcp_connect has no rung here: '$rung'" ;;
+	esac
+	pw_start --drops=attributed --drop-rate=0 --no-syscalls
+	[ "$(flow_progs "$PW_PID")" = "$want" ]
+	natlab_run nat-port-exhaustion
+	pw_stop
+
+	pid=$(natlab_value client_pid)
+	insert_failed=$(natlab_value insert_failed)
+	[ "$(grep -c ' err 110 ETIMEDOUT' "$LAB_OUT")" -eq 1 ] ||
+		setup_error "the third connect did not time out: $(cat "$LAB_OUT")"
+	[ "$insert_failed" -ge 1 ]
+	clash=".type == \"drop\" and .netns == $NAT_NETNS and .reason == \"NETFILTER_DROP\" and .nat.class == \"nat_clash\""
+	[ "$(events "$clash")" -eq "$insert_failed" ]
+	[ "$(events "$clash and .pid == $pid and .attribution == \"conntrack\"
+		and .nat.orig.saddr == \"10.0.1.10\" and .nat.orig.daddr == \"203.0.113.80\"
+		and .nat.orig.dport == 443")" -eq "$insert_failed" ]
+}
+
 @test "a drop storm beside a NAT clash: default trace shows every clash, the storm counted exactly" {
 	natlab_up nat-port-exhaustion
 	storm_up

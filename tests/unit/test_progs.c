@@ -82,11 +82,73 @@ static void test_hook_entries_match_their_rung(void **state)
 	}
 }
 
+/* Whether the program of skeleton field `prog` loads for want `w`. */
+static bool loads(struct portwatch_bpf *skel, struct bpf_program *prog,
+		  const struct pw_prog_want *w)
+{
+	return pw_prog_loads(pw_prog_find(skel, prog), w);
+}
+
+/* A ladder with every hook unserved but tcp_connect, on `rung`. */
+static void tcp_connect_on(struct pw_ladder *l, int rung)
+{
+	for (int hk = 0; hk < PW_HOOK_COUNT; hk++)
+		l->chosen[hk] = -1;
+	l->chosen[PW_HOOK_TCP_CONNECT] = rung;
+}
+
+/* Flow owners: one program per rung of tcp_connect, the sockops one only on the tracepoint rung. */
+static void test_tcp_connect_rungs(void **state)
+{
+	struct portwatch_bpf *skel = *state;
+	struct pw_ladder l;
+	struct pw_prog_want w = { .ladder = &l };
+
+	tcp_connect_on(&l, PW_RUNG_FENTRY);
+	assert_true(loads(skel, skel->progs.fentry_tcp_connect, &w));
+	assert_false(loads(skel, skel->progs.kprobe_tcp_connect, &w));
+	assert_false(loads(skel, skel->progs.sockops_flows, &w));
+	tcp_connect_on(&l, PW_RUNG_KPROBE);
+	assert_false(loads(skel, skel->progs.fentry_tcp_connect, &w));
+	assert_true(loads(skel, skel->progs.kprobe_tcp_connect, &w));
+	assert_false(loads(skel, skel->progs.sockops_flows, &w));
+	tcp_connect_on(&l, PW_RUNG_TRACEPOINT);
+	assert_false(loads(skel, skel->progs.fentry_tcp_connect, &w));
+	assert_false(loads(skel, skel->progs.kprobe_tcp_connect, &w));
+	assert_true(loads(skel, skel->progs.sockops_flows, &w));
+	tcp_connect_on(&l, -1);
+	assert_false(loads(skel, skel->progs.sockops_flows, &w));
+}
+
+/* The syscall tracepoints load only when asked, whatever the rungs. */
+static void test_syscall_tracepoints_only_when_asked(void **state)
+{
+	struct portwatch_bpf *skel = *state;
+	struct pw_ladder l;
+	struct pw_prog_want w = { .ladder = &l };
+
+	tcp_connect_on(&l, -1);
+	l.chosen[PW_HOOK_TCP_V4_CONNECT] = PW_RUNG_TRACEPOINT;
+	l.chosen[PW_HOOK_SOCK_STATE] = PW_RUNG_TRACEPOINT;
+	for (size_t i = 0; i < pw_progs_count; i++) {
+		if (pw_progs[i].role != PW_PROG_SYSCALL_TP)
+			continue;
+		w.syscalls = false;
+		assert_false(pw_prog_loads(&pw_progs[i], &w));
+		w.syscalls = true;
+		assert_true(pw_prog_loads(&pw_progs[i], &w));
+	}
+	w.syscalls = false;
+	assert_true(loads(skel, skel->progs.tp_inet_sock_set_state, &w));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_every_program_once),
 		cmocka_unit_test(test_hook_entries_match_their_rung),
+		cmocka_unit_test(test_tcp_connect_rungs),
+		cmocka_unit_test(test_syscall_tracepoints_only_when_asked),
 	};
 
 	return cmocka_run_group_tests_name("progs", tests, open_skel, close_skel);
