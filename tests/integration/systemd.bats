@@ -239,7 +239,8 @@ syscall_group() {
 		--clear-groups sh -c "exec $SOCKOP listen 127.0.0.1 8080 connect 127.0.0.1 8080 2 hold >/tmp/holder" \
 		>/dev/null
 	local i ino
-	for ((i = 0; i < 100; i++)); do
+	# bounded at 60 s: podman exec is slow on a loaded machine
+	for ((i = 0; i < 600; i++)); do
 		sysd_exec grep -q '^holding' /tmp/holder 2>/dev/null && break
 		sleep 0.1
 	done
