@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages portwatch's build and tests need, only those
 # missing, so `make run` and `make test` work on a fresh Debian 12.
+# prometheus also brings promtool (the rules' and the scrapes' checks).
 set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev

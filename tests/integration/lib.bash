@@ -225,6 +225,16 @@ events() {
 	jq -s "[.[] | select(.type != \"lost\" and .type != \"drop_summary\") | select($1)] | length" "$PW_OUT"
 }
 
+# veth_pair NS_A IF_A NS_B IF_B: a veth between two namespaces, IF_A with
+# 192.0.2.1/24 in NS_A and IF_B with 192.0.2.2/24 in NS_B, both up.
+veth_pair() {
+	ip link add "$2" netns "$1" type veth peer name "$4" netns "$3"
+	ip -n "$1" addr add 192.0.2.1/24 dev "$2"
+	ip -n "$3" addr add 192.0.2.2/24 dev "$4"
+	ip -n "$1" link set "$2" up
+	ip -n "$3" link set "$4" up
+}
+
 # storm_up: two namespaces joined by a veth, $STORM_TX sending to
 # 192.0.2.2:9999 and $STORM_RX dropping that on input, counted by the rule
 # (storm_rule_count); $STORM_PACKETS datagrams, fewer under qemu's
@@ -235,11 +245,7 @@ storm_up() {
 	STORM_TX=$NS
 	netns_new stormrx
 	STORM_RX=$NS
-	ip link add pwstorm0 netns "$STORM_TX" type veth peer name pwstorm1 netns "$STORM_RX"
-	ip -n "$STORM_TX" addr add 192.0.2.1/24 dev pwstorm0
-	ip -n "$STORM_RX" addr add 192.0.2.2/24 dev pwstorm1
-	ip -n "$STORM_TX" link set pwstorm0 up
-	ip -n "$STORM_RX" link set pwstorm1 up
+	veth_pair "$STORM_TX" pwstorm0 "$STORM_RX" pwstorm1
 	ip netns exec "$STORM_RX" nft -f - <<-NFT
 	table inet acl {
 		chain in {

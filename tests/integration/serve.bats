@@ -95,11 +95,7 @@ http_code() {
 	cino=$(netns_inode "$client")
 	netns_new srv
 	server=$NS
-	ip link add pwsv0 netns "$client" type veth peer name pwsv1 netns "$server"
-	ip -n "$client" addr add 192.0.2.1/24 dev pwsv0
-	ip -n "$server" addr add 192.0.2.2/24 dev pwsv1
-	ip -n "$client" link set pwsv0 up
-	ip -n "$server" link set pwsv1 up
+	veth_pair "$client" pwsv0 "$server" pwsv1
 	port_range "$client" 40000 40009
 	mkdir "$BATS_TEST_TMPDIR/www"
 	echo hello >"$BATS_TEST_TMPDIR/www/index.html"
