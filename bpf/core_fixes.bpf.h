@@ -8,6 +8,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
 
 /*
  * net->ipv4.ip_local_ports: until v6.7 a seqlock and `int range[2]`
@@ -60,6 +61,38 @@ static __always_inline void netns_port_range(struct net *net, __u16 *lo, __u16 *
 static __always_inline __u8 sk_protocol(const struct sock *sk)
 {
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_protocol);
+}
+
+/*
+ * __inet_hash_connect()'s socket and return in a fentry/fexit ctx (an array
+ * of u64: the arguments, then for fexit the return). Its arguments changed
+ * (6.12 inserted hash_port0), so kernels that have bpf_get_func_arg/ret
+ * (v5.17, commit f92c1e183604 "bpf: Add get_func_[arg|ret|arg_cnt] helpers")
+ * read them so; before 5.17 the function had the four arguments of 5.10
+ * (death_row, sk, port_offset, check_established): the return is ctx[4]. The
+ * flavour not taken is never verified (a constant branch), so 5.10's
+ * verifier, which does not know the helpers, loads the program.
+ */
+static __always_inline __u64 inet_hash_connect_sk(unsigned long long *ctx)
+{
+	__u64 sk = 0;
+
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_func_arg))
+		bpf_get_func_arg(ctx, 1, &sk);
+	else
+		sk = ctx[1];
+	return sk;
+}
+
+static __always_inline int inet_hash_connect_ret(unsigned long long *ctx)
+{
+	__u64 ret = 0;
+
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_func_ret))
+		bpf_get_func_ret(ctx, &ret);
+	else
+		ret = ctx[4];
+	return (int)ret;
 }
 
 #endif /* PORTWATCH_CORE_FIXES_BPF_H */

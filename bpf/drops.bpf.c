@@ -299,7 +299,11 @@ static __always_inline struct pw_drop_stat *count_drop(const struct dropped_pkt 
 /*
  * At most drop_rate records per one-second window, across CPUs. Two CPUs
  * opening a window at once can let a few extra records through; every
- * record held back is counted.
+ * record held back is counted. The count is read after the add, not returned
+ * by it: an atomic add that returns the old value (BPF_FETCH) is v5.12
+ * (commit 5ca419f2864a), 5.10's verifier refuses it ("BPF_STX uses reserved
+ * fields"). Two CPUs adding at once may then both see the other's add and
+ * hold back one record more than the window allows, never let one more in.
  */
 static __always_inline bool rate_allows(void)
 {
@@ -311,7 +315,8 @@ static __always_inline bool rate_allows(void)
 		*(volatile __u64 *)&rate_window = window;
 		*(volatile __u64 *)&rate_used = 0;
 	}
-	if (__sync_fetch_and_add(&rate_used, 1) < drop_rate)
+	__sync_fetch_and_add(&rate_used, 1);
+	if (*(volatile __u64 *)&rate_used <= drop_rate)
 		return true;
 	__sync_fetch_and_add(&counters.drops_suppressed, 1);
 	return false;

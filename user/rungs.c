@@ -27,7 +27,6 @@ static const struct hook_desc {
 	bool tp_btf;
 	const char *tp_classic;
 	bool optional; /* attached only for the commands that ask (pw_ladder_probe) */
-	bool func_ret; /* its fexit program calls bpf_get_func_ret() (5.17+) */
 } hooks[PW_HOOK_COUNT] = {
 	[PW_HOOK_TCP_V4_CONNECT] = { "tcp_v4_connect", "TCP/IPv4 connect() result",
 				     "tcp_v4_connect", "syscalls/sys_exit_connect" },
@@ -45,7 +44,7 @@ static const struct hook_desc {
 	[PW_HOOK_INET_HASH_CONNECT] = { "__inet_hash_connect",
 					"connect-time port search time (tracepoint: estimate)",
 					"__inet_hash_connect", "syscalls/sys_exit_connect", false,
-					NULL, true, true },
+					NULL, true },
 };
 
 const char *pw_hook_name(enum pw_hook hook)
@@ -175,7 +174,7 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 	rung_target(h, rung, r->target, sizeof(r->target));
 	switch (rung) {
 	case PW_RUNG_FENTRY:
-		prog = h->func_ret ? skel->progs.probe_fexit_ret : skel->progs.probe_fexit;
+		prog = skel->progs.probe_fexit;
 		err = bpf_program__set_attach_target(prog, 0, h->kfunc);
 		break;
 	case PW_RUNG_KPROBE:
