@@ -28,6 +28,14 @@ const volatile __u8 drop_records = PW_DROPREC_NONE;
 const volatile __u32 drop_rate = 0;
 /* Set by the loader: at most this many records per drop key per second per CPU. */
 const volatile __u32 drop_key_rate = 0;
+/*
+ * Set by the loader on kernels without SKB_DROP_REASON_NETFILTER_DROP (before
+ * 5.19): nf_hook_slow()'s text, [start, end) from /proc/kallsyms, where those
+ * kernels free every packet a netfilter hook returned NF_DROP for (a rule's
+ * drop, conntrack's refusals, a clash at confirmation); 0, 0 otherwise.
+ */
+const volatile __u64 nf_hook_slow_start = 0;
+const volatile __u64 nf_hook_slow_end = 0;
 
 /*
  * Not preallocated: a preallocated per-CPU hash of this size took ~10 ms of
@@ -423,9 +431,12 @@ static __always_inline void handle_drop(const struct skb_view *v, void *location
 	d->rec.ifindex = v->ifindex;
 	d->rec.netns = v->netns;
 	th = decode_l3(v, d);
-	netfilter_drop =
-		bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP) &&
-		reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP);
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP))
+		netfilter_drop = reason == bpf_core_enum_value(enum skb_drop_reason,
+							       SKB_DROP_REASON_NETFILTER_DROP);
+	else
+		netfilter_drop =
+			(__u64)location >= nf_hook_slow_start && (__u64)location < nf_hook_slow_end;
 	ct = decode_conntrack(v, d, netfilter_drop);
 	attribute(v, d);
 	stat = count_drop(d);
