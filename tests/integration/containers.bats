@@ -129,7 +129,7 @@ exhausting_client() {
 	run "$PORTWATCH" ports --json
 	[ "$status" -eq 0 ]
 	pw_stop
-	[ "$(jq -s "[.[] | select(.type == \"drops\" and .container == \"$CONTAINER\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\" and .reason == \"NETFILTER_DROP\") | .count] | add" "$PW_OUT")" -eq "$dropped" ]
+	[ "$(jq -s "[.[] | select(.type == \"drops\" and .container == \"$CONTAINER\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\" and .reason == \"$NF_DROP\") | .count] | add" "$PW_OUT")" -eq "$dropped" ]
 	# the client's 2 established sockets toward the server, under its container
 	[ "$(jq -s "[.[] | select(.type == \"port\" and .container == \"$CONTAINER\" and .daddr == \"$SRV_IP\" and .dport == 8080) | .established] | add" <<<"$output")" -eq 2 ]
 	[ "$(jq -s "[.[] | select(.type == \"container\" and .container == \"$CONTAINER\") | .sockets] | add" <<<"$output")" -eq 2 ]
