@@ -5,7 +5,8 @@ OUTPUT ?= build
 CLANG ?= clang
 BPFTOOL ?= bpftool
 CC ?= cc
-ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+HOST_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ARCH ?= $(HOST_ARCH)
 VMLINUX := vmlinux/$(ARCH)/vmlinux.h
 
 # System include dirs clang needs for -target bpf (asm/types.h and friends).
@@ -26,6 +27,29 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror $(HARDENING) -I$(OUTPUT) -Ibpf -Iuser
 LDFLAGS += -pie -Wl,-z,relro,-z,now
 LDLIBS := -lbpf -lelf -lz -ljson-c -lncurses -levent_extra -levent_core
+PORTWATCH := portwatch
+TOOLS := $(OUTPUT)/sockop
+
+# `make ARCH=arm64` on an x86_64 machine cross-builds build/arm64/portwatch,
+# sockop and tests/ethstat, statically linked (what the arm64 vmtest guests
+# run), with Debian's aarch64-linux-gnu-gcc against Debian's arm64 -dev
+# packages unpacked into a sysroot of the build's own (tools/debarchive): the
+# machine's dpkg needs no foreign architecture.
+ifneq ($(ARCH),$(HOST_ARCH))
+ifneq ($(ARCH)-$(HOST_ARCH),arm64-x86)
+$(error ARCH=$(ARCH) on $(HOST_ARCH): the cross build is arm64 on x86 only)
+endif
+OUTPUT := build/arm64
+CC := aarch64-linux-gnu-gcc
+SYSROOT := $(OUTPUT)/sysroot
+SYSROOT_STAMP := $(SYSROOT)/.unpacked
+SYSROOT_PKGS := libbpf-dev libelf-dev zlib1g-dev libjson-c-dev libncurses-dev libevent-dev
+CFLAGS += -idirafter $(SYSROOT)/usr/include
+LDFLAGS := -static-pie -Wl,-z,relro,-z,now -L$(SYSROOT)/usr/lib/aarch64-linux-gnu
+LDLIBS += -ltinfo
+PORTWATCH := $(OUTPUT)/portwatch
+TOOLS := $(OUTPUT)/sockop $(OUTPUT)/tests/ethstat
+endif
 
 BPF_SRCS := bpf/common.bpf.c bpf/portalloc.bpf.c bpf/connfail.bpf.c bpf/owner.bpf.c \
 	bpf/portsearch.bpf.c bpf/drops.bpf.c bpf/ports.bpf.c
@@ -44,16 +68,15 @@ USER_CMD_OBJS := $(patsubst user/%.c,$(OUTPUT)/user/%.o,$(USER_CMD_SRCS))
 SKELS := $(OUTPUT)/portwatch.skel.h $(OUTPUT)/probe.skel.h
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(wildcard tests/unit/test_*.c))
-TOOLS := $(OUTPUT)/sockop
 TEST_HELPERS := $(OUTPUT)/tests/ethstat $(OUTPUT)/tests/sockop-static
 BENCH_HELPERS := $(OUTPUT)/bench/connloop
 
-.PHONY: all clean deps run test vmtest vmlinux format bench bench-smoke docs static man install uninstall \
-	image
+.PHONY: all clean deps run test vmtest vmtest-arm64 vmlinux format bench bench-smoke docs static man \
+	install uninstall image
 .DELETE_ON_ERROR:
 .SECONDARY: $(SKELS) $(OUTPUT)/portwatch.bpf.o $(OUTPUT)/probe.bpf.o $(BPF_OBJS)
 
-all: portwatch $(TOOLS)
+all: $(PORTWATCH) $(TOOLS)
 
 $(OUTPUT)/bpf $(OUTPUT)/user $(OUTPUT)/tests:
 	mkdir -p $@
@@ -75,11 +98,11 @@ $(OUTPUT)/%.skel.h: $(OUTPUT)/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
-$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/portwatch.h $(SKELS) | $(OUTPUT)/user
+$(OUTPUT)/user/%.o: user/%.c $(wildcard user/*.h) bpf/portwatch.h $(SKELS) | $(OUTPUT)/user $(SYSROOT_STAMP)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-portwatch: $(USER_LIB_OBJS) $(USER_CMD_OBJS)
+$(PORTWATCH): $(USER_LIB_OBJS) $(USER_CMD_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
@@ -100,6 +123,14 @@ $(OUTPUT)/bench:
 $(OUTPUT)/bench/connloop: bench/connloop.c | $(OUTPUT)/bench
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $< -lpthread -o $@
+
+# The arm64 sysroot: the .debs alone (headers and .a archives), no dependencies.
+$(SYSROOT_STAMP):
+	$(call msg,SYSROOT,$(SYSROOT))
+	$(Q)tools/debarchive update
+	$(Q)tools/debarchive download $(SYSROOT)/debs $(addsuffix :arm64,$(SYSROOT_PKGS))
+	$(Q)tools/debarchive unpack $(SYSROOT) $(SYSROOT)/debs/*.deb
+	$(Q)touch $@
 
 # sockop: scripted socket calls, for tools/natlab and the tests.
 $(OUTPUT)/sockop: tools/sockop.c | $(OUTPUT)/bpf
@@ -186,6 +217,13 @@ vmtest:
 	tools/deps.sh
 	$(MAKE) all $(TEST_HELPERS)
 	tests/vmtest
+
+# The same on arm64 kernels under qemu-system-aarch64 (not part of `make
+# test`: emulating another processor takes longer than its time budget).
+vmtest-arm64:
+	tools/deps.sh
+	$(MAKE) ARCH=arm64 all
+	tests/vmtest -a arm64
 
 # The benchmarks (BENCHMARKS.md): full, rewriting its results; or tiny, once.
 bench:

@@ -8,6 +8,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
 
 /*
  * net->ipv4.ip_local_ports: until v6.7 a seqlock and `int range[2]`
@@ -69,6 +70,32 @@ static __always_inline __u8 sk_protocol(const struct sock *sk)
 static __always_inline __u8 sk_userlocks(const struct sock *sk)
 {
 	return BPF_CORE_READ_BITFIELD_PROBED(sk, sk_userlocks);
+}
+
+/*
+ * __inet_hash_connect()'s socket and return in a fentry/fexit ctx (an array
+ * of u64: the arguments, then for fexit the return). The socket is argument
+ * 1 on every kernel. The arguments after it changed (6.12 inserted
+ * hash_port0), so kernels that have bpf_get_func_ret (v5.17, commit
+ * f92c1e183604 "bpf: Add get_func_[arg|ret|arg_cnt] helpers") read the return
+ * with it; before 5.17 the function had the four arguments of 5.10
+ * (death_row, sk, port_offset, check_established): the return is ctx[4],
+ * read first, as a load at a constant offset (5.10's verifier refuses a load
+ * through a ctx pointer moved by an add, which a read inside the branch
+ * became). The helper's branch is dead on 5.10 and never verified.
+ */
+static __always_inline __u64 inet_hash_connect_sk(unsigned long long *ctx)
+{
+	return ctx[1];
+}
+
+static __always_inline int inet_hash_connect_ret(unsigned long long *ctx)
+{
+	__u64 ret = ctx[4];
+
+	if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_func_ret))
+		bpf_get_func_ret(ctx, &ret);
+	return (int)ret;
 }
 
 #endif /* PORTWATCH_CORE_FIXES_BPF_H */

@@ -28,6 +28,14 @@ const volatile __u8 drop_records = PW_DROPREC_NONE;
 const volatile __u32 drop_rate = 0;
 /* Set by the loader: at most this many records per drop key per second per CPU. */
 const volatile __u32 drop_key_rate = 0;
+/*
+ * Set by the loader on kernels without SKB_DROP_REASON_NETFILTER_DROP (before
+ * 5.19): nf_hook_slow()'s text, [start, end) from /proc/kallsyms, where those
+ * kernels free every packet a netfilter hook returned NF_DROP for (a rule's
+ * drop, conntrack's refusals, a clash at confirmation); 0, 0 otherwise.
+ */
+const volatile __u64 nf_hook_slow_start = 0;
+const volatile __u64 nf_hook_slow_end = 0;
 
 /*
  * Not preallocated: a preallocated per-CPU hash of this size took ~10 ms of
@@ -300,7 +308,11 @@ static __always_inline struct pw_drop_stat *count_drop(const struct dropped_pkt 
 /*
  * At most drop_rate records per one-second window, across CPUs. Two CPUs
  * opening a window at once can let a few extra records through; every
- * record held back is counted.
+ * record held back is counted. The count is read after the add, not returned
+ * by it: an atomic add that returns the old value (BPF_FETCH) is v5.12
+ * (commit 5ca419f2864a), 5.10's verifier refuses it ("BPF_STX uses reserved
+ * fields"). Two CPUs adding at once may then both see the other's add and
+ * hold back one record more than the window allows, never let one more in.
  */
 static __always_inline bool rate_allows(void)
 {
@@ -312,7 +324,8 @@ static __always_inline bool rate_allows(void)
 		*(volatile __u64 *)&rate_window = window;
 		*(volatile __u64 *)&rate_used = 0;
 	}
-	if (__sync_fetch_and_add(&rate_used, 1) < drop_rate)
+	__sync_fetch_and_add(&rate_used, 1);
+	if (*(volatile __u64 *)&rate_used <= drop_rate)
 		return true;
 	__sync_fetch_and_add(&counters.drops_suppressed, 1);
 	return false;
@@ -419,9 +432,12 @@ static __always_inline void handle_drop(const struct skb_view *v, void *location
 	d->rec.ifindex = v->ifindex;
 	d->rec.netns = v->netns;
 	th = decode_l3(v, d);
-	netfilter_drop =
-		bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP) &&
-		reason == bpf_core_enum_value(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP);
+	if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_DROP_REASON_NETFILTER_DROP))
+		netfilter_drop = reason == bpf_core_enum_value(enum skb_drop_reason,
+							       SKB_DROP_REASON_NETFILTER_DROP);
+	else
+		netfilter_drop =
+			(__u64)location >= nf_hook_slow_start && (__u64)location < nf_hook_slow_end;
 	ct = decode_conntrack(v, d, netfilter_drop);
 	attribute(v, d);
 	stat = count_drop(d);

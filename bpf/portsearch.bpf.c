@@ -6,8 +6,8 @@
  * rungs; the tracepoint rung's estimate is made by the syscall tracepoints
  * (portalloc.bpf.c) with the helpers of portsearch.bpf.h.
  *
- * Its arguments changed across kernels (6.12+ inserts hash_port0), so the
- * fexit reads the socket and the return through bpf_get_func_arg/ret (5.17+)
+ * Its arguments changed across kernels (6.12+ inserts hash_port0), so
+ * fentry/fexit read the socket and the return through core_fixes.bpf.h
  * rather than a fixed prototype.
  */
 #include "portsearch.bpf.h"
@@ -51,20 +51,14 @@ static __always_inline void search_end(int ret)
 SEC("fentry/__inet_hash_connect")
 int fentry___inet_hash_connect(unsigned long long *ctx)
 {
-	__u64 sk = 0;
-
-	bpf_get_func_arg(ctx, 1, &sk);
-	search_begin(sk);
+	search_begin(inet_hash_connect_sk(ctx));
 	return 0;
 }
 
 SEC("fexit/__inet_hash_connect")
 int fexit___inet_hash_connect(unsigned long long *ctx)
 {
-	__u64 ret = 0;
-
-	bpf_get_func_ret(ctx, &ret);
-	search_end((int)ret);
+	search_end(inet_hash_connect_ret(ctx));
 	return 0;
 }
 

@@ -22,18 +22,6 @@ int probe_fexit(void *ctx)
 	return 0;
 }
 
-/*
- * For hooks whose fexit program reads its return with bpf_get_func_ret()
- * (5.17+): on older kernels the load fails, and the ladder takes kprobes.
- */
-SEC("fexit")
-int probe_fexit_ret(unsigned long long *ctx)
-{
-	__u64 ret;
-
-	return bpf_get_func_ret(ctx, &ret) & 0;
-}
-
 SEC("kprobe")
 int probe_kprobe(void *ctx)
 {

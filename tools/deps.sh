@@ -6,7 +6,8 @@ set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev
       libncurses-dev libevent-dev libcmocka-dev bats jq iproute2 nftables conntrack procps util-linux tmux
-      qemu-system-x86 busybox-static cpio kmod xz-utils bpftrace gnuplot-nox net-tools time
+      qemu-system-x86 qemu-system-arm gcc-aarch64-linux-gnu libc6-dev-arm64-cross busybox-static
+      cpio kmod xz-utils bpftrace gnuplot-nox net-tools time
       strace zstd graphviz podman runc catatonit scdoc man-db file python3-yaml prometheus curl"
 
 missing=""

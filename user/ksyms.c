@@ -101,6 +101,23 @@ const char *pw_ksyms_format(const struct pw_ksyms *k, __u64 addr, char *buf, siz
 	return buf;
 }
 
+int pw_ksyms_range(const struct pw_ksyms *k, const char *name, __u64 *start, __u64 *end)
+{
+	for (size_t i = 0; k && i < k->count; i++) {
+		if (strcmp(k->syms[i].name, name))
+			continue;
+		/* Sorted by address: the first one above is the next function. */
+		for (size_t j = i + 1; j < k->count; j++)
+			if (k->syms[j].addr > k->syms[i].addr) {
+				*start = k->syms[i].addr;
+				*end = k->syms[j].addr;
+				return 0;
+			}
+		break;
+	}
+	return -ENOENT;
+}
+
 void pw_ksyms_free(struct pw_ksyms *k)
 {
 	if (!k)

@@ -18,6 +18,13 @@ struct pw_ksyms *pw_ksyms_load(const char *path);
 /* "kfree_skb_reason+0x4a", or "0xffffffff81234567" when no symbol covers addr. */
 const char *pw_ksyms_format(const struct pw_ksyms *k, __u64 addr, char *buf, size_t len);
 
+/*
+ * The text of function name: [*start, *end), end the address of the next
+ * text symbol above it. 0, or -ENOENT when k has no such function (or nothing
+ * follows it, so its end is unknown).
+ */
+int pw_ksyms_range(const struct pw_ksyms *k, const char *name, __u64 *start, __u64 *end);
+
 /* Free k (NULL is fine). */
 void pw_ksyms_free(struct pw_ksyms *k);
 

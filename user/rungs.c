@@ -34,7 +34,6 @@ static const struct hook_desc {
 	bool tp_btf;
 	const char *tp_classic;
 	bool optional;	 /* attached only for the commands that ask (pw_ladder_probe) */
-	bool func_ret;	 /* its fexit program calls bpf_get_func_ret() (5.17+) */
 	bool entry;	 /* fentry/kprobe at the function's entry, not fexit/kretprobe */
 	bool tp_sockops; /* the tracepoint rung is a sockops program */
 	bool tp_syscall; /* the tracepoint rung is a syscall tracepoint */
@@ -57,7 +56,7 @@ static const struct hook_desc {
 	[PW_HOOK_INET_HASH_CONNECT] = { "__inet_hash_connect",
 					"connect-time port search time (tracepoint: estimate)",
 					"__inet_hash_connect", "syscalls/sys_exit_connect", false,
-					NULL, true, true, .tp_syscall = true },
+					NULL, true, .tp_syscall = true },
 	[PW_HOOK_TCP_CONNECT] = { "tcp_connect", "TCP flow owners, for drops after NAT",
 				  "tcp_connect", "TCP_CONNECT_CB", .optional = true, .entry = true,
 				  .tp_sockops = true },
@@ -194,9 +193,7 @@ static void try_rung(const struct hook_desc *h, enum pw_rung rung, struct pw_run
 	rung_target(h, rung, r->target, sizeof(r->target));
 	switch (rung) {
 	case PW_RUNG_FENTRY:
-		prog = h->entry	     ? skel->progs.probe_fentry
-		       : h->func_ret ? skel->progs.probe_fexit_ret
-				     : skel->progs.probe_fexit;
+		prog = h->entry ? skel->progs.probe_fentry : skel->progs.probe_fexit;
 		err = bpf_program__set_attach_target(prog, 0, h->kfunc);
 		break;
 	case PW_RUNG_KPROBE:

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include "portwatch.skel.h"
+#include "dropreason.h"
+#include "ksyms.h"
 #include "progs.h"
 #include "util.h"
 
@@ -199,6 +201,39 @@ static void configure_common(struct pw_session *s, const struct pw_session_opts 
 	bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_size);
 }
 
+/*
+ * Before 5.19 a netfilter drop has no reason of its own (NOT_SPECIFIED; no
+ * reasons at all before 5.17): drops.bpf.c knows it by where it was freed,
+ * nf_hook_slow(), whose text this finds in /proc/kallsyms. Without the
+ * function (no netfilter) there is nothing to know; with the addresses hidden
+ * the NAT classes are missing, and that is said.
+ */
+static void netfilter_drop_location(struct pw_session *s)
+{
+	struct pw_drop_reasons r = {};
+	struct pw_ksyms *k;
+	bool named = false;
+
+	if (!pw_drop_reasons_load(&r)) {
+		for (__u32 i = 0; i < r.count; i++)
+			named |= r.names[i] && !strcmp(r.names[i], "NETFILTER_DROP");
+		pw_drop_reasons_free(&r);
+	}
+	if (named)
+		return;
+	k = pw_ksyms_load("/proc/kallsyms");
+	if (!k) {
+		fprintf(stderr,
+			"portwatch: /proc/kallsyms: %s: this kernel's netfilter drops (it has "
+			"no NETFILTER_DROP reason) get no NAT class\n",
+			errno == EPERM ? "kernel addresses hidden" : strerror(errno));
+		return;
+	}
+	pw_ksyms_range(k, "nf_hook_slow", &s->skel->rodata->nf_hook_slow_start,
+		       &s->skel->rodata->nf_hook_slow_end);
+	pw_ksyms_free(k);
+}
+
 /* PW_NEED_DROPS (when the ladder found kfree_skb): records as asked. */
 static void configure_drops(struct pw_session *s, const struct pw_session_opts *o, bool drops)
 {
@@ -209,6 +244,7 @@ static void configure_drops(struct pw_session *s, const struct pw_session_opts *
 	s->skel->rodata->drop_records = o->drop_records.which;
 	s->skel->rodata->drop_rate = o->drop_records.rate;
 	s->skel->rodata->drop_key_rate = o->drop_records.key_rate;
+	netfilter_drop_location(s);
 }
 
 /*

@@ -20,7 +20,7 @@ teardown() {
 	# Every SYN the rule dropped is a drop record tied to the caller's socket.
 	syns=$(syns_dropped "$NS")
 	[ "$syns" -ge 2 ]
-	[ "$(events ".type == \"drop\" and .reason == \"NETFILTER_DROP\" and .pid == $SOCKOP_PID
+	[ "$(events ".type == \"drop\" and .reason == \"$NF_DROP\" and .pid == $SOCKOP_PID
 		and .attribution == \"socket\" and .dport == 9999")" -eq "$syns" ]
 	# The first retransmission waits TCP_TIMEOUT_INIT (1 s): a kernel constant.
 	[ "$(events ".type == \"connect_fail\" and .pid == $SOCKOP_PID and .comm == \"sockop\"

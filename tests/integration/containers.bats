@@ -137,7 +137,7 @@ exhausting_client() {
 	pw_stop
 	pw_stop "$PW2_PID" "$PW2_ERR"
 	pw_stop "$SRV_DROPS_PID" "$BATS_TEST_TMPDIR/srv.err"
-	[ "$(jq -s "[.[] | select(.type == \"drops\" and .container == \"$CONTAINER\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\" and .reason == \"NETFILTER_DROP\") | .count] | add" "$PW_OUT")" -eq "$dropped" ]
+	[ "$(jq -s "[.[] | select(.type == \"drops\" and .container == \"$CONTAINER\" and .container_id == \"$CONTAINER_ID\" and .runtime == \"podman\" and .reason == \"$NF_DROP\") | .count] | add" "$PW_OUT")" -eq "$dropped" ]
 	# --container: exactly the client's drops; the server container had none
 	[ "$(jq -s "[.[] | select(.type == \"drops\") | .count] | add" "$PW2_OUT")" -eq "$dropped" ]
 	[ "$(jq -s "[.[] | select(.type == \"drops\")] | length" "$BATS_TEST_TMPDIR/srv.out")" -eq 0 ]

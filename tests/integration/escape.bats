@@ -79,9 +79,9 @@ owner_lines() {
 	t=$BATS_TEST_TMPDIR/trace.out
 	[ "$(owner_lines "$t" "$client" "$SHOWN")" -eq 2 ]
 	[ "$(owner_lines "$t" "$client" "$SHOWN" 'connect EADDRNOTAVAIL')" -eq 1 ]
-	[ "$(owner_lines "$t" "$client" "$SHOWN" 'drop NETFILTER_DROP')" -eq 1 ]
+	[ "$(owner_lines "$t" "$client" "$SHOWN" "drop $NF_DROP")" -eq 1 ]
 	[ "$(grep -c '^{x' "$t")" -eq 0 ]
-	[ "$(owner_lines "$BATS_TEST_TMPDIR/drops.out" "$client" "$SHOWN" NETFILTER_DROP)" -eq 1 ]
+	[ "$(owner_lines "$BATS_TEST_TMPDIR/drops.out" "$client" "$SHOWN" "$NF_DROP")" -eq 1 ]
 	# ports: the destination's row and the process's total.
 	[ "$(owner_lines "$BATS_TEST_TMPDIR/ports.out" "$client" "$SHOWN")" -eq 2 ]
 	grep -qF "pid $client ($SHOWN) 2" "$BATS_TEST_TMPDIR/check.out"

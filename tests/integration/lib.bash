@@ -46,6 +46,34 @@ host_only() {
 	[ -z "${PW_GUEST:-}" ] || skip "userspace only, the same on every kernel and rung: run on the host"
 }
 
+# kfree_skb_format: the path of the kfree_skb tracepoint's format, the
+# kernel's own list of its drop reasons (tracefs mounted if it is not).
+kfree_skb_format() {
+	local fmt=/sys/kernel/tracing/events/skb/kfree_skb/format
+	[ -r "$fmt" ] || mount -t tracefs nodev /sys/kernel/tracing
+	echo "$fmt"
+}
+
+# drop_reason NAME: the reason portwatch reports for a drop of reason NAME on
+# this kernel: NAME where kfree_skb carries it, NOT_SPECIFIED on kernels that
+# do not have it (drop reasons are 5.17+, NETFILTER_DROP 5.19+).
+drop_reason() {
+	if grep -q "\"$1\"" "$(kfree_skb_format)"; then
+		echo "$1"
+	else
+		echo NOT_SPECIFIED
+	fi
+}
+
+# The reason of a netfilter drop (an nftables rule's, conntrack's).
+NF_DROP=$(drop_reason NETFILTER_DROP)
+
+# need_drop_reasons: skip on kernels before 5.17, whose kfree_skb has no reason.
+need_drop_reasons() {
+	grep -q 'field:enum skb_drop_reason reason' "$(kfree_skb_format)" ||
+		skip "drop reasons are 5.17+: this kernel's kfree_skb has none"
+}
+
 # setup_error WHAT: fails the test as a setup error: its precondition WHAT
 # never came about, so nothing was tested.
 setup_error() {

@@ -137,7 +137,7 @@ run_client() {
 	[ "$rule" -eq 3000 ]
 	for out in "$PW_OUT" "$PW2_OUT"; do
 		ours=$(jq -s "[.[] | select(.type == \"drops\" and .netns == $ino and .pid == $SOCKOP_PID
-			and .reason == \"NETFILTER_DROP\") | .count] | add" "$out")
+			and .reason == \"$NF_DROP\") | .count] | add" "$out")
 		all=$(jq -s "[.[] | select(.type == \"drops\" and .netns == $ino) | .count] | add" "$out")
 		echo "$out: rule $rule, the sender's $ours, the netns's $all"
 		[ "$ours" -eq "$rule" ]

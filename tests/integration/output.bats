@@ -75,7 +75,7 @@ in_netns() {
 	syns=$(syns_dropped "$NS")
 	[ "$syns" -ge 2 ] || setup_error "the rule dropped $syns SYNs, not the SYN and its retransmission"
 	# Every other line of the namespace is one of the SYNs the rule dropped.
-	[ "$(grep -c " $SOCKOP_PID  *sockop  *$ino  *tcp4  *127.0.0.1:$sport  *127.0.0.1:9999  *drop NETFILTER_DROP " \
+	[ "$(grep -c " $SOCKOP_PID  *sockop  *$ino  *tcp4  *127.0.0.1:$sport  *127.0.0.1:9999  *drop $NF_DROP " \
 		"$BATS_TEST_TMPDIR/ours")" -eq "$syns" ]
 	[ "$(wc -l <"$BATS_TEST_TMPDIR/ours")" -eq $((syns + 1)) ]
 }

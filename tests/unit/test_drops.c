@@ -35,6 +35,7 @@ static void test_reason_names(void **state)
 static void test_ksyms(void **state)
 {
 	char path[] = "/tmp/pw-kallsyms-XXXXXX", buf[64];
+	__u64 start = 0, end = 0;
 	int fd = mkstemp(path);
 	FILE *f = fdopen(fd, "w");
 	struct pw_ksyms *k;
@@ -60,6 +61,16 @@ static void test_ksyms(void **state)
 			    "third_func+0x10");
 	assert_string_equal(pw_ksyms_format(k, 0xffffffff81000010ULL, buf, sizeof(buf)),
 			    "0xffffffff81000010");
+	/* A function's text ends where the next text symbol starts. */
+	assert_int_equal(pw_ksyms_range(k, "first_func", &start, &end), 0);
+	assert_int_equal(start, 0xffffffff81000100ULL);
+	assert_int_equal(end, 0xffffffff81000200ULL);
+	assert_int_equal(pw_ksyms_range(k, "second_func", &start, &end), 0);
+	assert_int_equal(end, 0xffffffff81000300ULL);
+	/* The last one has no known end; data and missing names are not functions. */
+	assert_int_equal(pw_ksyms_range(k, "third_func", &start, &end), -ENOENT);
+	assert_int_equal(pw_ksyms_range(k, "some_data", &start, &end), -ENOENT);
+	assert_int_equal(pw_ksyms_range(k, "no_func", &start, &end), -ENOENT);
 	pw_ksyms_free(k);
 
 	/* kernel.kptr_restrict=2: every address 0. No names rather than wrong ones. */
