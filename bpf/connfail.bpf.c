@@ -25,7 +25,7 @@ struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u32);
-	__type(value, __u64);
+	__type(value, struct pw_connects);
 } connect_counts SEC(".maps");
 
 /*
@@ -66,14 +66,16 @@ static __always_inline void emit_connect_fail(const struct sock *sk, int err)
 }
 
 /* One more connect of process tgid; a full map drops the count, as top says. */
-static __always_inline void count_connect(__u32 tgid)
+static __always_inline void count_connect(__u32 tgid, const struct sock *sk)
 {
-	__u64 zero = 0, *n = map_lookup_or_try_init(&connect_counts, &tgid, &zero);
+	struct pw_connects zero = {}, *n = map_lookup_or_try_init(&connect_counts, &tgid, &zero);
 
-	if (n)
-		__sync_fetch_and_add(n, 1);
-	else
+	if (!n)
 		__sync_fetch_and_add(&counters.connect_overflow, 1);
+	else if (BPF_CORE_READ(sk, __sk_common.skc_family) == AF_INET6)
+		__sync_fetch_and_add(&n->ipv6, 1);
+	else
+		__sync_fetch_and_add(&n->ipv4, 1);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -89,7 +91,7 @@ int BPF_PROG(tp_inet_sock_set_state, const struct sock *sk, int oldstate, int ne
 	if (newstate == TCP_SYN_SENT) {
 		sock_owner_set_current(sk, bpf_ktime_get_boot_ns());
 		if (count_connects)
-			count_connect(bpf_get_current_pid_tgid() >> 32);
+			count_connect(bpf_get_current_pid_tgid() >> 32, sk);
 		return 0;
 	}
 	if (oldstate == TCP_SYN_SENT) {

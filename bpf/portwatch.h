@@ -320,6 +320,17 @@ struct pw_port_counts {
 };
 
 /*
+ * connect_counts' value (key: the connecting process's tgid): TCP connects
+ * that entered SYN_SENT since the loader started (sock:inet_sock_set_state,
+ * 4.16+), by the socket's family (sk_family: an IPv6 socket connecting to an
+ * IPv4-mapped address counts as ipv6).
+ */
+struct pw_connects {
+	__u64 ipv4;
+	__u64 ipv6;
+};
+
+/*
  * Loss and overflow counters, one copy in the BPF object's .bss, read by the
  * loader. Owner-map evictions are derived: inserts - deletes - live entries.
  */

@@ -63,11 +63,11 @@ static const struct {
 
 #define N_LABEL_KEYS (sizeof(label_keys) / sizeof(label_keys[0]))
 
-/* A process connect_counts has a key of: its labels, and its count already in `connects`. */
+/* A process connect_counts has a key of: its labels, and its counts already in `connects`. */
 struct proc {
 	__u32 tgid;
 	bool seen; /* its key was there in this walk */
-	__u64 counted;
+	struct pw_connects counted;
 	char *labels; /* rendered owner labels, resolved when first seen */
 };
 
@@ -330,27 +330,28 @@ struct connect_walk {
 	size_t n_added, cap_added;
 };
 
-/* Add what a process's count grew by since the last walk to its series. */
-static void count_connects(struct serve_env *env, struct proc *p, __u64 n)
+/* Add what a family's count of a process grew by since the last walk to its series. */
+static void count_connects(struct serve_env *env, const struct proc *p, __u16 family, __u64 n,
+			   __u64 *counted)
 {
 	struct pw_labels l;
 
-	if (n <= p->counted)
+	if (n <= *counted)
 		return;
 	pw_labels_init(&l);
 	snprintf(l.buf, sizeof(l.buf), "%s", p->labels ?: "");
 	l.len = strlen(l.buf);
-	pw_labels_add(&l, "family", "");
-	if (pw_series_add(env->connects, &l, n - p->counted) == -ENOMEM)
+	pw_labels_add(&l, "family", pw_family_name(family));
+	if (pw_series_add(env->connects, &l, n - *counted) == -ENOMEM)
 		env->err = env->err ?: -ENOMEM;
-	p->counted = n;
+	*counted = n;
 }
 
 static int walk_connect(const void *k, void *ctx)
 {
 	struct connect_walk *w = ctx;
 	struct proc key = { .tgid = *(const __u32 *)k }, *p;
-	__u64 n;
+	struct pw_connects n;
 
 	if (bpf_map_lookup_elem(w->fd, &key.tgid, &n))
 		return 0;
@@ -371,7 +372,8 @@ static int walk_connect(const void *k, void *ctx)
 		p->labels = proc_labels(w->env, key.tgid);
 	}
 	p->seen = true;
-	count_connects(w->env, p, n);
+	count_connects(w->env, p, AF_INET, n.ipv4, &p->counted.ipv4);
+	count_connects(w->env, p, AF_INET6, n.ipv6, &p->counted.ipv6);
 	/* pw_map_for_each() has the successor already: an exited process's key may go. */
 	if (kill(key.tgid, 0) && errno == ESRCH && !bpf_map_delete_elem(w->fd, &key.tgid))
 		p->seen = false;
@@ -547,8 +549,8 @@ static void write_counters(struct serve_env *env, struct pw_expo *e)
 		       "records.");
 	pw_expo_series(e, env->alloc_fails);
 	pw_expo_family(e, "portwatch_connect_attempts", PW_COUNTER,
-		       "TCP connects that entered SYN_SENT, per process (connect_counts; family "
-		       "not split).");
+		       "TCP connects that entered SYN_SENT, per process and socket family "
+		       "(connect_counts).");
 	pw_expo_series(e, env->connects);
 	pw_expo_family(e, "portwatch_connect_failures", PW_COUNTER,
 		       "TCP connects that left SYN_SENT for CLOSE after a SYN, by error (closed: "

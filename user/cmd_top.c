@@ -196,7 +196,7 @@ static int handle_record(void *ctx, void *data, size_t size)
 
 struct connect_reader {
 	struct top_env *env;
-	int fd; /* connect_counts: tgid -> connects */
+	int fd; /* connect_counts: tgid -> struct pw_connects */
 	__u64 total; /* of live processes */
 };
 
@@ -204,11 +204,13 @@ static int add_connects(const void *k, void *ctx)
 {
 	struct connect_reader *rd = ctx;
 	__u32 key = *(const __u32 *)k;
+	struct pw_connects v;
 	struct proc *p;
 	__u64 n;
 
-	if (bpf_map_lookup_elem(rd->fd, &key, &n))
+	if (bpf_map_lookup_elem(rd->fd, &key, &v))
 		return 0;
+	n = v.ipv4 + v.ipv6;
 	p = proc_of(rd->env, key, NULL);
 	if (p)
 		p->connects = p->pruned_connects + n;

@@ -23,7 +23,10 @@ teardown() {
 		"memory trace bpf_maps" "memory serve rss" "memory serve bpf_maps" \
 		"snapshot ports time@1000" "snapshot ss time@1000" \
 		"snapshot netstat time@1000" "snapshot ports rss@1000" "established ports time@2000" \
-		"established ss time@2000" "established top time@2000" "established ports rss@2000"; do
+		"established ss time@2000" "established top time@2000" "established ports rss@2000" \
+		"storm serve counted" "storm serve cpu_per_million" "soak serve rss_first" \
+		"soak serve rss_last" "soak serve resets" "soak failures made" "soak failures counted" \
+		"soak records lost"; do
 		read -r fig cfg metric <<<"$row"
 		[ "$(awk -F'\t' -v f="$fig" -v c="$cfg" -v m="$metric" \
 			'$1 == f && $2 == c && $3 == m' "$tsv" | wc -l)" -eq 1 ] || {
@@ -46,6 +49,13 @@ teardown() {
 	ours=$(awk -F'\t' '$1 == "storm" && $2 == "drops" && $3 == "counted" { print $4 }' "$tsv")
 	[ "$rule" -eq 20000 ]
 	[ "$ours" -eq "$rule" ]
+	served=$(awk -F'\t' '$1 == "storm" && $2 == "serve" && $3 == "counted" { print $4 }' "$tsv")
+	[ "$served" -eq "$rule" ]
+	# The soak: no counter went back; every failure counted or reported lost.
+	soak() { awk -F'\t' -v c="$1" -v m="$2" '$1 == "soak" && $2 == c && $3 == m { print $4 }' "$tsv"; }
+	[ "$(soak serve resets)" -eq 0 ]
+	[ "$(soak failures made)" -gt 0 ]
+	[ "$(($(soak failures counted) + $(soak records lost)))" -eq "$(soak failures made)" ]
 	# The kernel's run-time statistics saw drops' program run.
 	[ "$(awk -F'\t' '$3 == "bpf_ns_per_drop" { print ($4 > 0) }' "$tsv")" -eq 1 ]
 	[ -s "$out/snapshot.png" ]

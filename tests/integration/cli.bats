@@ -625,7 +625,7 @@ snapshots_after() {
 		bpftool map show id "$id" -j | jq -r "select(.name == \"connect_counts\") | .id"
 	done)
 	[ -n "$map" ] || setup_error "top holds no connect_counts map"
-	count_of() { bpftool map dump id "$map" -j | jq "[.[].formatted | select(.key == $1) | .value] | add // 0"; }
+	count_of() { bpftool map dump id "$map" -j | jq "[.[].formatted | select(.key == $1) | .value.ipv4 + .value.ipv6] | add // 0"; }
 	sockop_hold "$NS" listen 127.0.0.1 9000 connect 127.0.0.1 9000 3
 	client=$SOCKOP_PID
 	[ "$(count_of "$client")" -eq 3 ]
@@ -640,10 +640,12 @@ snapshots_after() {
 	kill -STOP "$PW_PID"
 	max=$(bpftool map show id "$map" -j | jq .max_entries)
 	have=$(bpftool map dump id "$map" -j | jq length)
-	awk -v map="$map" -v from="$have" -v to="$max" 'BEGIN {
+	# (a struct pw_connects of zeros)
+	zero=$(bpftool map show id "$map" -j | jq -r '[range(.bytes_value)] | map("00") | join(" ")')
+	awk -v map="$map" -v from="$have" -v to="$max" -v zero="$zero" 'BEGIN {
 		for (k = from; k < to; k++)
-			printf "map update id %s key hex %02x %02x %02x 40 value hex 00 00 00 00 00 00 00 00\n",
-				map, k % 256, int(k / 256) % 256, int(k / 65536) % 256
+			printf "map update id %s key hex %02x %02x %02x 40 value hex %s\n",
+				map, k % 256, int(k / 256) % 256, int(k / 65536) % 256, zero
 	}' >"$BATS_TEST_TMPDIR/fill"
 	bpftool batch file "$BATS_TEST_TMPDIR/fill" >/dev/null
 	[ "$(bpftool map dump id "$map" -j | jq length)" -eq "$max" ] ||

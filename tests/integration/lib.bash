@@ -253,6 +253,25 @@ events() {
 	jq -s "[.[] | select(.type != \"lost\" and .type != \"drop_summary\") | select($1)] | length" "$PW_OUT"
 }
 
+# metric_sum NAME LABEL=VALUE... < SCRAPE: the sum of the samples of NAME in
+# a Prometheus text scrape whose labels include each LABEL="VALUE" given
+# (0 when none has).
+metric_sum() {
+	awk -v name="$1" -v want="${*:2}" '
+		BEGIN { n = split(want, w, " ") }
+		index($0, name "{") == 1 || $1 == name {
+			ok = 1
+			for (i = 1; i <= n; i++) {
+				eq = index(w[i], "=")
+				lbl = substr(w[i], 1, eq - 1) "=\"" substr(w[i], eq + 1) "\""
+				if (index($0, "{" lbl) == 0 && index($0, "," lbl) == 0)
+					ok = 0
+			}
+			if (ok) sum += $NF
+		}
+		END { print sum + 0 }'
+}
+
 # veth_pair NS_A IF_A NS_B IF_B: a veth between two namespaces, IF_A with
 # 192.0.2.1/24 in NS_A and IF_B with 192.0.2.2/24 in NS_B, both up.
 veth_pair() {

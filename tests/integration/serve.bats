@@ -326,22 +326,24 @@ http_code() {
 	[ "$(jq -r '.data.result[0].value[1]' "$BATS_TEST_TMPDIR/q.json")" -eq 1 ]
 }
 
-@test "connect attempts and SYN timeouts: exact, labelled, and kept after the process exits" {
+@test "connect attempts by family and SYN timeouts: exact, labelled, and kept after the process exits" {
 	netns_new conn
 	ino=$(netns_inode "$NS")
 	drop_syns "$NS" 9999
 	serve_start
 	prom_start
-	sockop_hold "$NS" listen 127.0.0.1 8080
-	sockop_hold "$NS" connect 127.0.0.1 8080 5 syncnt 1 connect 127.0.0.1 9999 2
+	sockop_hold "$NS" listen 127.0.0.1 8080 listen ::1 8081
+	sockop_hold "$NS" connect 127.0.0.1 8080 5 connect ::1 8081 3 syncnt 1 connect 127.0.0.1 9999 2
 	client=$SOCKOP_PID
 	[ "$(grep -c 'connect 127.0.0.1 8080 ok' "$SOCKOP_OUT")" -eq 5 ] || setup_error "5 connects"
+	[ "$(grep -c 'connect ::1 8081 ok' "$SOCKOP_OUT")" -eq 3 ] || setup_error "3 IPv6 connects"
 	[ "$(grep -c 'connect 127.0.0.1 9999 err 110 ETIMEDOUT' "$SOCKOP_OUT")" -eq 2 ] ||
 		setup_error "2 SYN timeouts"
 	prom_fresh
 	own="comm=\"sockop\",netns=\"$ino\""
 	fail="portwatch_connect_failures_total{$own,family=\"ipv4\",error=\"ETIMEDOUT\",daddr=\"127.0.0.1\",dport=\"9999\"}"
-	[ "$(prom_query "sum(portwatch_connect_attempts_total{$own})")" -eq 7 ]
+	[ "$(prom_query "portwatch_connect_attempts_total{$own,family=\"ipv4\"}")" -eq 7 ]
+	[ "$(prom_query "portwatch_connect_attempts_total{$own,family=\"ipv6\"}")" -eq 3 ]
 	[ "$(prom_query "$fail")" -eq 2 ]
 	[ "$(prom_query "sum(portwatch_connect_failures_total{netns=\"$ino\"})")" -eq 2 ]
 	# The client exits; the tick deletes its connect_counts key; its series stay.
@@ -351,7 +353,7 @@ http_code() {
 		sleep 0.1
 	done
 	prom_fresh 1.1
-	[ "$(prom_query "sum(portwatch_connect_attempts_total{$own})")" -eq 7 ]
+	[ "$(prom_query "sum(portwatch_connect_attempts_total{$own})")" -eq 10 ]
 	[ "$(prom_query "$fail")" -eq 2 ]
 }
 
