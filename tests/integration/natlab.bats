@@ -83,7 +83,7 @@ flow_progs() {
 	[ "$(grep -c ' err 110 ETIMEDOUT' "$LAB_OUT")" -eq 1 ] ||
 		setup_error "the third connect did not time out: $(cat "$LAB_OUT")"
 	[ "$insert_failed" -ge 1 ]
-	clash=".type == \"drop\" and .netns == $NAT_NETNS and .reason == \"NETFILTER_DROP\" and .nat.class == \"nat_clash\""
+	clash=".type == \"drop\" and .netns == $NAT_NETNS and .reason == \"$NF_DROP\" and .nat.class == \"nat_clash\""
 	[ "$(events "$clash")" -eq "$insert_failed" ]
 	[ "$(events "$clash and .pid == $pid and .attribution == \"conntrack\"
 		and .nat.orig.saddr == \"10.0.1.10\" and .nat.orig.daddr == \"203.0.113.80\"
