@@ -69,6 +69,33 @@ static const char *comm_text(const char *comm, __u32 tgid, char *buf)
 	return tgid ? pw_escape(comm, PW_COMM_LEN, buf, PW_ESCAPED_SIZE(PW_COMM_LEN)) : "-";
 }
 
+/*
+ * A row's port range, usable ports and utilization: unknown (null, "-")
+ * when its netns could not be entered (ip_local_port_range is read there),
+ * which the range 0-0 of such a row stands for.
+ */
+static bool range_known(const struct pw_port_row *r)
+{
+	return r->range_hi != 0;
+}
+
+static void add_range_json(struct json_object *o, const struct pw_port_row *r)
+{
+	bool known = range_known(r);
+
+	add(o, "range_lo", known ? json_object_new_int(r->range_lo) : NULL);
+	add(o, "range_hi", known ? json_object_new_int(r->range_hi) : NULL);
+	add(o, "usable", known ? json_object_new_int64(r->usable) : NULL);
+}
+
+static const char *range_text(const struct pw_port_row *r, char *buf, size_t size)
+{
+	if (!range_known(r))
+		return "-";
+	snprintf(buf, size, "%u-%u", r->range_lo, r->range_hi);
+	return buf;
+}
+
 static void row_json(const struct pw_port_row *r, const struct pw_ctr *ctr)
 {
 	struct json_object *o = json_object_new_object();
@@ -93,10 +120,8 @@ static void row_json(const struct pw_port_row *r, const struct pw_ctr *ctr)
 	add(o, "other", json_object_new_uint64(r->counts.other));
 	add(o, "total", json_object_new_uint64(r->total));
 	add(o, "destination_total", json_object_new_uint64(r->dest_total));
-	add(o, "range_lo", json_object_new_int(r->range_lo));
-	add(o, "range_hi", json_object_new_int(r->range_hi));
-	add(o, "usable", json_object_new_int64(r->usable));
-	add(o, "utilization", json_object_new_double(r->utilization));
+	add_range_json(o, r);
+	add(o, "utilization", range_known(r) ? json_object_new_double(r->utilization) : NULL);
 	print_json(o);
 }
 
@@ -231,17 +256,16 @@ static void print_totals(const struct pw_ports_snapshot *s, bool json)
 			add(o, "netns", json_object_new_int64(ns[i].id));
 			add(o, "sockets", json_object_new_uint64(ns[i].sockets));
 			add(o, "destinations", json_object_new_uint64(ns[i].destinations));
-			add(o, "range_lo", json_object_new_int(r->range_lo));
-			add(o, "range_hi", json_object_new_int(r->range_hi));
-			add(o, "usable", json_object_new_int64(r->usable));
+			add_range_json(o, r);
 			print_json(o);
 		} else {
-			char range[16];
+			char range[16], usable[12] = "-";
 
-			snprintf(range, sizeof(range), "%u-%u", r->range_lo, r->range_hi);
-			printf("%-11u %10llu %12llu %-12s %7u\n", ns[i].id,
-			       (unsigned long long)ns[i].sockets,
-			       (unsigned long long)ns[i].destinations, range, r->usable);
+			if (range_known(r))
+				snprintf(usable, sizeof(usable), "%u", r->usable);
+			printf("%-11u %10llu %12llu %-12s %7s\n", ns[i].id,
+			       (unsigned long long)ns[i].sockets, (unsigned long long)ns[i].destinations,
+			       range_text(r, range, sizeof(range)), usable);
 		}
 	}
 out:
@@ -257,16 +281,19 @@ static void print_rows(const struct pw_ports_snapshot *s, const struct pw_ctr *c
 	for (size_t i = 0; i < s->n; i++) {
 		const struct pw_port_row *r = &s->rows[i];
 		char dest[INET6_ADDRSTRLEN + 10], comm[PW_ESCAPED_SIZE(PW_COMM_LEN)], pid[12] = "-";
-		char range[16], label[2100];
+		char range[16], label[2100], usable[12] = "-", util[12] = "-";
 		char proto[8];
 
 		if (r->key.tgid)
 			snprintf(pid, sizeof(pid), "%u", r->key.tgid);
-		snprintf(range, sizeof(range), "%u-%u", r->range_lo, r->range_hi);
+		if (range_known(r)) {
+			snprintf(usable, sizeof(usable), "%u", r->usable);
+			snprintf(util, sizeof(util), "%.1f", r->utilization);
+		}
 		snprintf(proto, sizeof(proto), "%s%c", pw_proto_name(r->key.proto),
 			 r->key.family == AF_INET6 ? '6' : '4');
-		printf("%-11u %-7s %-15s %-5s %-28s %7llu %8llu %9llu %10llu %8llu %5llu %-11s %6u "
-		       "%6.1f %s\n",
+		printf("%-11u %-7s %-15s %-5s %-28s %7llu %8llu %9llu %10llu %8llu %5llu %-11s %6s "
+		       "%6s %s\n",
 		       r->key.netns, pid, comm_text(r->key.comm, r->key.tgid, comm), proto,
 		       pw_format_endpoint(r->key.family, r->key.daddr, r->key.dport, dest,
 					  sizeof(dest)),
@@ -275,7 +302,7 @@ static void print_rows(const struct pw_ports_snapshot *s, const struct pw_ctr *c
 		       (unsigned long long)r->counts.time_wait,
 		       (unsigned long long)r->counts.close_wait,
 		       (unsigned long long)r->counts.fin_wait, (unsigned long long)r->counts.other,
-		       range, r->usable, r->utilization,
+		       range_text(r, range, sizeof(range)), usable, util,
 		       pw_ctr_name_text(ctr[i], label, sizeof(label)));
 	}
 }
@@ -346,11 +373,17 @@ int cmd_ports(int argc, char **argv)
 	}
 	print_totals(&snap, env.snap.json);
 	print_container_totals(&snap, ctr, env.snap.json);
-	if (snap.overflow && env.snap.json)
-		printf("{\"type\":\"lost\",\"sockets\":%llu}\n", (unsigned long long)snap.overflow);
-	else if (snap.overflow)
+	if ((snap.overflow || snap.netns_failed) && env.snap.json)
+		printf("{\"type\":\"lost\",\"sockets\":%llu,\"netns_not_entered\":%u}\n",
+		       (unsigned long long)snap.overflow, snap.netns_failed);
+	if (snap.overflow && !env.snap.json)
 		fprintf(stderr, "WARNING: %llu sockets not counted: more rows than --max-rows\n",
 			(unsigned long long)snap.overflow);
+	if (snap.netns_failed && !env.snap.json)
+		fprintf(stderr,
+			"WARNING: %u network namespaces could not be entered: their ranges are "
+			"unknown (-)\n",
+			snap.netns_failed);
 cleanup:
 	free(ctr);
 	pw_ctrs_free(ctrs);

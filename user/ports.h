@@ -43,7 +43,8 @@ struct pw_ports_snapshot {
 	size_t n;
 	struct pw_netns *ns;	   /* malloc'd: the namespaces walked */
 	size_t n_ns;
-	unsigned int netns_failed; /* namespaces that could not be entered (gone meanwhile) */
+	/* namespaces not entered: gone meanwhile, or another user's without CAP_SYS_PTRACE */
+	unsigned int netns_failed;
 	__u64 overflow;		   /* sockets not counted: port_rows full (--max-rows) */
 };
 

@@ -19,7 +19,7 @@ teardown() {
 		"connect serve rate" \
 		"storm sender rate" "storm rule counted" "storm drops counted" \
 		"storm drops cpu_per_million" "storm drops bpf_ns_per_drop" "storm drops exit_after_sigint" \
-		"storm trace suppressed" "startup portwatch attached" "memory trace rss" \
+		"storm trace suppressed" "storm trace filtered" "startup portwatch attached" "memory trace rss" \
 		"memory trace bpf_maps" "memory serve rss" "memory serve bpf_maps" \
 		"snapshot ports time@1000" "snapshot ss time@1000" \
 		"snapshot netstat time@1000" "snapshot ports rss@1000" "established ports time@2000" \

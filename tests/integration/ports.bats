@@ -169,3 +169,31 @@ iter_creates() {
 	[ "$rows" -eq 16 ]
 	[ "$lost" -eq 4 ]
 }
+
+@test "ports: a netns it may not enter is counted and its range is unknown, not 0-0" {
+	# A netns only a process of another user (nobody) holds, with one
+	# connection; without CAP_SYS_PTRACE its /proc/PID/ns/net cannot be opened.
+	local out=$BATS_TEST_TMPDIR/other.out pid ino
+	unshare --net -- sh -c 'ip link set lo up &&
+		exec setpriv --reuid 65534 --regid 65534 --clear-groups "$1" \
+			listen 127.0.0.1 8080 connect 127.0.0.1 8080 1 hold' _ "$SOCKOP" >"$out" &
+	PIDS+=("$!")
+	wait_for_line "$out" "^holding" "$!" || setup_error "sockop as nobody: $(cat "$out")"
+	pid=$(awk '/^pid/ { print $2 }' "$out")
+	ino=$(stat -L -c %i "/proc/$pid/ns/net")
+	# Its one socket with a file (the client's) is still counted; the
+	# server's end has none, and only the TCP walk inside the netns finds it.
+	run setpriv --bounding-set=-all,+sys_admin --inh-caps=-all "$PORTWATCH" ports --json
+	[ "$status" -eq 0 ]
+	echo "$output" | grep "\"netns\":$ino" | head -3
+	[ "$(jq -sc --argjson ino "$ino" '[.[] | select(.type == "netns" and .netns == $ino) |
+		[.range_lo, .range_hi, .usable, .sockets]]' <<<"$output")" = "[[null,null,null,1]]" ]
+	[ "$(jq -s '[.[] | select(.type == "lost")][0].netns_not_entered >= 1' <<<"$output")" = true ]
+	run setpriv --bounding-set=-all,+sys_admin --inh-caps=-all "$PORTWATCH" ports
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"network namespaces could not be entered: their ranges are unknown (-)"* ]]
+	# With CAP_SYS_PTRACE (root's), the range is read.
+	ports_json
+	[ "$(jq -sc --argjson ino "$ino" '[.[] | select(.type == "netns" and .netns == $ino) |
+		.range_lo != null]' "$PORTS_OUT")" = "[true]" ]
+}
