@@ -232,25 +232,18 @@ EOF
 	# Serving on the node's port 9477: /healthz, then a host process's
 	# connects fail for want of a port and the scrape counts them under its
 	# comm and netns, with the netns's range. Bounded waits (20 s).
-	local i n=0 range=0 scrape=$BATS_TEST_TMPDIR/scrape
-	for ((i = 0; i < 200; i++)); do
-		curl -sf --max-time 2 http://127.0.0.1:9477/healthz >/dev/null && break
-		sleep 0.1
-	done
-	curl -sf --max-time 2 http://127.0.0.1:9477/healthz >/dev/null ||
+	local scrape=$BATS_TEST_TMPDIR/scrape
+	scrape_until "$BATS_TEST_TMPDIR/healthz" true curl -sf --max-time 2 http://127.0.0.1:9477/healthz ||
 		{ "${PODMAN[@]}" logs "$c"; return 1; }
 	exhausted_ns pod
 	sockop_hold "$NS" comm pwpodcli connect 127.0.0.1 8080 2
 	grep -c 'err 99 EADDRNOTAVAIL' "$SOCKOP_OUT" | grep -qx 2 || setup_error "sockop: $(cat "$SOCKOP_OUT")"
-	for ((i = 0; i < 200; i++)); do
-		curl -sf --max-time 2 http://127.0.0.1:9477/metrics >"$scrape" || true
-		n=$(metric_sum portwatch_port_alloc_failures_total comm=pwpodcli netns="$INO" \
-			proto=tcp op=connect error=EADDRNOTAVAIL daddr=127.0.0.1 dport=8080 <"$scrape")
-		range=$(metric_sum portwatch_ephemeral_port_range_last netns="$INO" <"$scrape")
-		[ "$n" -ge 2 ] && [ "$range" -eq 40001 ] && break
-		sleep 0.1
-	done
-	[ "$n" -eq 2 ] && [ "$range" -eq 40001 ] || { cat "$scrape"; return 1; }
+	served() {
+		[ "$(metric_sum portwatch_port_alloc_failures_total comm=pwpodcli netns="$INO" \
+			proto=tcp op=connect error=EADDRNOTAVAIL daddr=127.0.0.1 dport=8080 <"$scrape")" -eq 2 ] &&
+			[ "$(metric_sum portwatch_ephemeral_port_range_last netns="$INO" <"$scrape")" -eq 40001 ]
+	}
+	scrape_until "$scrape" served curl -sf --max-time 2 http://127.0.0.1:9477/metrics
 
 	# Stopped (SIGTERM), portwatch ends with status 0; kube down removes it all.
 	"${PODMAN[@]}" pod stop -t 10 "$POD" >/dev/null

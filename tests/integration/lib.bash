@@ -272,6 +272,20 @@ metric_sum() {
 		END { print sum + 0 }'
 }
 
+# scrape_until SCRAPE CHECK CMD...: bounded wait (20 s) until CHECK, a
+# command that reads the file SCRAPE, succeeds on what CMD... printed into it
+# (CMD fetches a URL: a scrape, /healthz); status 1, SCRAPE shown, if never.
+scrape_until() {
+	local scrape=$1 check=$2 i
+	shift 2
+	for ((i = 0; i < 200; i++)); do
+		"$@" >"$scrape" 2>/dev/null && "$check" && return 0
+		sleep 0.1
+	done
+	cat "$scrape"
+	return 1
+}
+
 # veth_pair NS_A IF_A NS_B IF_B: a veth between two namespaces, IF_A with
 # 192.0.2.1/24 in NS_A and IF_B with 192.0.2.2/24 in NS_B, both up.
 veth_pair() {

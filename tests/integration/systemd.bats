@@ -33,7 +33,8 @@ sysd_exec() {
 # container), without a network, and with only the test's units in
 # /etc/systemd/system ($SYSD_UNITS): pwtest.target, which it boots into and
 # which wants nothing, and the installed portwatch unit. Nothing of the
-# host's services starts.
+# host's services starts. The tree ($TOP: portwatch, sockop) is bound in
+# read-only, as it may be under /tmp, which the container has a tmpfs of.
 sysd_boot() {
 	local prefix=$BATS_TEST_TMPDIR/prefix i state
 	SYSD=pwt-systemd-$$
@@ -47,7 +48,7 @@ sysd_boot() {
 		--ulimit nofile=20000:20000 --ulimit nproc=1000:1000 \
 		--tmpfs /tmp:rw,notmpcopyup --tmpfs /run:rw,notmpcopyup \
 		--tmpfs /run/lock:rw,notmpcopyup --tmpfs /var/log/journal:rw,notmpcopyup \
-		-v "$SYSD_UNITS:/etc/systemd/system" --rootfs /:O \
+		-v "$SYSD_UNITS:/etc/systemd/system" -v "$TOP:$TOP:ro" --rootfs /:O \
 		/lib/systemd/systemd --unit=pwtest.target >/dev/null
 	CONTAINERS+=("$SYSD")
 	for ((i = 0; i < 300; i++)); do
@@ -261,32 +262,27 @@ syscall_group() {
 	[ "$(sysd_exec grep -c 'ok' /tmp/holder)" -eq 3 ] || setup_error "holder: $(sysd_exec cat /tmp/holder)"
 	ino=$(sysd_exec stat -L -c %i /run/netns/pwsd)
 
-	# The unit's own command line (its binary is this tree's: the installed
-	# one is under /tmp, which the container does not share): serve on
-	# 127.0.0.1:9477, attached once /healthz answers.
-	sysd_run_unit "$PORTWATCH $(unit_value ExecStart | sed 's|^@SBINDIR@/portwatch ||')"
-	for ((i = 0; i < 300; i++)); do
-		sysd_exec curl -sf --max-time 2 http://127.0.0.1:9477/healthz >/dev/null 2>&1 && break
-		sysd_exec systemctl is-active -q portwatch.service || break
-		sleep 0.1
-	done
-	sysd_exec curl -sf --max-time 2 http://127.0.0.1:9477/healthz >/dev/null ||
+	# The unit's own command line, its binary this tree's copied into the
+	# container's /usr/local/sbin (the unit's PrivateTmp hides /tmp, where a
+	# tree or an install prefix may be): serve on 127.0.0.1:9477, attached
+	# once /healthz answers.
+	sysd_exec install -m 0755 "$PORTWATCH" /usr/local/sbin/portwatch
+	sysd_run_unit "/usr/local/sbin/portwatch $(unit_value ExecStart | sed 's|^@SBINDIR@/portwatch ||')"
+	scrape_until "$BATS_TEST_TMPDIR/healthz" true \
+		sysd_exec curl -sf --max-time 2 http://127.0.0.1:9477/healthz ||
 		{ sysd_exec journalctl -u portwatch.service -o cat --no-pager; return 1; }
 	sysd_exec ip netns exec pwsd "$SOCKOP" comm pwsdcli connect 127.0.0.1 8080 2 >"$BATS_TEST_TMPDIR/cli.out"
 	[ "$(grep -c 'err 99 EADDRNOTAVAIL' "$BATS_TEST_TMPDIR/cli.out")" -eq 2 ] ||
 		setup_error "the client's connects: $(cat "$BATS_TEST_TMPDIR/cli.out")"
 	# Its scrape: both failures, labelled; the netns's range, read through
-	# nobody's holder. Counters are read as they are: bounded wait (20 s).
-	local scrape=$BATS_TEST_TMPDIR/scrape fails range
-	for ((i = 0; i < 200; i++)); do
-		sysd_exec curl -sf --max-time 2 http://127.0.0.1:9477/metrics >"$scrape" || true
-		fails=$(metric_sum portwatch_port_alloc_failures_total comm=pwsdcli netns="$ino" \
-			proto=tcp op=connect error=EADDRNOTAVAIL daddr=127.0.0.1 dport=8080 <"$scrape")
-		range=$(metric_sum portwatch_ephemeral_port_range_first netns="$ino" <"$scrape")
-		[ "$fails" -eq 2 ] && [ "$range" -eq 40000 ] && break
-		sleep 0.1
-	done
-	[ "$fails" -eq 2 ] && [ "$range" -eq 40000 ] || { cat "$scrape"; return 1; }
+	# nobody's holder.
+	local scrape=$BATS_TEST_TMPDIR/scrape
+	served() {
+		[ "$(metric_sum portwatch_port_alloc_failures_total comm=pwsdcli netns="$ino" \
+			proto=tcp op=connect error=EADDRNOTAVAIL daddr=127.0.0.1 dport=8080 <"$scrape")" -eq 2 ] &&
+			[ "$(metric_sum portwatch_ephemeral_port_range_first netns="$ino" <"$scrape")" -eq 40000 ]
+	}
+	scrape_until "$scrape" served sysd_exec curl -sf --max-time 2 http://127.0.0.1:9477/metrics
 	# SIGTERM (systemctl stop) ends it cleanly.
 	sysd_exec systemctl stop portwatch.service
 	sysd_wait_unit
