@@ -171,6 +171,7 @@ iter_creates() {
 }
 
 @test "ports: a netns it may not enter is counted and its range is unknown, not 0-0" {
+	host_only
 	# A netns only a process of another user (nobody) holds, with one
 	# connection; without CAP_SYS_PTRACE its /proc/PID/ns/net cannot be opened.
 	local out=$BATS_TEST_TMPDIR/other.out pid ino
