@@ -118,6 +118,9 @@ flow_progs() {
 	[ "$rule" -eq "$STORM_PACKETS" ]
 	clash=".type == \"drop\" and .netns == $NAT_NETNS and .nat.class == \"nat_clash\" and .pid == $pid and .attribution == \"conntrack\""
 	for out in "$PW_OUT" "$PW2_OUT"; do
+		# What each trace saw of the NAT netns's clashes, for a failure's log.
+		jq -sc "[.[] | select(.type == \"drop\" and .netns == $NAT_NETNS) |
+			{pid, attribution, class: .nat.class, ts}], [.[] | select(.type == \"lost\")]" "$out"
 		[ "$(jq -s "[.[] | select($clash)] | length" "$out")" -eq "$insert_failed" ]
 		[ "$(jq -s '[.[] | select(.type == "lost") | .records] | add // 0' "$out")" -eq 0 ]
 	done
