@@ -1,7 +1,9 @@
 #!/bin/sh
 # Install the Debian packages portwatch's build and tests need, only those
 # missing, so `make run` and `make test` work on a fresh Debian 12.
-# prometheus also brings promtool (the rules' and the scrapes' checks).
+# prometheus also brings promtool (the rules' and the scrapes' checks);
+# qemu-system-arm brings qemu-system-aarch64 and gcc-aarch64-linux-gnu
+# aarch64-linux-gnu-gcc (the arm64 cross build and guests).
 set -eu
 
 PKGS="make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libjson-c-dev

@@ -253,23 +253,10 @@ events() {
 	jq -s "[.[] | select(.type != \"lost\" and .type != \"drop_summary\") | select($1)] | length" "$PW_OUT"
 }
 
-# metric_sum NAME LABEL=VALUE... < SCRAPE: the sum of the samples of NAME in
-# a Prometheus text scrape whose labels include each LABEL="VALUE" given
-# (0 when none has).
+# metric_sum NAME LABEL=VALUE... < SCRAPE: tools/scrape-sum, the sum of
+# NAME's samples with those labels.
 metric_sum() {
-	awk -v name="$1" -v want="${*:2}" '
-		BEGIN { n = split(want, w, " ") }
-		index($0, name "{") == 1 || $1 == name {
-			ok = 1
-			for (i = 1; i <= n; i++) {
-				eq = index(w[i], "=")
-				lbl = substr(w[i], 1, eq - 1) "=\"" substr(w[i], eq + 1) "\""
-				if (index($0, "{" lbl) == 0 && index($0, "," lbl) == 0)
-					ok = 0
-			}
-			if (ok) sum += $NF
-		}
-		END { print sum + 0 }'
+	"$TOP/tools/scrape-sum" "$@"
 }
 
 # scrape_until SCRAPE CHECK CMD...: bounded wait (20 s) until CHECK, a
